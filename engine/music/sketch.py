@@ -33,14 +33,14 @@ class Note:
     pitch: int  # MIDI 0..127, 60 is middle C
     velocity: int  # MIDI 1..127
     start_tick: int
-    end_tick: int
+    end_tick: int  # always after start_tick: a note lasts at least one tick
 
     def __post_init__(self) -> None:
         if not 0 <= self.pitch <= 127:
             raise ValueError(f"pitch {self.pitch} is outside MIDI's 0..127")
-        if not 0 <= self.velocity <= 127:
-            raise ValueError(f"velocity {self.velocity} is outside MIDI's 0..127")
-        if self.start_tick < 0 or self.end_tick < self.start_tick:
+        if not 1 <= self.velocity <= 127:
+            raise ValueError(f"velocity {self.velocity} is outside MIDI's 1..127")
+        if self.start_tick < 0 or self.end_tick <= self.start_tick:
             raise ValueError(f"a note cannot run from tick {self.start_tick} to {self.end_tick}")
 
     def sort_key(self) -> tuple[int, int, int, int]:
@@ -82,6 +82,24 @@ class Track:
         """True when no two notes sound at once."""
         notes = self.sorted_notes()
         return all(a.end_tick <= b.start_tick for a, b in zip(notes, notes[1:]))
+
+    def without_overlaps(self) -> "Track":
+        """This track with no two notes of one pitch sounding at once, as MIDI requires.
+
+        A note on one channel cannot start again while it sounds: the earlier note is cut where
+        the later one begins, and of two notes with the same pitch and onset the longer is kept.
+        """
+        kept: list[Note] = []
+        last_by_pitch: dict[int, int] = {}  # pitch -> index in kept
+        for note in sorted(self.notes, key=lambda n: (n.start_tick, n.pitch, -n.end_tick)):
+            i = last_by_pitch.get(note.pitch)
+            if i is not None and kept[i].end_tick > note.start_tick:
+                if kept[i].start_tick == note.start_tick:
+                    continue  # same pitch, same onset: the longer one is already kept
+                kept[i] = replace(kept[i], end_tick=note.start_tick)
+            last_by_pitch[note.pitch] = len(kept)
+            kept.append(note)
+        return self.copy(sorted(kept))
 
     def copy(self, notes: Iterable[Note] | None = None) -> "Track":
         return Track(self.name, self.program, self.is_drum, list(self.notes if notes is None else notes))

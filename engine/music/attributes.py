@@ -1,0 +1,46 @@
+"""The five MusicVAE attributes of a melody, measured on the 16th-note grid.
+
+- ``c_diatonic``: fraction of notes whose pitch class is in C major.
+- ``note_density``: note onsets per 16th-note step.
+- ``mean_interval``: mean absolute interval between successive notes, in semitones.
+- ``syncopation_16th``: fraction of notes that start on an off-8th 16th (steps 1, 3, 5...) and
+  are still sounding at the next 8th-note position.
+- ``syncopation_8th``: fraction of notes that start on an off-beat 8th (steps 2, 6, 10...) and
+  are still sounding at the next beat.
+"""
+
+from __future__ import annotations
+
+import math
+
+from engine.music.sketch import TICKS_PER_STEP, Track
+
+ATTRIBUTES = ("c_diatonic", "note_density", "mean_interval", "syncopation_16th", "syncopation_8th")
+C_MAJOR_PITCH_CLASSES = frozenset({0, 2, 4, 5, 7, 9, 11})
+
+
+def melody_attributes(track: Track, num_steps: int | None = None) -> dict[str, float]:
+    """Attributes of a monophonic track whose ticks lie on the 16th grid (quantize first).
+
+    ``num_steps`` is the length the density is taken over (default: up to the last note end,
+    rounded up to a whole step). A melody with no notes has all attributes 0.
+    """
+    notes = track.sorted_notes()
+    if num_steps is None:
+        num_steps = math.ceil(track.end_tick / TICKS_PER_STEP)
+    if not notes or num_steps <= 0:
+        return dict.fromkeys(ATTRIBUTES, 0.0)
+    n = len(notes)
+    starts = [note.start_tick // TICKS_PER_STEP for note in notes]
+    ends = [math.ceil(note.end_tick / TICKS_PER_STEP) for note in notes]
+    pitches = [note.pitch for note in notes]
+    intervals = [abs(b - a) for a, b in zip(pitches, pitches[1:])]
+    sync16 = sum(1 for s, e in zip(starts, ends) if s % 2 == 1 and e > s + 1)
+    sync8 = sum(1 for s, e in zip(starts, ends) if s % 4 == 2 and e > s + 2)
+    return {
+        "c_diatonic": sum(p % 12 in C_MAJOR_PITCH_CLASSES for p in pitches) / n,
+        "note_density": n / num_steps,
+        "mean_interval": sum(intervals) / len(intervals) if intervals else 0.0,
+        "syncopation_16th": sync16 / n,
+        "syncopation_8th": sync8 / n,
+    }

@@ -1,0 +1,1 @@
+"""Encodings of notes for the models: melody one-hot, performance events, drum classes."""

@@ -1,0 +1,82 @@
+"""Find the melody in polyphonic material: a track named like one, or the skyline."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from itertools import groupby
+
+from engine.music.sketch import Note, Sketch, Track
+
+# Track names that announce a lead line (POP909 calls it MELODY).
+MELODY_NAME = re.compile(r"\b(melody|melodie|lead|vocals?|solo)\b", re.IGNORECASE)
+
+
+@dataclass
+class MelodyExtraction:
+    """The melody found in a sketch and what was given up to make it monophonic."""
+
+    track: Track  # monophonic
+    track_index: int | None  # the track it came from, or None for a skyline over several tracks
+    source: str  # for people: "track 'MELODY'", "skyline of 3 tracks"
+    dropped: int  # notes left out because a higher note sounded
+    truncated: int  # notes cut short where a higher note began
+
+    def describe(self) -> str:
+        text = f"melody from {self.source}: {len(self.track.notes)} notes"
+        if self.dropped or self.truncated:
+            text += f" ({self.dropped} dropped, {self.truncated} shortened to keep one note at a time)"
+        return text
+
+
+def find_melody_track(sketch: Sketch) -> int | None:
+    """Index of the first pitched track whose name says it is the melody, if any."""
+    for i, t in enumerate(sketch.tracks):
+        if not t.is_drum and t.notes and MELODY_NAME.search(t.name or ""):
+            return i
+    return None
+
+
+def skyline(notes: list[Note]) -> tuple[list[Note], int, int]:
+    """The highest line through ``notes``: at each onset the top note starting there wins.
+
+    A held note is cut when a higher note begins; a note that starts under a held higher one is
+    dropped. Returns (monophonic notes, dropped count, truncated count).
+    """
+    kept: list[Note] = []
+    dropped = truncated = 0
+    for start, group in groupby(sorted(notes), key=lambda n: n.start_tick):
+        group = list(group)
+        top = max(group, key=lambda n: (n.pitch, n.end_tick))
+        dropped += len(group) - 1
+        if kept and kept[-1].end_tick > start:
+            if top.pitch > kept[-1].pitch:
+                kept[-1] = replace(kept[-1], end_tick=start)
+                truncated += 1
+            else:
+                dropped += 1
+                continue
+        kept.append(top)
+    return kept, dropped, truncated
+
+
+def extract_melody(sketch: Sketch) -> MelodyExtraction:
+    """The melody of a sketch, monophonic, with a report of what was dropped."""
+    index = find_melody_track(sketch)
+    if index is not None:
+        track = sketch.tracks[index]
+        notes, dropped, truncated = skyline(track.notes)
+        return MelodyExtraction(track.copy(notes), index, f"track '{track.name}'", dropped, truncated)
+    pitched = [(i, t) for i, t in enumerate(sketch.tracks) if not t.is_drum and t.notes]
+    if not pitched:
+        return MelodyExtraction(Track("Melody"), None, "no pitched track", 0, 0)
+    if len(pitched) == 1:
+        i, track = pitched[0]
+        notes, dropped, truncated = skyline(track.notes)
+        name = f"track '{track.name}'" if track.name else f"track {i + 1}"
+        return MelodyExtraction(track.copy(notes), i, name, dropped, truncated)
+    all_notes = [n for _, t in pitched for n in t.notes]
+    notes, dropped, truncated = skyline(all_notes)
+    first = pitched[0][1]
+    return MelodyExtraction(Track("Melody", first.program, False, notes), None,
+                            f"skyline of {len(pitched)} tracks", dropped, truncated)

@@ -1,0 +1,66 @@
+"""Quantize notes to a rhythmic grid, fully or partly (strength), as a sequencer does."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from engine.music.sketch import TICKS_PER_QUARTER, TICKS_PER_STEP, Note, Sketch, Track
+
+# Grid names a musician uses, to ticks at 480 per quarter. "t" is a triplet.
+GRIDS: dict[str, int] = {
+    "1/4": 480, "1/8": 240, "1/16": 120, "1/32": 60,
+    "1/4t": 320, "1/8t": 160, "1/16t": 80, "1/32t": 40,
+}
+
+
+def grid_ticks(grid: str | int) -> int:
+    """A grid as ticks: "1/16" -> 120, "1/8t" -> 160, or an int passed through."""
+    if isinstance(grid, int):
+        ticks = grid
+    elif grid in GRIDS:
+        ticks = GRIDS[grid]
+    else:
+        raise ValueError(f"unknown grid {grid!r}; choose one of {', '.join(GRIDS)}")
+    if ticks <= 0 or (TICKS_PER_QUARTER * 4) % ticks:
+        raise ValueError(f"a grid of {ticks} ticks does not divide a whole note")
+    return ticks
+
+
+def _snap(tick: int, grid: int, strength: float) -> int:
+    nearest = ((2 * tick + grid) // (2 * grid)) * grid  # half-way rounds up, in integers
+    return int(round(tick + strength * (nearest - tick)))
+
+
+def quantize_notes(notes: list[Note], grid: str | int = TICKS_PER_STEP,
+                   strength: float = 1.0) -> list[Note]:
+    """Move each note's start and end toward the nearest grid line by ``strength`` (0..1).
+
+    At full strength every start and end lands on the grid and a note that would vanish keeps
+    one grid step; at lower strength a note keeps at least one tick.
+    """
+    g = grid_ticks(grid)
+    if not 0.0 <= strength <= 1.0:
+        raise ValueError(f"strength {strength} is outside 0..1")
+    out = []
+    for n in notes:
+        start = _snap(n.start_tick, g, strength)
+        end = _snap(n.end_tick, g, strength)
+        if end <= start:
+            end = start + (g if strength == 1.0 else 1)
+        out.append(replace(n, start_tick=start, end_tick=end))
+    return out
+
+
+def quantize_track(track: Track, grid: str | int = TICKS_PER_STEP, strength: float = 1.0) -> Track:
+    return track.copy(quantize_notes(track.notes, grid, strength)).without_overlaps()
+
+
+def quantize_sketch(sketch: Sketch, grid: str | int = TICKS_PER_STEP, strength: float = 1.0) -> Sketch:
+    out = sketch.copy()
+    out.tracks = [quantize_track(t, grid, strength) for t in sketch.tracks]
+    return out
+
+
+def is_quantized(notes: list[Note], grid: str | int = TICKS_PER_STEP) -> bool:
+    g = grid_ticks(grid)
+    return all(n.start_tick % g == 0 and n.end_tick % g == 0 for n in notes)
