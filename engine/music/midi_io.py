@@ -98,7 +98,7 @@ def _to_sketch(pm: pretty_midi.PrettyMIDI, label: str) -> Sketch:
 
     def tick(seconds: float) -> int:
         # pretty_midi's own tick at its resolution, rescaled exactly when it is 480.
-        t = pm.time_to_tick(seconds)
+        t = int(pm.time_to_tick(seconds))
         return t if resolution == TICKS_PER_QUARTER else int(round(t * TICKS_PER_QUARTER / resolution))
 
     tracks: list[Track] = []
@@ -120,7 +120,7 @@ def _to_sketch(pm: pretty_midi.PrettyMIDI, label: str) -> Sketch:
     for t, q in zip(times, qpms):
         if not 1.0 <= q <= 2000.0:
             raise MidiFileError(f"{label} sets a tempo of {q:.3g} beats per minute; the file is damaged.")
-        tempos[tick(t)] = float(q)
+        tempos[tick(t)] = _readable_qpm(float(q))
     signatures: dict[int, TimeSignature] = {}
     for ts in pm.time_signature_changes:
         if ts.numerator < 1 or ts.denominator < 1:
@@ -136,6 +136,17 @@ def _to_sketch(pm: pretty_midi.PrettyMIDI, label: str) -> Sketch:
         raise MidiFileError(
             f"{label} would last {sketch.duration_s / 3600:.0f} hours; its event times are damaged.")
     return sketch
+
+
+def _readable_qpm(qpm: float) -> float:
+    # MIDI keeps whole microseconds per quarter, so 140 qpm reads back as 140.00014; give back
+    # the round figure whenever it names the very same microseconds.
+    uspq = mido.bpm2tempo(qpm)
+    for digits in (0, 1, 2, 3):
+        nice = round(qpm, digits)
+        if mido.bpm2tempo(nice) == uspq:
+            return float(nice)
+    return qpm
 
 
 def sketch_to_midi(sketch: Sketch) -> mido.MidiFile:

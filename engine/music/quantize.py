@@ -64,3 +64,25 @@ def quantize_sketch(sketch: Sketch, grid: str | int = TICKS_PER_STEP, strength: 
 def is_quantized(notes: list[Note], grid: str | int = TICKS_PER_STEP) -> bool:
     g = grid_ticks(grid)
     return all(n.start_tick % g == 0 and n.end_tick % g == 0 for n in notes)
+
+
+def quantize_melody(track: Track, grid: str | int = TICKS_PER_STEP) -> tuple[Track, int]:
+    """Quantize a monophonic line fully and keep it monophonic.
+
+    Each note is cut where the next one begins; a note left with no length (a grace note
+    shorter than the grid, landing on the same line as the next note) is dropped.
+    Returns (track, number of notes dropped).
+    """
+    ordered = sorted(track.notes)
+    snapped = quantize_notes(ordered, grid, 1.0)
+    kept: list[Note] = []
+    dropped = 0
+    for note in snapped:
+        if kept and kept[-1].end_tick > note.start_tick:
+            if kept[-1].start_tick >= note.start_tick:
+                kept.pop()
+                dropped += 1
+            else:
+                kept[-1] = replace(kept[-1], end_tick=note.start_tick)
+        kept.append(note)
+    return track.copy(kept), dropped

@@ -1,0 +1,1 @@
+"""Cantus desktop front end (PySide6): main window, piano roll and the `cantus` launcher."""

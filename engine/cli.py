@@ -1,0 +1,169 @@
+"""Headless command line: everything the window does, without a display.
+
+`cantus info`, `cantus convert` and `cantus data build` live here; the `cantus` console script
+(app/launcher.py) hands these commands to `main` and opens the window for anything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from engine.errors import CantusError
+
+COMMANDS = frozenset({"info", "convert", "data"})
+
+
+def _format_time(seconds: float) -> str:
+    m, s = divmod(int(round(seconds)), 60)
+    return f"{m}:{s:02d}"
+
+
+def describe(sketch, name: str) -> dict:
+    """What `cantus info` reports, as plain data."""
+    from engine.music.melody import extract_melody
+    from engine.music.sketch import pitch_name
+
+    melody = extract_melody(sketch)
+    tracks = []
+    for i, t in enumerate(sketch.tracks):
+        pitches = [n.pitch for n in t.notes]
+        tracks.append({
+            "index": i,
+            "name": t.name,
+            "program": t.program,
+            "is_drum": t.is_drum,
+            "notes": len(t.notes),
+            "lowest": pitch_name(min(pitches)) if pitches else None,
+            "highest": pitch_name(max(pitches)) if pitches else None,
+            "monophonic": t.is_monophonic(),
+        })
+    ts = sketch.time_signature
+    return {
+        "file": name,
+        "tracks": tracks,
+        "notes": sketch.note_count,
+        "tempo_qpm": round(sketch.qpm, 3),
+        "tempo_changes": len(sketch.tempos),
+        "time_signature": f"{ts.numerator}/{ts.denominator}",
+        "time_signature_changes": len(sketch.time_signatures),
+        "duration_s": round(sketch.duration_s, 3),
+        "bars": _bar_count(sketch),
+        "melody": {
+            "track_index": melody.track_index,
+            "source": melody.source,
+            "notes": len(melody.track.notes),
+            "dropped": melody.dropped,
+            "truncated": melody.truncated,
+        },
+    }
+
+
+def _bar_count(sketch) -> float:
+    # Bars through the meter map, to one decimal.
+    end = sketch.end_tick
+    bars = 0.0
+    marks = sketch.time_signatures + [None]
+    for ts, nxt in zip(marks, marks[1:]):
+        stop = min(end, nxt.tick) if nxt else end
+        if stop > ts.tick:
+            bars += (stop - ts.tick) / ts.bar_ticks
+    return round(bars, 1)
+
+
+def _print_info(info: dict) -> None:
+    print(f"{info['file']}")
+    print(f"  length     {_format_time(info['duration_s'])} ({info['duration_s']:.2f} s, {info['bars']} bars)")
+    changes = f" ({info['tempo_changes']} changes)" if info["tempo_changes"] > 1 else ""
+    print(f"  tempo      {info['tempo_qpm']:g} qpm{changes}")
+    changes = f" ({info['time_signature_changes']} changes)" if info["time_signature_changes"] > 1 else ""
+    print(f"  meter      {info['time_signature']}{changes}")
+    print(f"  notes      {info['notes']} in {len(info['tracks'])} tracks")
+    for t in info["tracks"]:
+        kind = "drums" if t["is_drum"] else f"program {t['program']}"
+        rng = f"{t['lowest']}-{t['highest']}" if t["notes"] else "-"
+        mono = "monophonic" if t["monophonic"] else "polyphonic"
+        name = t["name"] or "(unnamed)"
+        print(f"  {t['index'] + 1:>3}. {name:<20} {kind:<11} {t['notes']:>6} notes  {rng:<8} {mono}")
+    m = info["melody"]
+    line = f"  melody     {m['source']}, {m['notes']} notes"
+    if m["dropped"] or m["truncated"]:
+        line += f" ({m['dropped']} dropped, {m['truncated']} shortened to make it monophonic)"
+    print(line)
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from engine.music.files import open_sketch
+
+    sketch = open_sketch(args.file)
+    info = describe(sketch, Path(args.file).name)
+    if args.json:
+        print(json.dumps(info, indent=2))
+    else:
+        _print_info(info)
+    return 0
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from engine.music.files import open_sketch, save_sketch_as
+
+    sketch = open_sketch(args.input)
+    out = save_sketch_as(sketch, args.output)
+    print(f"wrote {out} ({sketch.note_count} notes in {len(sketch.tracks)} tracks)")
+    return 0
+
+
+def cmd_data_build(args: argparse.Namespace) -> int:
+    from engine.data import build_corpus, format_counts
+
+    corpus = build_corpus(args.source, limit=args.limit, workers=args.workers, progress=not args.quiet)
+    print(format_counts(corpus))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cantus",
+        description="Cantus, a sketchbook for melodies. With no command, opens the window "
+                    "(cantus [FILE] [--screenshot OUT.png]).")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("info", help="tracks, notes, tempo, meter, length and melody of a file")
+    p.add_argument("file", help="a .mid or .cantus file")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("convert", help="convert between MIDI (.mid) and sketches (.cantus)")
+    p.add_argument("input")
+    p.add_argument("-o", "--output", required=True)
+    p.set_defaults(func=cmd_convert)
+
+    p = sub.add_parser("data", help="training data")
+    data_sub = p.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    b = data_sub.add_parser("build", help="extract melodies and performances from a corpus, cached")
+    b.add_argument("--source", default="music21",
+                   help="music21 (the bundled corpus), pop909, or a folder of MIDI files")
+    b.add_argument("--limit", type=int, default=None, help="read at most N source files")
+    b.add_argument("--workers", type=int, default=2, help="parallel parsing processes")
+    b.add_argument("--quiet", action="store_true", help="no progress bar")
+    b.set_defaults(func=cmd_data_build)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    try:
+        return args.func(args)
+    except CantusError as e:
+        print(f"cantus: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("cantus: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

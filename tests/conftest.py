@@ -1,0 +1,33 @@
+"""Test-wide setup: Qt offscreen, an ALSA null audio device, data paths."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+# Both must be set before Qt or sounddevice are first imported.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("ALSA_CONFIG_PATH", str(Path(__file__).with_name("alsa-null.conf")))
+
+REPO = Path(__file__).resolve().parent.parent
+POP909 = REPO.parent / "shared" / "data" / "pop909"
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory, monkeypatch):
+    # Tests never read or write the user's corpus cache.
+    monkeypatch.setenv("CANTUS_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+@pytest.fixture(scope="session")
+def pop909_dir() -> Path:
+    if not POP909.is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"POP909 is not at {POP909}; CI must run with shared/ beside the repository")
+        pytest.skip(f"POP909 is not at {POP909}")
+    return POP909
+
+
+@pytest.fixture(scope="session")
+def pop909_files(pop909_dir) -> list[Path]:
+    return sorted(pop909_dir.glob("*/*.mid"))
