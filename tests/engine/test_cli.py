@@ -1,0 +1,41 @@
+"""The headless command line, run as a user would, in a separate process where it matters."""
+
+import json
+import subprocess
+import sys
+
+from engine.cli import main
+from engine.music.midi_io import read_midi
+
+
+def test_info_json_on_a_real_song(pop909_dir, capsys):
+    assert main(["info", str(pop909_dir / "001" / "001.mid"), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert [t["name"] for t in info["tracks"]] == ["MELODY", "BRIDGE", "PIANO"]
+    assert info["notes"] == sum(t["notes"] for t in info["tracks"]) > 1000
+    assert info["melody"]["track_index"] == 0
+    assert round(info["tempo_qpm"]) == 90 and 190 < info["duration_s"] < 200
+
+
+def test_info_text_in_a_fresh_process(pop909_dir):
+    out = subprocess.run([sys.executable, "-m", "engine", "info", str(pop909_dir / "002" / "002.mid")],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "melody     track 'MELODY'" in out.stdout and "tempo" in out.stdout
+
+
+def test_convert_round_trip_midi_cantus_midi(pop909_dir, tmp_path, capsys):
+    src = pop909_dir / "003" / "003.mid"
+    assert main(["convert", str(src), "-o", str(tmp_path / "a.cantus")]) == 0
+    assert main(["convert", str(tmp_path / "a.cantus"), "-o", str(tmp_path / "b.mid")]) == 0
+    assert read_midi(tmp_path / "b.mid") == read_midi(src)
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_errors_are_sentences_with_exit_code_2(tmp_path, capsys):
+    (tmp_path / "x.txt").write_text("hello")
+    assert main(["info", str(tmp_path / "x.txt")]) == 2
+    err = capsys.readouterr().err
+    assert "neither" in err and "Traceback" not in err
+    assert main(["convert", str(tmp_path / "missing.mid"), "-o", str(tmp_path / "y.cantus")]) == 2
+    assert not (tmp_path / "y.cantus").exists()
