@@ -41,15 +41,18 @@ def _parse_gui_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _choose_platform() -> None:
-    # With no display server (a CI box, ssh) Qt would abort; draw offscreen instead. Only on
-    # X11/Wayland systems: macOS and Windows have no DISPLAY and need none.
-    if sys.platform in ("win32", "darwin"):
-        return
-    if "QT_QPA_PLATFORM" in os.environ:
-        return
+def _choose_platform() -> bool:
+    """Pick Qt's platform; False when there is no screen to show a window on.
+
+    With no display server (a CI box, ssh) Qt would abort; draw offscreen instead. Only on
+    X11/Wayland systems: macOS and Windows have no DISPLAY and need none.
+    """
+    if sys.platform in ("win32", "darwin") or "QT_QPA_PLATFORM" in os.environ:
+        return True
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        return False
+    return True
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -59,7 +62,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run_headless(argv)
     args = _parse_gui_args(argv)
 
-    _choose_platform()
+    if not _choose_platform() and not args.screenshot:
+        print("cantus: there is no display to open the window on (DISPLAY and WAYLAND_DISPLAY "
+              "are unset). Run Cantus on a desktop, under Xvfb (xvfb-run cantus), or render "
+              "the window to a picture: cantus FILE --screenshot OUT.png", file=sys.stderr)
+        return 1
     from PySide6.QtCore import QEvent, Qt
     from PySide6.QtWidgets import QApplication
 
