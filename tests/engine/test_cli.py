@@ -39,3 +39,18 @@ def test_errors_are_sentences_with_exit_code_2(tmp_path, capsys):
     assert "neither" in err and "Traceback" not in err
     assert main(["convert", str(tmp_path / "missing.mid"), "-o", str(tmp_path / "y.cantus")]) == 2
     assert not (tmp_path / "y.cantus").exists()
+
+
+def test_data_build_on_a_folder_prints_counts(tmp_path, capsys):
+    from engine.music.midi_io import write_midi
+    from engine.music.sketch import Note, Sketch, Track
+
+    folder = tmp_path / "songs"
+    folder.mkdir()
+    for k in range(3):
+        notes = [Note(60 + (i * (k + 2)) % 12, 80, i * 240, (i + 1) * 240) for i in range(64)]
+        write_midi(Sketch.new(tracks=[Track("Lead", 0, False, notes)]), folder / f"song{k}.mid")
+    (folder / "broken.mid").write_bytes(b"MThd garbage")
+    assert main(["data", "build", "--source", str(folder), "--workers", "1", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "3" in out and "failed" in out.lower()
