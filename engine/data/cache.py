@@ -11,12 +11,12 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
-import tempfile
 from pathlib import Path
 
 import platformdirs
 
 from engine.data.pieces import EXTRACTOR_VERSION, FileResult
+from engine.fileio import atomic_write_bytes
 
 CACHE_ENV = "CANTUS_CACHE_DIR"
 
@@ -61,20 +61,5 @@ def save_file_result(kind: str, key: str, result: FileResult) -> None:
     """Store a result; a temporary file renamed into place, so readers never see half of one."""
     path = _entry(kind, key)
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_bytes_replace(path, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
-
-
-def write_bytes_replace(path: Path, data: bytes) -> None:
-    # Like engine.fileio.atomic_write_bytes without the fsync: losing a cache file in a power
-    # cut costs one re-parse, and thousands of fsyncs would cost more.
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    # No fsync: losing a cache file in a power cut costs one re-parse; thousands of fsyncs cost more.
+    atomic_write_bytes(path, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL), durable=False)

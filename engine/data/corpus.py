@@ -24,7 +24,6 @@ import json
 import multiprocessing
 import os
 import sys
-import tempfile
 import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -48,6 +47,7 @@ from engine.data.sources import (
 )
 from engine.data.windows import cut_windows, first_occurrences, window_checks
 from engine.errors import DataError
+from engine.fileio import atomic_write, atomic_write_bytes
 
 # Bump when windowing, filtering, dedup or the saved layout changes: saved corpora are rebuilt
 # (from the per-file cache, without parsing).
@@ -355,24 +355,10 @@ def _save(name: str, manifest: str, corpus: CorpusData) -> None:
                                               else np.zeros(0, np.int16))
         arrays[f"{s}__performance_offsets"] = np.cumsum([0] + [len(x) for x in perfs]).astype(np.int64)
         arrays[f"{s}__performance_pieces"] = corpus.performance_pieces[s]
-    _replace(npz_path, lambda f: np.savez(f, **arrays))
+    atomic_write(npz_path, lambda f: np.savez(f, **arrays), durable=False)
     meta = {"format": CORPUS_VERSION, "manifest": manifest, "source": corpus.source,
             "limit": corpus.limit, "counts": corpus.counts, "piece_ids": corpus.piece_ids}
-    _replace(json_path, lambda f: f.write(json.dumps(meta, indent=1).encode("utf-8")))
-
-
-def _replace(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    atomic_write_bytes(json_path, json.dumps(meta, indent=1).encode("utf-8"), durable=False)
 
 
 def _read(name: str) -> CorpusData | None:
