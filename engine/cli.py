@@ -14,7 +14,7 @@ from typing import Sequence
 
 from engine.errors import CantusError
 
-COMMANDS = frozenset({"info", "convert", "data"})
+COMMANDS = frozenset({"info", "convert", "data", "render"})
 
 
 def _format_time(seconds: float) -> str:
@@ -116,6 +116,21 @@ def cmd_convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_render(args: argparse.Namespace) -> int:
+    from engine.audio.render import render_sketch
+    from engine.audio.wav import write_wav
+    from engine.music.files import open_sketch
+
+    sketch = open_sketch(args.input)
+    rendered = render_sketch(sketch, args.renderer, args.sample_rate, args.soundfont)
+    if rendered.note:
+        print(f"cantus: {rendered.note}", file=sys.stderr)
+    out = write_wav(args.output, rendered.audio, rendered.sample_rate, bits=args.bits)
+    print(f"wrote {out} ({_format_time(rendered.duration_s)}, {args.sample_rate:,} Hz, "
+          f"{args.bits}-bit{' float' if args.bits == 32 else ''}) with {rendered.renderer}")
+    return 0
+
+
 def cmd_data_build(args: argparse.Namespace) -> int:
     from engine.data import build_corpus, format_counts
 
@@ -140,6 +155,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input")
     p.add_argument("-o", "--output", required=True)
     p.set_defaults(func=cmd_convert)
+
+    p = sub.add_parser("render", help="render a sketch to a WAV file")
+    p.add_argument("input", help="a .mid or .cantus file")
+    p.add_argument("-o", "--output", required=True, help="the .wav file to write")
+    p.add_argument("--renderer", default="synth", choices=["synth", "builtin"],
+                   help="synth: the soundfont synth (FluidSynth; the built-in synth where it is "
+                        "missing); builtin: the built-in synth")
+    p.add_argument("--soundfont", default=None, help="a .sf2/.sf3 soundfont (default: TimGM6mb)")
+    p.add_argument("--sample-rate", type=int, default=44100, choices=[22050, 44100, 48000])
+    p.add_argument("--bits", type=int, default=16, choices=[16, 24, 32],
+                   help="16 or 24-bit PCM, or 32-bit float")
+    p.set_defaults(func=cmd_render)
 
     p = sub.add_parser("data", help="training data")
     data_sub = p.add_subparsers(dest="data_command", required=True, metavar="ACTION")

@@ -1,0 +1,1 @@
+"""Audio: the one mel spectrogram, synthesis, playback and WAV export."""
