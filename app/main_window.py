@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QWi
 from app.document_io import MIDI_FILTERS, OPEN_FILTERS, open_any
 from app.piano_roll import PianoRollView
 from app.shortcuts import key_sequences
+from engine.audio.synth import synth_status
 from engine.errors import CantusError
 from engine.music.sketch import Sketch
 
@@ -98,10 +99,16 @@ class MainWindow(QMainWindow):
         self.length_label = QLabel()
         self.tempo_label = QLabel()
         self.meter_label = QLabel()
+        self.sound_label = QLabel()
         bar.addWidget(self.file_label, 1)
-        for label in (self.tracks_label, self.length_label, self.tempo_label, self.meter_label):
+        for label in (self.tracks_label, self.length_label, self.tempo_label, self.meter_label,
+                      self.sound_label):
             label.setContentsMargins(8, 0, 8, 0)
             bar.addPermanentWidget(label)
+        # Which synth plays the sketch, and why not FluidSynth when it is missing.
+        sound, why_not = synth_status()
+        self.sound_label.setText(f"Sound: {sound}")
+        self.sound_label.setToolTip(why_not or "General MIDI instruments from the soundfont")
 
     # -- the document -------------------------------------------------------------------------
 

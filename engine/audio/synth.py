@@ -342,3 +342,21 @@ def make_synth(kind: str = "auto", soundfont: str | os.PathLike | None = None) -
 def shared_synth() -> Synth:
     """One synth for the whole process (the soundfont is loaded once)."""
     return make_synth("auto")
+
+
+def synth_status(soundfont: str | os.PathLike | None = None) -> tuple[str, str | None]:
+    """What the "synth" renderer will use, and why not FluidSynth (or None), without loading it.
+
+    For a status bar: ("FluidSynth with TimGM6mb.sf2", None) or
+    ("the built-in synth", "FluidSynth is not installed ...").
+    """
+    try:
+        import fluidsynth  # noqa: F401
+    except (ImportError, OSError):
+        return BuiltinSynth.description, (
+            "FluidSynth is not installed (the libfluidsynth library was not found); "
+            "install it for General MIDI instruments.")
+    path = Path(soundfont) if soundfont else default_soundfont()
+    if not path.is_file():
+        return BuiltinSynth.description, f"The soundfont '{path.name}' does not exist."
+    return f"FluidSynth with {path.name}", None

@@ -154,3 +154,13 @@ def test_pop909_song_shows_its_melody(window, pop909_song):
     assert window.view.melody_track == 0
     assert "melody: track 'MELODY'" in window.status_text()
     assert len(window.view.note_rects()) == window.sketch.note_count
+
+
+def test_status_bar_says_which_synth_plays(qtbot):
+    from app.main_window import MainWindow
+    from engine.audio.synth import synth_status
+
+    window = MainWindow()
+    qtbot.addWidget(window)
+    assert window.sound_label.text() == f"Sound: {synth_status()[0]}"
+    assert "FluidSynth" in window.sound_label.text() or window.sound_label.toolTip()
