@@ -5,12 +5,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Qt's libraries (also for the offscreen platform), the X11/xcb plugin for a real window,
-# PortAudio for playback, fonts so that text renders.
+# PortAudio for playback, FluidSynth for the soundfont synth, fonts so that text renders.
 APT_PACKAGES=(
   libegl1 libgl1 libglib2.0-0 libfontconfig1 libdbus-1-3 libxkbcommon0 libxkbcommon-x11-0
   libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-shape0
   libxcb-xinerama0 libxcb-randr0 libxcb-xkb1 libx11-xcb1
-  libportaudio2 libsndfile1
+  libportaudio2 libsndfile1 libfluidsynth3
   fonts-dejavu-core
 )
 
@@ -39,6 +39,9 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "cantus setup: installing Cantus and its Python packages into .venv (torch is pinned to 2.13.0)"
   .venv/bin/python -m pip install --quiet --upgrade pip
   .venv/bin/python -m pip install --quiet -e ".[test]"
+  # librosa compiles its numba kernels on first use (about 20 s): once here, not inside a test.
+  echo "cantus setup: warming librosa's compiled kernels"
+  .venv/bin/python -c 'import numpy as np, librosa; y = np.sin(np.arange(22050) / 3.5).astype(np.float32); librosa.pyin(y, fmin=80, fmax=1000, sr=22050); librosa.feature.melspectrogram(y=y, sr=22050)' >/dev/null
   touch "$stamp"
 fi
 echo "cantus setup: ready"
