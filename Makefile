@@ -10,4 +10,5 @@ run: setup
 	.venv/bin/cantus $(ARGS)
 
 test: setup
+	@bash scripts/start-jack.sh
 	.venv/bin/python -m pytest -n 2 $(PYTEST_ARGS)

@@ -11,6 +11,7 @@ APT_PACKAGES=(
   libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-shape0
   libxcb-xinerama0 libxcb-randr0 libxcb-xkb1 libx11-xcb1
   libportaudio2 libsndfile1 libfluidsynth3
+  jackd2
   fonts-dejavu-core
 )
 
@@ -25,6 +26,9 @@ if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then missing+=(python3
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "cantus setup: installing system packages: ${missing[*]}"
   "${sudo_cmd[@]}" apt-get update -qq
+  # jackd2 (a JACK server for the real-time playback test) asks whether to enable real-time
+  # priority; preseed "no", since sudo drops DEBIAN_FRONTEND.
+  echo "jackd2 jackd/tweak_rt_limits boolean false" | "${sudo_cmd[@]}" debconf-set-selections
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 

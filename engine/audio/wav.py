@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.audio.dsp import resample
 from engine.errors import CantusError
 from engine.fileio import atomic_write_bytes
 
@@ -18,15 +19,6 @@ HEADROOM_DB = 1.0  # normalised peaks sit 1 dB below full scale
 
 class AudioFileError(CantusError):
     """An audio file could not be written."""
-
-
-def resample(audio: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
-    """Audio at another sample rate (soxr, high quality); shape (frames,) or (frames, channels)."""
-    if from_rate == to_rate:
-        return audio
-    import soxr
-
-    return soxr.resample(audio, from_rate, to_rate, quality="HQ").astype(np.float32)
 
 
 def normalize(audio: np.ndarray, headroom_db: float = HEADROOM_DB) -> np.ndarray:
