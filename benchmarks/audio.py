@@ -57,13 +57,19 @@ def main() -> None:
     parser.add_argument("--skip-playback", action="store_true")
     args = parser.parse_args()
 
-    sketch = sixty_second_sketch()
-    print("Synthesis of a 60-second sketch")
-    try:
-        bench_synth("FluidSynth (TimGM6mb.sf2)", make_synth("fluidsynth"), sketch)
-    except SynthError as e:
-        print(f"FluidSynth: not available ({e})")
-    bench_synth("built-in synth", BuiltinSynth(), sketch)
+    sketches = [("a dense 60-second sketch (lead, string pad, bass, drums)", sixty_second_sketch())]
+    song = Path(__file__).resolve().parent.parent.parent / "shared/data/pop909/001/001.mid"
+    if song.is_file():
+        from engine.music.midi_io import read_midi
+
+        sketches.append(("POP909 song 001 (piano arrangement)", read_midi(song)))
+    for title, sketch in sketches:
+        print(f"Synthesis of {title}")
+        try:
+            bench_synth("FluidSynth (TimGM6mb.sf2)", make_synth("fluidsynth"), sketch)
+        except SynthError as e:
+            print(f"FluidSynth: not available ({e})")
+        bench_synth("built-in synth", BuiltinSynth(), sketch)
 
     if not args.skip_playback:
         try:
