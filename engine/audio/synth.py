@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine import optional
 from engine.errors import CantusError
 from engine.music.encodings.drums import drum_class
 from engine.music.sketch import Sketch
@@ -73,12 +74,10 @@ class FluidSynthRenderer:
     name = "FluidSynth"
 
     def __init__(self, soundfont: str | os.PathLike | None = None) -> None:
-        try:
-            import fluidsynth  # noqa: F401  (pyfluidsynth; raises ImportError without libfluidsynth)
-        except (ImportError, OSError) as e:
+        if optional.fluidsynth() is None:
             raise SynthError(
                 "FluidSynth is not installed (the libfluidsynth library was not found), "
-                f"so the soundfont synth cannot play ({e}).") from None
+                "so the soundfont synth cannot play.")
         self.soundfont = Path(soundfont) if soundfont else default_soundfont()
         if not self.soundfont.is_file():
             raise SynthError(f"The soundfont '{self.soundfont.name}' does not exist.")
@@ -96,8 +95,7 @@ class FluidSynthRenderer:
 
     def _synth(self, sample_rate: int):
         if sample_rate not in self._synths:
-            import fluidsynth
-
+            fluidsynth = optional.fluidsynth()
             if not 8000 <= sample_rate <= 96000:
                 raise SynthError(f"FluidSynth renders at 8,000 to 96,000 Hz, not {sample_rate:,} Hz.")
             synth = fluidsynth.Synth(gain=0.5, samplerate=float(sample_rate))
@@ -116,8 +114,7 @@ class FluidSynthRenderer:
 
     def _write(self, synth, frames: int) -> np.ndarray:
         # pyfluidsynth only offers 16-bit output; FluidSynth itself renders float, so ask for that.
-        import fluidsynth
-
+        fluidsynth = optional.fluidsynth()
         self._written[id(synth)] = self._written.get(id(synth), 0) + frames
         buf = np.empty(2 * frames, dtype=np.float32)
         ptr = buf.ctypes.data_as(ctypes.c_void_p)
@@ -127,13 +124,13 @@ class FluidSynthRenderer:
 
     def _silence(self, synth, sample_rate: int) -> None:
         # Stop every voice and let reverb and chorus die out far below the tail threshold, so
-        # that no render hears the previous one and the same sketch always renders the same.
+        # that no render hears the previous one and renders of one sketch agree.
         synth.system_reset()
         for _ in range(int(RESET_MAX_S * sample_rate / BLOCK) + 1):
             if np.max(np.abs(self._write(synth, BLOCK))) < RESET_SILENCE:
                 break
         # FluidSynth applies events at the start of its internal 64-frame blocks: start every
-        # render on a block boundary, so that a sketch always renders to the same samples.
+        # render on a block boundary, so that notes start at the same sample in every render.
         misaligned = self._written.get(id(synth), 0) % FLUID_BLOCK
         if misaligned:
             self._write(synth, FLUID_BLOCK - misaligned)
@@ -350,9 +347,7 @@ def synth_status(soundfont: str | os.PathLike | None = None) -> tuple[str, str |
     For a status bar: ("FluidSynth with TimGM6mb.sf2", None) or
     ("the built-in synth", "FluidSynth is not installed ...").
     """
-    try:
-        import fluidsynth  # noqa: F401
-    except (ImportError, OSError):
+    if optional.fluidsynth() is None:
         return BuiltinSynth.description, (
             "FluidSynth is not installed (the libfluidsynth library was not found); "
             "install it for General MIDI instruments.")

@@ -14,11 +14,14 @@ import warnings
 from pathlib import Path
 
 import mido
-import pretty_midi
 
+from engine import optional
 from engine.errors import MidiFileError
 from engine.fileio import atomic_write_bytes
 from engine.music.sketch import TICKS_PER_QUARTER, Note, Sketch, TempoChange, TimeSignature, Track
+
+optional.fluidsynth()  # before pretty_midi, which imports it and would print under CI
+import pretty_midi  # noqa: E402
 
 MIDI_SUFFIXES = (".mid", ".midi", ".smf", ".kar")
 MAX_DURATION_S = 24 * 3600.0  # a "song" longer than a day is a damaged file

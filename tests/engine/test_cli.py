@@ -17,6 +17,18 @@ def test_info_json_on_a_real_song(pop909_dir, capsys):
     assert round(info["tempo_qpm"]) == 90 and 190 < info["duration_s"] < 200
 
 
+def test_info_json_stays_json_under_ci(pop909_dir):
+    # pyfluidsynth prints where it found its library when CI is set; that must not reach stdout.
+    import os
+
+    env = dict(os.environ, CI="true")
+    out = subprocess.run([sys.executable, "-m", "engine", "info", "--json",
+                          str(pop909_dir / "004" / "004.mid")], capture_output=True, text=True,
+                         timeout=120, env=env)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["tracks"]
+
+
 def test_info_text_in_a_fresh_process(pop909_dir):
     out = subprocess.run([sys.executable, "-m", "engine", "info", str(pop909_dir / "002" / "002.mid")],
                          capture_output=True, text=True, timeout=120)

@@ -98,13 +98,16 @@ def test_renders_are_repeatable(synth):
     synth.render(other, SR)
     synth.render_note(80, sample_rate=SR)
     b = synth.render(_melody_sketch(), SR)
-    assert np.array_equal(a, b)
+    # To -60 dBFS (seen: 3e-4 at most): the synthesizer is reused, and a FluidSynth voice taken
+    # from its pool may start its attack from a slightly different state after other notes.
+    assert a.shape == b.shape
+    assert np.abs(a - b).max() < 1e-3
 
 
 def test_bad_soundfonts(tmp_path):
-    try:
-        import fluidsynth  # noqa: F401
-    except (ImportError, OSError):
+    from engine import optional
+
+    if optional.fluidsynth() is None:
         pytest.skip("libfluidsynth is not installed")
     with pytest.raises(SynthError, match="does not exist"):
         FluidSynthRenderer(tmp_path / "none.sf2")
@@ -119,18 +122,14 @@ def test_bad_soundfonts(tmp_path):
 
 
 def test_missing_fluidsynth_falls_back(monkeypatch):
-    import builtins
+    from engine import optional
+    from engine.audio.synth import synth_status
 
-    real_import = builtins.__import__
-
-    def no_fluidsynth(name, *args, **kwargs):
-        if name == "fluidsynth":
-            raise ImportError("libfluidsynth not found")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_fluidsynth)
+    monkeypatch.setattr(optional, "fluidsynth", lambda: None)
     synth = make_synth("auto")
     assert isinstance(synth, BuiltinSynth)
     assert "FluidSynth is not installed" in synth.note
     with pytest.raises(SynthError, match="not installed"):
         make_synth("fluidsynth")
+    sound, why = synth_status()
+    assert sound == "the built-in synth" and "not installed" in why
