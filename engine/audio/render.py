@@ -46,8 +46,12 @@ def get_synth(renderer: str = "synth", soundfont: str | os.PathLike | None = Non
 def render_sketch(sketch: Sketch, renderer: str = "synth", sample_rate: int = 44100,
                   soundfont: str | os.PathLike | None = None) -> Rendered:
     """Every track of the sketch as stereo audio, the tail of the last note kept."""
+    from engine.document import audible_tracks
+
+    audible = audible_tracks(sketch)  # mute and solo, as the track list sets them
+    sketch = Sketch([sketch.tracks[i] for i in audible], sketch.tempos, sketch.time_signatures)
     if not sketch.note_count:
-        raise CantusError("There are no notes to render.")
+        raise CantusError("There are no notes to render (or every track with notes is muted).")
     synth = get_synth(renderer, soundfont)
     audio = synth.render(sketch, sample_rate)
     return Rendered(audio, sample_rate, synth.description, getattr(synth, "note", None))

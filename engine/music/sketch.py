@@ -70,6 +70,8 @@ class Track:
     program: int = 0
     is_drum: bool = False
     notes: list[Note] = field(default_factory=list)
+    mute: bool = False  # a mixer state: kept in .cantus files, not in MIDI
+    solo: bool = False
 
     def sorted_notes(self) -> list[Note]:
         return sorted(self.notes)
@@ -102,7 +104,8 @@ class Track:
         return self.copy(sorted(kept))
 
     def copy(self, notes: Iterable[Note] | None = None) -> "Track":
-        return Track(self.name, self.program, self.is_drum, list(self.notes if notes is None else notes))
+        return Track(self.name, self.program, self.is_drum, list(self.notes if notes is None else notes),
+                     self.mute, self.solo)
 
 
 @dataclass(frozen=True, order=True)

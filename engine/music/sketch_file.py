@@ -4,7 +4,7 @@ Version 1 layout::
 
     {"format": "cantus-sketch", "version": 1, "ticks_per_quarter": 480,
      "tempos": [[tick, qpm], ...], "time_signatures": [[tick, numerator, denominator], ...],
-     "tracks": [{"name": str, "program": int, "is_drum": bool,
+     "tracks": [{"name": str, "program": int, "is_drum": bool, "mute": bool, "solo": bool,
                  "notes": [[pitch, velocity, start_tick, end_tick], ...]}, ...]}
 """
 
@@ -37,6 +37,8 @@ def sketch_to_dict(sketch: Sketch) -> dict[str, Any]:
                 "program": t.program,
                 "is_drum": t.is_drum,
                 "notes": [[n.pitch, n.velocity, n.start_tick, n.end_tick] for n in t.sorted_notes()],
+                "mute": t.mute,
+                "solo": t.solo,
             }
             for t in sketch.tracks
         ],
@@ -63,6 +65,8 @@ def sketch_from_dict(data: Any, name: str = "The sketch") -> Sketch:
                 int(t.get("program", 0)),
                 bool(t.get("is_drum", False)),
                 [Note(int(p), int(v), int(s), int(e)) for p, v, s, e in t.get("notes", [])],
+                bool(t.get("mute", False)),
+                bool(t.get("solo", False)),
             )
             for t in data.get("tracks", [])
         ]
