@@ -14,7 +14,7 @@ from typing import Sequence
 
 from engine.errors import CantusError
 
-COMMANDS = frozenset({"info", "convert", "data", "render"})
+COMMANDS = frozenset({"info", "convert", "data", "render", "train"})
 
 
 def _format_time(seconds: float) -> str:
@@ -131,6 +131,20 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_musicvae(args: argparse.Namespace) -> int:
+    from engine.train.musicvae import TrainArgs, train
+
+    result = train(TrainArgs(config=args.config, sources=args.sources, out=args.out,
+                             batch_size=args.batch_size, lr=args.lr, minutes=args.minutes,
+                             max_steps=args.max_steps, eval_every=args.eval_every, seed=args.seed,
+                             device=args.device, resume=not args.fresh))
+    final = result.get("final", {})
+    print(f"trained {result['steps']} steps in {result['minutes']:.1f} min; best validation loss "
+          f"{result['best_val_loss']:.3f}, accuracy {final.get('accuracy', float('nan')):.4f}; "
+          f"bundle in {args.out}/best")
+    return 0
+
+
 def cmd_data_build(args: argparse.Namespace) -> int:
     from engine.data import build_corpus, format_counts
 
@@ -167,6 +181,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bits", type=int, default=16, choices=[16, 24, 32],
                    help="16 or 24-bit PCM, or 32-bit float")
     p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser("train", help="train a model (one CPU, a GPU, or many GPUs via torchrun)")
+    train_sub = p.add_subparsers(dest="model", required=True, metavar="MODEL")
+    t = train_sub.add_parser("musicvae", help="MusicVAE on melody windows")
+    t.add_argument("--config", default="mel2bar", choices=["mel2bar", "mel16bar"])
+    t.add_argument("--sources", default="music21,pop909", help="comma-separated corpora")
+    t.add_argument("--out", default="runs/musicvae", help="checkpoints and the best bundle go here")
+    t.add_argument("--batch-size", type=int, default=256)
+    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--minutes", type=float, default=None, help="stop cleanly after this long")
+    t.add_argument("--max-steps", type=int, default=None)
+    t.add_argument("--eval-every", type=int, default=500)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: the best there is)")
+    t.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint in --out")
+    t.set_defaults(func=cmd_train_musicvae)
 
     p = sub.add_parser("data", help="training data")
     data_sub = p.add_subparsers(dest="data_command", required=True, metavar="ACTION")

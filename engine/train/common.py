@@ -1,0 +1,93 @@
+"""What every training loop shares: devices, distributed setup, time budgets, checkpoints.
+
+Runs on one CPU, one GPU, or many GPUs through `torchrun` (PyTorch DistributedDataParallel):
+`torchrun --nproc-per-node 8 -m engine train musicvae ...` sets the environment that
+`setup_distributed` reads. No home-made distribution.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from engine.fileio import atomic_write
+
+
+@dataclass
+class Dist:
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+
+def setup_distributed() -> Dist:
+    """Join the process group when launched by torchrun (WORLD_SIZE > 1); otherwise one process."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return Dist()
+    import torch.distributed as dist
+
+    backend = "nccl" if torch.cuda.is_available() else "gloo"
+    dist.init_process_group(backend)
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    if torch.cuda.is_available():
+        torch.cuda.set_device(local)
+    return Dist(dist.get_rank(), dist.get_world_size(), local)
+
+
+def pick_device(name: str | None = None, dist: Dist | None = None) -> torch.device:
+    """The device to train on: the named one, else this process's GPU, else MPS, else the CPU."""
+    if name:
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda", dist.local_rank if dist else 0)
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def autocast(device: torch.device):
+    """bf16 autocast on CUDA (the LSTMs and matmuls run in bf16; the loss stays float32)."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+class Budget:
+    """A time budget in minutes; `over()` is True once it is spent (None: no budget)."""
+
+    def __init__(self, minutes: float | None) -> None:
+        self.start = time.monotonic()
+        self.seconds = None if minutes is None else 60.0 * minutes
+
+    @property
+    def elapsed_s(self) -> float:
+        return time.monotonic() - self.start
+
+    def over(self) -> bool:
+        return self.seconds is not None and self.elapsed_s >= self.seconds
+
+
+def save_checkpoint(path: Path, state: dict) -> None:
+    """Atomically, so an interrupted save never replaces a good checkpoint with half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, lambda f: torch.save(state, f))
+
+
+def load_checkpoint(path: Path, device: torch.device) -> dict | None:
+    if not path.is_file():
+        return None
+    return torch.load(path, map_location=device, weights_only=False)

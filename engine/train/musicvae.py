@@ -1,0 +1,215 @@
+"""Train MusicVAE on melody windows from the corpora (engine.data).
+
+    cantus train musicvae --config mel2bar --sources music21,pop909 --minutes 40 --out runs/mel2bar
+    torchrun --nproc-per-node 8 -m engine train musicvae ...   (many GPUs, DDP)
+
+Batches are random windows of the training split, transposed on the fly (each melody by a
+random shift that keeps it in range). Adam with exponential learning-rate decay, gradient
+clipping, beta annealing, scheduled sampling (inverse sigmoid) for the flat model. Every
+``eval_every`` steps the validation split is scored; the best weights by validation loss are
+kept as a bundle (config.json + weights.safetensors in float16), and a full checkpoint
+(model, optimiser, step, RNG) makes the run resumable.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from engine.models.musicvae import CONFIGS, MusicVAE, MusicVAEConfig
+from engine.train.common import (
+    Budget, Dist, autocast, load_checkpoint, pick_device, save_checkpoint, setup_distributed,
+)
+
+FIRST_NOTE_ON = 2
+
+
+@dataclass
+class TrainArgs:
+    config: str = "mel2bar"
+    sources: str = "music21,pop909"
+    out: str = "runs/musicvae"
+    batch_size: int = 256
+    lr: float = 1e-3
+    lr_decay: float = 0.9999  # per step
+    min_lr: float = 1e-5
+    grad_clip: float = 1.0
+    sampling_rate: float = 1000.0  # inverse-sigmoid schedule; 0 turns scheduled sampling off
+    transpose: int = 5  # up to this many semitones each way
+    minutes: float | None = None
+    max_steps: int | None = None
+    eval_every: int = 500
+    eval_windows: int = 4096
+    seed: int = 0
+    device: str | None = None
+    resume: bool = True
+
+
+def load_windows(sources: str, num_bars: int, split: str) -> np.ndarray:
+    """Windows (n, 16 * num_bars) of one split from each source's built corpus (building it if needed)."""
+    from engine.data import build_corpus, load_corpus
+    from engine.errors import DataError
+
+    blocks = []
+    for source in [s.strip() for s in sources.split(",") if s.strip()]:
+        try:
+            corpus = load_corpus(source)
+        except DataError:
+            corpus = build_corpus(source)
+        blocks.append(corpus.windows(num_bars, split))
+    return np.concatenate(blocks) if blocks else np.zeros((0, 16 * num_bars), np.uint8)
+
+
+def transpose_batch(tokens: torch.Tensor, max_shift: int, num_classes: int,
+                    generator: torch.Generator | None = None) -> torch.Tensor:
+    """Shift each melody's note-ons by a random number of semitones that keeps it in range."""
+    if max_shift <= 0:
+        return tokens
+    is_note = tokens >= FIRST_NOTE_ON
+    big = torch.full_like(tokens, num_classes)
+    low = torch.where(is_note, tokens, big).min(dim=1).values  # lowest note-on class per row
+    high = torch.where(is_note, tokens, torch.zeros_like(tokens)).max(dim=1).values
+    down = torch.clamp(low - FIRST_NOTE_ON, max=max_shift)  # room to go down
+    up = torch.clamp(num_classes - 1 - high, max=max_shift)
+    down = torch.where(is_note.any(dim=1), down, torch.zeros_like(down))
+    up = torch.where(is_note.any(dim=1), up, torch.zeros_like(up))
+    r = torch.rand(tokens.shape[0], generator=generator, device=tokens.device)
+    shift = (-down + torch.floor(r * (down + up + 1).float()).long())
+    return torch.where(is_note, tokens + shift[:, None], tokens)
+
+
+def sampling_probability(step: int, rate: float) -> float:
+    """Inverse-sigmoid scheduled sampling: near 0 early, rising toward 1 (Magenta's schedule)."""
+    if rate <= 0:
+        return 0.0
+    return 1.0 - rate / (rate + math.exp(min(step / rate, 50.0)))
+
+
+@torch.no_grad()
+def evaluate(model: MusicVAE, windows: np.ndarray, device: torch.device, batch_size: int = 512,
+             step: int = 10**9) -> dict[str, float]:
+    """Teacher-forced validation: mean loss, reconstruction, KL (nats) and token accuracy."""
+    model.eval()
+    totals = {"loss": 0.0, "recon": 0.0, "kl": 0.0, "accuracy": 0.0}
+    n = 0
+    g = torch.Generator(device="cpu").manual_seed(1234)  # the same posterior samples every time
+    for i in range(0, len(windows), batch_size):
+        tokens = torch.from_numpy(windows[i:i + batch_size].astype(np.int64)).to(device)
+        with autocast(device):
+            mu, sigma = model.encoder(tokens)
+            eps = torch.randn(mu.shape, generator=g).to(device, mu.dtype)
+            logits = model.decode_logits(mu + sigma * eps, tokens)
+        terms = model.loss({"logits": logits, "mu": mu, "sigma": sigma}, tokens, step)
+        for k in totals:
+            totals[k] += float(terms[k]) * len(tokens)
+        n += len(tokens)
+    model.train()
+    return {k: v / max(n, 1) for k, v in totals.items()}
+
+
+def export_bundle(model: MusicVAE, out_dir: Path, extra: dict | None = None) -> None:
+    """config.json + weights.safetensors (float16), the form the app loads."""
+    from safetensors.torch import save_file
+
+    from engine.fileio import atomic_write_text
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().to("cpu", torch.float16).contiguous() for k, v in model.state_dict().items()}
+    tmp = out_dir / "weights.safetensors.tmp"
+    save_file(state, str(tmp))
+    tmp.replace(out_dir / "weights.safetensors")
+    atomic_write_text(out_dir / "config.json",
+                      json.dumps({"model": "musicvae", "config": model.cfg.to_dict(), **(extra or {})},
+                                 indent=2))
+
+
+def train(args: TrainArgs) -> dict:
+    dist: Dist = setup_distributed()
+    device = pick_device(args.device, dist)
+    torch.manual_seed(args.seed + dist.rank)
+    random.seed(args.seed + dist.rank)
+    cfg: MusicVAEConfig = CONFIGS[args.config]
+    num_bars = cfg.seq_len // 16
+    train_windows = load_windows(args.sources, num_bars, "train")
+    val_windows = load_windows(args.sources, num_bars, "validation")[: args.eval_windows]
+    if not len(train_windows):
+        raise SystemExit(f"no {num_bars}-bar training windows in {args.sources}")
+
+    model = MusicVAE(cfg).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    out = Path(args.out)
+    step, best = 0, float("inf")
+    if args.resume and (ckpt := load_checkpoint(out / "last.pt", device)) is not None:
+        model.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["opt"])
+        step, best = ckpt["step"], ckpt["best"]
+        torch.set_rng_state(ckpt["rng"])
+    ddp = model
+    if dist.enabled:
+        from torch.nn.parallel import DistributedDataParallel
+
+        ddp = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+
+    budget = Budget(args.minutes)
+    rng = np.random.default_rng(args.seed * 1000 + dist.rank + step)
+    bar = tqdm(total=args.max_steps, initial=step, disable=not dist.main, desc=f"musicvae {cfg.name}",
+               dynamic_ncols=True)
+    history = []
+    examples = 0
+    while True:
+        if args.max_steps is not None and step >= args.max_steps:
+            break
+        if budget.over():
+            break
+        idx = rng.integers(0, len(train_windows), args.batch_size)
+        tokens = torch.from_numpy(train_windows[idx].astype(np.int64)).to(device)
+        tokens = transpose_batch(tokens, args.transpose, cfg.num_classes)
+        lr = max(args.lr * args.lr_decay ** step, args.min_lr)
+        for group in opt.param_groups:
+            group["lr"] = lr
+        p = 0.0 if cfg.hierarchical else sampling_probability(step, args.sampling_rate)
+        with autocast(device):
+            out_ = ddp(tokens, sample_prob=p)
+        terms = model.loss(out_, tokens, step)
+        opt.zero_grad(set_to_none=True)
+        terms["loss"].backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
+        opt.step()
+        step += 1
+        examples += len(tokens) * dist.world_size
+        bar.update()
+        bar.set_postfix(loss=f"{terms['loss'].item():.1f}", acc=f"{terms['accuracy'].item():.3f}",
+                        kl=f"{terms['kl'].item():.1f}", p=f"{p:.2f}")
+        if step % args.eval_every == 0 and dist.main:
+            metrics = evaluate(model, val_windows, device, step=step)
+            metrics.update(step=step, minutes=budget.elapsed_s / 60, examples_per_s=examples / budget.elapsed_s)
+            history.append(metrics)
+            if metrics["loss"] < best:
+                best = metrics["loss"]
+                export_bundle(model, out / "best", {"step": step, "validation": metrics})
+            save_checkpoint(out / "last.pt", {"model": model.state_dict(), "opt": opt.state_dict(),
+                                              "step": step, "best": best, "rng": torch.get_rng_state(),
+                                              "args": asdict(args)})
+            bar.write(f"step {step}: val loss {metrics['loss']:.2f} acc {metrics['accuracy']:.4f} "
+                      f"kl {metrics['kl']:.1f} ({metrics['examples_per_s']:.0f} ex/s)")
+    bar.close()
+    result = {"steps": step, "minutes": budget.elapsed_s / 60, "best_val_loss": best, "history": history}
+    if dist.main:
+        final = evaluate(model, val_windows, device, step=step)
+        if final["loss"] < best:
+            export_bundle(model, out / "best", {"step": step, "validation": final})
+            result["best_val_loss"] = final["loss"]
+        result["final"] = final
+        (out / "train.json").write_text(json.dumps(result, indent=2))
+    if dist.enabled:
+        from torch import distributed
+
+        distributed.destroy_process_group()
+    return result
