@@ -1,0 +1,248 @@
+"""MusicVAE in musical terms: encode melodies, decode, interpolate, sample, vary, push attributes.
+
+Takes and returns `Track`s, never tensors. Any input works: a sketch's melody is found
+(polyphony reduced, with a note saying so), unquantized notes are quantized to 16ths, pitches
+outside the piano are moved by octaves, and a melody longer than the model's window is cut into
+consecutive windows that are decoded and joined again, so nothing at the boundaries is lost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from engine.music.attributes import ATTRIBUTES, melody_attributes
+from engine.music.encodings.melody_onehot import MelodyOneHot
+from engine.music.melody import extract_melody, skyline
+from engine.music.quantize import is_quantized, quantize_melody
+from engine.music.sketch import TICKS_PER_STEP, Note, Sketch, Track
+from engine.models.musicvae import MusicVAE, MusicVAEConfig
+from engine.registry import ModelLoadError, device as pick_device, model_dir, read_bundle
+
+CODEC = MelodyOneHot()
+STEPS_PER_BAR = 16
+ALIASES = {"diatonic": "c_diatonic", "density": "note_density", "interval": "mean_interval",
+           "syncopation16": "syncopation_16th", "syncopation8": "syncopation_8th"}
+
+
+@dataclass
+class Prepared:
+    """A melody made ready for the model, and what had to change to make it so."""
+
+    track: Track  # monophonic, on the 16th grid, in piano range, starting at its first bar
+    offset_ticks: int  # where that first bar was in the original
+    notes: list[str] = field(default_factory=list)  # for people: "polyphony reduced to one line"
+
+
+def prepare(melody: Track | Sketch) -> Prepared:
+    remarks = []
+    if isinstance(melody, Sketch):
+        found = extract_melody(melody)
+        track = found.track
+        if found.dropped or found.truncated:
+            remarks.append(f"Polyphony reduced to one line ({found.dropped} notes left out).")
+    else:
+        track = melody
+        if not track.is_monophonic():
+            line, dropped, _ = skyline(track.notes)
+            track = track.copy(line)
+            remarks.append(f"Polyphony reduced to one line ({dropped} notes left out).")
+    if not is_quantized(track.notes):
+        track, dropped = quantize_melody(track)
+        remarks.append("Quantized to 16th notes" + (f" ({dropped} grace notes left out)." if dropped else "."))
+    notes = []
+    moved = 0
+    for n in track.notes:
+        p = n.pitch
+        while p < CODEC.min_pitch:
+            p += 12
+        while p > CODEC.max_pitch:
+            p -= 12
+        moved += p != n.pitch
+        notes.append(Note(p, n.velocity, n.start_tick, n.end_tick))
+    if moved:
+        remarks.append(f"{moved} notes moved by octaves into the piano's range.")
+    bar = STEPS_PER_BAR * TICKS_PER_STEP
+    offset = (min((n.start_tick for n in notes), default=0) // bar) * bar
+    shifted = [n.shifted(ticks=-offset) for n in notes]
+    return Prepared(track.copy(sorted(shifted)), offset, remarks)
+
+
+def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
+    """Spherical interpolation along the last axis (lerp where a and b are nearly parallel)."""
+    an = a / (np.linalg.norm(a, axis=-1, keepdims=True) + 1e-12)
+    bn = b / (np.linalg.norm(b, axis=-1, keepdims=True) + 1e-12)
+    omega = np.arccos(np.clip(np.sum(an * bn, axis=-1, keepdims=True), -1.0, 1.0))
+    so = np.sin(omega)
+    safe = so > 1e-6
+    out_s = (np.sin((1 - t) * omega) * a + np.sin(t * omega) * b) / np.where(safe, so, 1.0)
+    return np.where(safe, out_s, (1 - t) * a + t * b)
+
+
+class MelodyVAE:
+    """A trained MusicVAE with its attribute vectors, speaking in tracks."""
+
+    def __init__(self, model: MusicVAE, attribute_vectors: dict[str, np.ndarray] | None = None,
+                 device: torch.device | None = None, name: str = "musicvae") -> None:
+        self.device = device or torch.device("cpu")
+        self.model = model.to(self.device).eval()
+        self.cfg: MusicVAEConfig = model.cfg
+        self.attribute_vectors = attribute_vectors or {}
+        self.name = name
+
+    @classmethod
+    def load(cls, name_or_dir: str | Path = "musicvae-mel2bar", device: str | None = None) -> "MelodyVAE":
+        folder = Path(name_or_dir)
+        if not folder.is_dir():
+            folder = model_dir(str(name_or_dir))
+        config, state = read_bundle(folder)
+        if config.get("model") != "musicvae":
+            raise ModelLoadError(f"'{folder.name}' is not a MusicVAE model.")
+        try:
+            model = MusicVAE(MusicVAEConfig(**config["config"]))
+            model.load_state_dict(state)
+        except (TypeError, KeyError, RuntimeError) as e:
+            raise ModelLoadError(
+                f"The model '{folder.name}' does not match this version of Cantus ({str(e)[:100]}).") from None
+        vectors = {k: np.asarray(v, dtype=np.float32) for k, v in config.get("attribute_vectors", {}).items()}
+        return cls(model, vectors, pick_device(device), folder.name)
+
+    # -- tokens <-> tracks ----------------------------------------------------------------------
+
+    @property
+    def window_steps(self) -> int:
+        return self.cfg.seq_len
+
+    def to_windows(self, prepared: Prepared) -> np.ndarray:
+        """Events of the melody cut into windows: (n_windows, seq_len), at least one window."""
+        end = max((n.end_tick for n in prepared.track.notes), default=0) // TICKS_PER_STEP
+        n = max(1, -(-end // self.window_steps))
+        return CODEC.encode(prepared.track.notes, n * self.window_steps).reshape(n, self.window_steps)
+
+    @staticmethod
+    def to_track(tokens: np.ndarray, like: Track | None = None, offset_ticks: int = 0,
+                 name: str = "Melody") -> Track:
+        """A track from windows of events; velocities of notes that match ``like`` are kept."""
+        notes = CODEC.decode(np.asarray(tokens).reshape(-1))
+        default = 80
+        velocity_of: dict[tuple[int, int], int] = {}
+        if like is not None and like.notes:
+            velocity_of = {(n.pitch, n.start_tick): n.velocity for n in like.notes}
+            default = int(np.median([n.velocity for n in like.notes]))
+        out = [Note(n.pitch, velocity_of.get((n.pitch, n.start_tick), default),
+                    n.start_tick + offset_ticks, n.end_tick + offset_ticks) for n in notes]
+        program = like.program if like is not None else 0
+        return Track(like.name if like is not None and like.name else name, program, False, out)
+
+    def _generator(self, seed: int | None) -> torch.Generator | None:
+        if seed is None:
+            return None
+        return torch.Generator(device=self.device).manual_seed(int(seed))
+
+    # -- the model ------------------------------------------------------------------------------
+
+    def encode(self, melody: Track | Sketch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(z, mu, sigma), each (n_windows, z_size); z is a posterior sample."""
+        tokens = torch.from_numpy(self.to_windows(prepare(melody))).to(self.device)
+        mu, sigma = self.model.encode(tokens)
+        z = mu + sigma * torch.randn_like(mu)
+        return z.cpu().numpy(), mu.cpu().numpy(), sigma.cpu().numpy()
+
+    def decode_tokens(self, z: np.ndarray, temperature: float | None = None,
+                      seed: int | None = None) -> np.ndarray:
+        zt = torch.from_numpy(np.asarray(z, dtype=np.float32)).to(self.device)
+        return self.model.decode(zt, temperature, self._generator(seed)).cpu().numpy()
+
+    def decode(self, z: np.ndarray, temperature: float | None = None, seed: int | None = None,
+               like: Track | None = None) -> Track:
+        """One track from latent codes (n_windows, z_size), windows played one after another."""
+        return self.to_track(self.decode_tokens(z, temperature, seed), like)
+
+    def interpolate(self, a: Track | Sketch, b: Track | Sketch, steps: int = 7,
+                    method: str = "slerp") -> list[Track]:
+        """``steps`` melodies from A to B on the means; the first is A and the last is B themselves."""
+        if steps < 2:
+            raise ValueError("an interpolation needs at least 2 steps")
+        if method not in ("slerp", "lerp"):
+            raise ValueError("method is slerp or lerp")
+        pa, pb = prepare(a), prepare(b)
+        ta, tb = self.to_windows(pa), self.to_windows(pb)
+        n = max(len(ta), len(tb))
+        pad = lambda t: np.concatenate([t, np.zeros((n - len(t), t.shape[1]), t.dtype)])  # noqa: E731
+        ta, tb = pad(ta), pad(tb)
+        with torch.no_grad():
+            mu_a, _ = self.model.encode(torch.from_numpy(ta).to(self.device))
+            mu_b, _ = self.model.encode(torch.from_numpy(tb).to(self.device))
+        mu_a, mu_b = mu_a.cpu().numpy(), mu_b.cpu().numpy()
+        ts = np.linspace(0.0, 1.0, steps)[1:-1]
+        zs = np.concatenate([slerp(mu_a, mu_b, t) if method == "slerp" else (1 - t) * mu_a + t * mu_b
+                             for t in ts]) if len(ts) else np.zeros((0, mu_a.shape[1]), np.float32)
+        tokens = self.decode_tokens(zs).reshape(len(ts), n, -1) if len(ts) else []
+        middle = [self.to_track(tok, pa.track) for tok in tokens]
+        return [pa.track, *middle, pb.track]
+
+    def sample(self, n: int = 1, temperature: float = 1.0, seed: int | None = None,
+               bars: int | None = None) -> list[Track]:
+        """``n`` new melodies from the prior, each ``bars`` long (default: one window)."""
+        windows = max(1, -(-(bars or self.window_steps // STEPS_PER_BAR) * STEPS_PER_BAR // self.window_steps))
+        rng = np.random.default_rng(seed)
+        z = rng.standard_normal((n * windows, self.cfg.z_size)).astype(np.float32)
+        tokens = self.decode_tokens(z, temperature, seed).reshape(n, windows, -1)
+        return [self.to_track(t) for t in tokens]
+
+    def similar(self, melody: Track | Sketch, n: int = 4, similarity: float = 0.8,
+                seed: int | None = None, temperature: float | None = None) -> list[Track]:
+        """Variations: each mean moved toward a random point, ``similarity`` 1 = the same, 0 = unrelated."""
+        if not 0.0 <= similarity <= 1.0:
+            raise ValueError("similarity is between 0 and 1")
+        p = prepare(melody)
+        _, mu, _ = self.encode(p.track)
+        rng = np.random.default_rng(seed)
+        out = []
+        for i in range(n):
+            r = rng.standard_normal(mu.shape).astype(np.float32)
+            z = slerp(mu, r, 1.0 - similarity)
+            out.append(self.to_track(self.decode_tokens(z, temperature,
+                                                        None if seed is None else seed + i), p.track))
+        return out
+
+    def apply_attributes(self, melody: Track | Sketch, amounts: dict[str, float]) -> Track:
+        """The melody pushed along attribute vectors: {"note_density": +1.0, "mean_interval": -0.5}."""
+        p = prepare(melody)
+        _, mu, _ = self.encode(p.track)
+        z = mu.copy()
+        for name, amount in amounts.items():
+            key = ALIASES.get(name, name)
+            if key not in self.attribute_vectors:
+                known = ", ".join(sorted(self.attribute_vectors)) or "none"
+                raise ModelLoadError(f"This model has no '{name}' attribute (it has: {known}).")
+            z = z + float(amount) * self.attribute_vectors[key]
+        return self.to_track(self.decode_tokens(z), p.track)
+
+
+def compute_attribute_vectors(model: MusicVAE, windows: np.ndarray, device: torch.device | None = None,
+                              batch_size: int = 512) -> dict[str, list[float]]:
+    """For each attribute: mean mu of windows in its top quartile minus mean mu of its bottom quartile."""
+    device = device or torch.device("cpu")
+    mus = []
+    with torch.no_grad():
+        for i in range(0, len(windows), batch_size):
+            tokens = torch.from_numpy(windows[i:i + batch_size].astype(np.int64)).to(device)
+            mus.append(model.encode(tokens)[0].float().cpu().numpy())
+    mu = np.concatenate(mus)
+    values = {a: [] for a in ATTRIBUTES}
+    for w in windows:
+        attrs = melody_attributes(Track(notes=CODEC.decode(w)), num_steps=len(w))
+        for a in ATTRIBUTES:
+            values[a].append(attrs[a])
+    out = {}
+    for a in ATTRIBUTES:
+        v = np.asarray(values[a])
+        lo, hi = np.quantile(v, [0.25, 0.75])
+        top, bottom = v >= hi, v <= lo
+        if top.sum() and bottom.sum() and hi > lo:
+            out[a] = (mu[top].mean(axis=0) - mu[bottom].mean(axis=0)).tolist()
+    return out

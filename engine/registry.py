@@ -1,0 +1,72 @@
+"""Bundled models: name to folder (config.json, weights.safetensors, CARD.md), loading, and the
+one place that picks the device."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from engine.errors import CantusError
+
+MODELS_DIR = Path(__file__).resolve().parent.parent / "resources" / "models"
+
+
+class ModelLoadError(CantusError):
+    """A model is missing or cannot be loaded; the message says which and why."""
+
+
+def model_dir(name: str) -> Path:
+    return MODELS_DIR / name
+
+
+def device(preferred: str | None = None):
+    """CUDA when there is a GPU, else Apple's MPS, else the CPU (or the named device)."""
+    import torch
+
+    if preferred:
+        return torch.device(preferred)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def device_name(dev=None) -> str:
+    """For the status bar: the GPU's name, or "CPU"."""
+    import torch
+
+    dev = dev or device()
+    if dev.type == "cuda":
+        return torch.cuda.get_device_name(dev)
+    return "Apple GPU (MPS)" if dev.type == "mps" else "CPU"
+
+
+def read_bundle(folder: str | Path) -> tuple[dict, dict]:
+    """(config.json as a dict, state dict of float32 tensors) of a model folder.
+
+    Raises `ModelLoadError` when the folder, its config or its weights are missing or damaged.
+    """
+    import torch
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    folder = Path(folder)
+    label = folder.name
+    if not folder.is_dir():
+        raise ModelLoadError(f"The model '{label}' is not installed (no folder {folder}).")
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelLoadError(f"The model '{label}' has no config.json; reinstall or retrain it.") from None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ModelLoadError(f"The model '{label}' has a damaged config.json; reinstall or retrain it.") from None
+    weights = folder / "weights.safetensors"
+    if not weights.is_file():
+        raise ModelLoadError(f"The model '{label}' has no weights file; reinstall or retrain it.")
+    try:
+        state = load_file(str(weights))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise ModelLoadError(
+            f"The weights of the model '{label}' are damaged ({str(e)[:80]}); reinstall or retrain it.") from None
+    return config, {k: v.to(torch.float32) for k, v in state.items()}

@@ -1,0 +1,111 @@
+"""The MusicVAE facade, on a small model trained here for a few seconds: tracks in, tracks out."""
+
+import numpy as np
+import pytest
+import torch
+
+from engine.generate.musicvae import MelodyVAE, compute_attribute_vectors, prepare, slerp
+from engine.models.musicvae import MusicVAE, MusicVAEConfig
+from engine.music.sketch import Note, Sketch, Track
+from engine.registry import ModelLoadError
+from engine.train.musicvae import export_bundle
+
+S = 120  # a 16th note in ticks
+
+
+def _scale(offset=0, n=8, length=2):
+    return Track("Lead", 0, False, [Note(60 + [0, 2, 4, 5, 7, 9, 11, 12][i % 8], 90 + i, offset + i * length * S,
+                                         offset + (i + 1) * length * S) for i in range(n)])
+
+
+@pytest.fixture(scope="module")
+def vae():
+    torch.manual_seed(0)
+    cfg = MusicVAEConfig(embed_size=16, enc_size=48, z_size=16, dec_size=64, free_bits=1000)
+    model = MusicVAE(cfg)
+    a = MelodyVAE(model).to_windows(prepare(_scale()))
+    b = MelodyVAE(model).to_windows(prepare(_scale(n=16, length=1)))
+    data = torch.from_numpy(np.concatenate([a, b]).astype(np.int64))
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for step in range(400):
+        terms = model.loss(model(data), data, step)
+        opt.zero_grad()
+        terms["loss"].backward()
+        opt.step()
+    return MelodyVAE(model.eval())
+
+
+def test_prepare_makes_any_input_usable():
+    chords = Track("Piano", 0, False, [Note(60, 80, 1930, 2400), Note(64, 80, 1930, 2400), Note(120, 80, 2400, 2880)])
+    p = prepare(chords)
+    assert p.track.is_monophonic() and p.offset_ticks == 1920
+    assert [(n.pitch, n.start_tick) for n in p.track.notes] == [(64, 0), (108, 480)]
+    assert any("Polyphony" in r for r in p.notes) and any("Quantized" in r for r in p.notes)
+    assert any("octaves" in r for r in p.notes)
+
+
+def test_reconstruction_keeps_notes_velocities_and_the_last_note(vae):
+    melody = _scale()
+    _, mu, _ = vae.encode(melody)
+    out = vae.decode(mu, like=melody)
+    assert [(n.pitch, n.start_tick, n.end_tick) for n in out.notes] == \
+           [(n.pitch, n.start_tick, n.end_tick) for n in melody.notes]
+    assert [n.velocity for n in out.notes] == [n.velocity for n in melody.notes]
+
+
+def test_interpolation_keeps_a_and_b_as_end_points(vae):
+    a, b = _scale(), _scale(n=16, length=1)
+    steps = vae.interpolate(a, b, steps=5)
+    assert len(steps) == 5
+    assert steps[0].notes == prepare(a).track.notes and steps[-1].notes == prepare(b).track.notes
+    assert all(t.is_monophonic() for t in steps)
+    assert len(vae.interpolate(a, b, steps=2)) == 2
+    with pytest.raises(ValueError):
+        vae.interpolate(a, b, steps=1)
+
+
+def test_longer_melodies_are_cut_into_windows_and_joined(vae):
+    long = Track("L", 0, False, _scale().notes + [n.shifted(ticks=32 * S) for n in _scale().notes])
+    _, mu, _ = vae.encode(long)
+    assert mu.shape == (2, 16)
+    out = vae.decode(mu, like=long)
+    assert out.notes[-1].end_tick == long.notes[-1].end_tick  # nothing lost at the boundary
+
+
+def test_seeded_sampling_and_variations_repeat(vae):
+    a = vae.sample(2, temperature=1.0, seed=7)
+    b = vae.sample(2, temperature=1.0, seed=7)
+    assert [t.notes for t in a] == [t.notes for t in b]
+    v1 = vae.similar(_scale(), n=2, similarity=0.5, seed=3)
+    v2 = vae.similar(_scale(), n=2, similarity=0.5, seed=3)
+    assert [t.notes for t in v1] == [t.notes for t in v2]
+    same = vae.similar(_scale(), n=1, similarity=1.0, seed=3)[0]
+    assert same.notes == vae.decode(vae.encode(_scale())[1], like=_scale()).notes
+
+
+def test_attribute_vectors_and_bundles(vae, tmp_path):
+    windows = np.concatenate([vae.to_windows(prepare(_scale(n=k, length=2))) for k in range(2, 17)])
+    vectors = compute_attribute_vectors(vae.model, windows)
+    assert "note_density" in vectors and len(vectors["note_density"]) == 16
+    export_bundle(vae.model, tmp_path / "mv", {"attribute_vectors": vectors})
+    loaded = MelodyVAE.load(tmp_path / "mv")
+    pushed = loaded.apply_attributes(_scale(), {"density": 0.0})
+    assert pushed.is_monophonic()
+    with pytest.raises(ModelLoadError, match="no 'sparkle' attribute"):
+        loaded.apply_attributes(_scale(), {"sparkle": 1.0})
+
+
+def test_missing_and_damaged_models_say_so(tmp_path):
+    with pytest.raises(ModelLoadError, match="not installed"):
+        MelodyVAE.load(tmp_path / "nothing")
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "config.json").write_text('{"model": "musicvae", "config": {}}')
+    (tmp_path / "bad" / "weights.safetensors").write_bytes(b"garbage")
+    with pytest.raises(ModelLoadError, match="damaged"):
+        MelodyVAE.load(tmp_path / "bad")
+
+
+def test_slerp_end_points():
+    a, b = np.array([[1.0, 0.0]]), np.array([[0.0, 2.0]])
+    assert np.allclose(slerp(a, b, 0.0), a) and np.allclose(slerp(a, b, 1.0), b)
+    assert np.allclose(slerp(a, a, 0.5), a)
