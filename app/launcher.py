@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Sequence
+from typing import Callable, Sequence
 
 WINDOW_SIZE = (1280, 800)
 
@@ -55,8 +55,12 @@ def _choose_platform() -> bool:
     return True
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `cantus` console script; returns the process exit code."""
+def main(argv: Sequence[str] | None = None, *, on_started: Callable | None = None) -> int:
+    """Entry point of the `cantus` console script; returns the process exit code.
+
+    ``on_started(window)`` is called once the window shows and the start-up questions
+    (recovering a crashed session) are answered; scripts and tests drive the app through it.
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and not argv[0].startswith("-") and argv[0] in headless_commands():
         return _run_headless(argv)
@@ -67,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               "are unset). Run Cantus on a desktop, under Xvfb (xvfb-run cantus), or render "
               "the window to a picture: cantus FILE --screenshot OUT.png", file=sys.stderr)
         return 1
-    from PySide6.QtCore import QEvent, Qt
+    from PySide6.QtCore import QEvent, Qt, QTimer
     from PySide6.QtWidgets import QApplication
 
     from app.main_window import APP_NAME, MainWindow
@@ -108,6 +112,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     window.show()
     if args.file:
         window.open_file(args.file)
+
+    def started() -> None:
+        # In the event loop, so that the window is drawn before any question is asked.
+        window.offer_recovery()
+        if on_started is not None:
+            on_started(window)
+
+    QTimer.singleShot(0, started)
     return int(app.exec())
 
 

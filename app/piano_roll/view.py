@@ -1,103 +1,77 @@
-"""The piano roll view: draws a sketch's notes over a keyboard strip, a bar ruler and a beat grid.
+"""The piano roll editor view: draws the document's notes over a keyboard, a bar ruler and a
+beat grid, and edits the active track with the mouse and keys.
 
-Read-only at this stage. The sketch is the document: the view keeps only sorted arrays derived
-from it (to find the visible notes quickly) and never notes of its own, so an edit is a change
-to the document followed by `refresh()`. Everything is painted in one paintEvent on the viewport;
-where a note lands is decided by `_note_geometry()` alone, which the painter and `note_rects()` share.
+The document owns the notes. The view keeps only sorted arrays derived from them (to find the
+visible notes quickly), the selection (notes of the active track, as values) and the gesture in
+progress; every change is one `app.commands.push` of an engine edit, and the view redraws when
+the document tells it something changed. Painting lives in painting.py (a mixin), gestures in
+tools.py, the edits they make in editing.py; where a note lands is decided by `_rect_maker()`
+alone, which the painter, `note_rects()` and `hit_test()` share.
 """
 
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, Qt
+import shiboken6
+from PySide6.QtCore import QKeyCombination, QPoint, QPointF, QRect, QRectF, Qt, Signal
 from PySide6.QtGui import (
-    QColor,
+    QAction,
+    QCloseEvent,
+    QContextMenuEvent,
     QFont,
-    QFontMetrics,
-    QPainter,
-    QPaintEvent,
-    QPen,
+    QKeyEvent,
+    QKeySequence,
+    QMouseEvent,
     QResizeEvent,
+    QUndoStack,
     QWheelEvent,
 )
-from PySide6.QtWidgets import QAbstractScrollArea, QWidget
+from PySide6.QtWidgets import QAbstractScrollArea, QInputDialog, QMenu, QWidget
 
-from app.piano_roll.grid import Bar, bar_end_at_or_after, iter_bars
-from engine.music.sketch import Note, Sketch, TimeSignature, Track, pitch_name
+from app import commands
+from app.piano_roll import clipboard, editing, tools
+from app.piano_roll.actions import PianoRollActions
+from app.piano_roll.editing import GRID_NAMES, GRID_OFF, STRAIGHT_GRIDS, NoteClip
+from app.piano_roll.grid import bar_end_at_or_after
+from app.piano_roll.layout import (
+    DEFAULT_PX_PER_SEMITONE,
+    DEFAULT_PX_PER_TICK,
+    EMPTY_VIEW_BARS,
+    EMPTY_VIEW_PITCHES,
+    FIT_MIN_PITCH_ROWS,
+    FIT_PITCH_PADDING,
+    FOLLOW_MARGIN,
+    KEYBOARD_WIDTH_PX,
+    MAX_PX_PER_SEMITONE,
+    MAX_PX_PER_TICK,
+    MIN_NOTE_WIDTH_PX,
+    MIN_PX_PER_SEMITONE,
+    MIN_PX_PER_TICK,
+    PITCH_COUNT,
+    RIGHT_EDGE_PX,
+    RULER_HEIGHT_PX,
+    ZOOM_STEP,
+)
+from app.piano_roll.painting import RollPainting
+from app.piano_roll.style import Theme, note_fill_color, track_color
+from engine.document import RESET, AddTrack, Document, Edit, EditGroup, NoteEdit
+from engine.music.sketch import Note, Sketch, TimeSignature, Track
 
-KEYBOARD_WIDTH_PX = 48
-RULER_HEIGHT_PX = 22
-DEFAULT_PX_PER_TICK = 0.1  # a 4/4 bar is 192 px
-DEFAULT_PX_PER_SEMITONE = 10.0
-MIN_PX_PER_TICK, MAX_PX_PER_TICK = 0.0005, 2.0
-MIN_PX_PER_SEMITONE, MAX_PX_PER_SEMITONE = 3.0, 48.0
-ZOOM_STEP = 1.25  # per wheel notch and per zoom_in()
-PITCH_COUNT = 128
-MIN_NOTE_WIDTH_PX = 2.0
-BLACK_KEY_CLASSES = frozenset({1, 3, 6, 8, 10})
-EMPTY_VIEW_BARS = 8  # an empty sketch still shows this many bars
-EMPTY_VIEW_PITCHES = (48, 84)  # and C3..C6
-FIT_PITCH_PADDING = 2  # semitones above and below the notes
-FIT_MIN_PITCH_ROWS = 12
+__all__ = ["PianoRollView", "Theme", "track_color", "note_fill_color", "KEYBOARD_WIDTH_PX",
+           "RULER_HEIGHT_PX", "ZOOM_STEP", "TOOLS"]
 
+DEFAULT_GRID = "1/16"
+DEFAULT_VELOCITY = 100
+TOOLS = ("draw", "select", "erase")
+_TOOL_CURSORS = {"draw": Qt.CursorShape.CrossCursor, "select": Qt.CursorShape.ArrowCursor,
+                 "erase": Qt.CursorShape.PointingHandCursor}
 
-def _color(spec: str, alpha: int | None = None) -> QColor:
-    color = QColor(spec)
-    if alpha is not None:
-        color.setAlpha(alpha)
-    return color
-
-
-class Theme:
-    """The colours of the dark theme; a view holds one, so a light theme can come later."""
-
-    background: QColor = _color("#25282e")  # rows of white keys
-    black_row: QColor = _color("#1f2126")  # rows of black keys
-    row_line: QColor = _color("#2b2e35")
-    octave_line: QColor = _color("#3a3f49")
-    sub_beat_line: QColor = _color("#2c2f36")
-    beat_line: QColor = _color("#353943")
-    bar_line: QColor = _color("#555b68")
-    past_end_shade: QColor = _color("#000000", 70)
-    end_line: QColor = _color("#7a8190")
-    ruler_background: QColor = _color("#1a1c20")
-    ruler_border: QColor = _color("#3a3e47")
-    ruler_text: QColor = _color("#c9ced8")
-    ruler_tick: QColor = _color("#6e7584")
-    ruler_meter: QColor = _color("#e0b84f")
-    white_key: QColor = _color("#e6e7ea")
-    white_key_line: QColor = _color("#a4a8b0")
-    black_key: QColor = _color("#18191c")
-    black_key_edge: QColor = _color("#3b3d42")
-    key_label: QColor = _color("#4b4f58")
-    keyboard_border: QColor = _color("#0e0f11")
-    legend_background: QColor = _color("#15171a", 215)
-    legend_text: QColor = _color("#d6dae2")
-    placeholder_text: QColor = _color("#8d94a3")
-
-
-# Hues chosen to stay apart from one another on a dark background; beyond these, golden-ratio hues.
-TRACK_PALETTE = ("#f5a524", "#38bdf8", "#84cc16", "#f472b6", "#a78bfa", "#fb7158", "#2dd4bf",
-                 "#facc15")
-
-
-def track_color(track_index: int) -> QColor:
-    """The base colour of a track: a distinct hue per track index."""
-    if track_index < len(TRACK_PALETTE):
-        return QColor(TRACK_PALETTE[track_index])
-    hue = (0.13 + track_index * 0.618034) % 1.0
-    return QColor.fromHsvF(hue, 0.65, 0.95)
-
-
-def note_fill_color(base: QColor, velocity: int) -> QColor:
-    """A track's colour shaded by velocity: soft notes darker and greyer, loud notes full colour."""
-    v = max(0, min(velocity, 127)) / 127.0
-    h, s, val, _ = base.getHsvF()
-    return QColor.fromHsvF(max(h, 0.0), s * (0.55 + 0.45 * v), val * (0.45 + 0.55 * v))
+Hit = tuple[Note, str]  # (note, "body" | "right_edge")
 
 
 @dataclass
@@ -119,28 +93,75 @@ class _TrackCache:
         max_duration = int((ends - starts).max()) if notes else 0
         return cls(notes, starts, ends, pitches, max_duration)
 
+    def window(self, t0: float, t1: float) -> tuple[int, int]:
+        """Index range of the notes that may overlap ticks [t0, t1]."""
+        lo = int(np.searchsorted(self.starts, t0 - self.max_duration_ticks, side="left"))
+        hi = int(np.searchsorted(self.starts, t1, side="right"))
+        return lo, hi
 
-class PianoRollView(QAbstractScrollArea):
-    """Draws every note of every track of a Sketch; zooms and scrolls, edits nothing yet.
+
+def _document_listener(view: "PianoRollView") -> Callable[[object], None]:
+    # The document must not keep a closed view alive, nor call into a deleted one.
+    ref = weakref.ref(view)
+
+    def listener(change: object) -> None:
+        v = ref()
+        if v is not None and shiboken6.isValid(v):
+            v._on_document_changed(change)
+
+    return listener
+
+
+class PianoRollView(RollPainting, QAbstractScrollArea):
+    """Draws every track of the document and edits the active one.
 
     Coordinates: x grows with time (`px_per_tick`), y grows downward as pitch falls
     (`px_per_semitone` per row, pitch 127 on top). The keyboard strip takes the left
     KEYBOARD_WIDTH_PX pixels of the viewport and the bar ruler the top RULER_HEIGHT_PX;
     notes are drawn in the rest, the note area. Scrollbar values are pixel offsets into
     the content.
+
+    Tools: "draw" (click adds a note one grid step long, drag sets its length; a note's body
+    moves it, its right edge resizes it, the right button erases), "select" (click, Shift-click,
+    rubber band; drag to move, right edge to resize, Ctrl-drag to copy), "erase" (click or
+    sweep). Holding Alt while dragging bypasses the grid.
     """
 
-    def __init__(self, sketch: Sketch | None = None, parent: QWidget | None = None) -> None:
+    active_track_changed = Signal(int)
+    tool_changed = Signal(str)
+    grid_changed = Signal(str)
+    selection_changed = Signal()
+    # pitch, velocity, General MIDI program, drum track: the window plays it.
+    preview_requested = Signal(int, int, int, bool)
+    seek_requested = Signal(int)  # a click on the ruler: tick
+    loop_region_requested = Signal(int, int)  # a drag along the ruler: start_tick, end_tick
+    view_changed = Signal()  # zoom, scroll, notes, selection: what the velocity lane follows
+
+    def __init__(self, document: Document, undo_stack: QUndoStack,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.theme = Theme()
-        self._sketch: Sketch | None = None
+        self._document = document
+        self._undo_stack = undo_stack
         self._tracks: list[_TrackCache] = []
         self._px_per_tick = DEFAULT_PX_PER_TICK
         self._px_per_semitone = DEFAULT_PX_PER_SEMITONE
         # While True, a resize refits the view; any zoom or scroll by the user turns it off.
         self._auto_fit = False
         self._melody_track: int | None = None
-        self.placeholder_text = "Open a MIDI file or a sketch with File \u203a Open (Ctrl+O)"
+        self._active_track = 0
+        self._tool = "draw"
+        self._grid = DEFAULT_GRID
+        self._last_grid = DEFAULT_GRID  # what "snap" turns back on
+        self._selection: set[Note] = set()
+        self._gesture: tools.Gesture | None = None
+        self._press_button = Qt.MouseButton.NoButton
+        self._playhead_tick: float | None = None
+        self._loop_region: tuple[int, int] | None = None
+        self._legend_rows: list[tuple[QRectF, int]] = []
+        self.follow_playhead = False  # page the view along with the playhead
+        self.default_velocity = DEFAULT_VELOCITY  # of drawn notes and key previews
+        self.show_legend = True  # the track names at the top right (clickable)
 
         self.setFrameShape(QAbstractScrollArea.Shape.NoFrame)
         # Always-on scrollbars keep the viewport's size stable while fitting (no show/hide loop).
@@ -148,6 +169,7 @@ class PianoRollView(QAbstractScrollArea):
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.viewport().setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        self.viewport().setMouseTracking(True)  # the cursor tells body from edge before a press
         self.setMinimumSize(KEYBOARD_WIDTH_PX + 80, RULER_HEIGHT_PX + 60)
         for bar in (self.horizontalScrollBar(), self.verticalScrollBar()):
             bar.actionTriggered.connect(self._user_scrolled)
@@ -158,48 +180,434 @@ class PianoRollView(QAbstractScrollArea):
         self._legend_font.setPixelSize(11)
         self._key_font = QFont(self.font())
         self._key_font.setPixelSize(9)
+        self._label_fonts: dict[int, tuple[QFont, dict[int, float]]] = {}
 
-        self.set_sketch(sketch)
+        self.action_table = PianoRollActions(self)
+        self.action_table.sync()
+        self.viewport().setCursor(_TOOL_CURSORS[self._tool])
+        self._listener = _document_listener(self)
+        document.subscribe(self._listener)
+        # Unsubscribe even when the view is deleted by its parent without being closed.
+        self.destroyed.connect(lambda *_args, d=document, f=self._listener: d.unsubscribe(f))
+        self._rebuild_cache()
+        self._clamp_active_track()
+        self.fit_to_content()
 
     # -- document -----------------------------------------------------------------------------
 
     @property
-    def sketch(self) -> Sketch | None:
-        return self._sketch
+    def document(self) -> Document:
+        return self._document
 
-    def set_sketch(self, sketch: Sketch | None, melody_track: int | None = None) -> None:
-        """Show another sketch (or none) and fit the view to it.
+    @property
+    def undo_stack(self) -> QUndoStack:
+        return self._undo_stack
 
-        `melody_track` is the index of the track that carries the melody, if known: it is
-        drawn last, over the accompaniment, and named so in the legend.
-        """
-        self._sketch = sketch
-        self._melody_track = melody_track
+    @property
+    def sketch(self) -> Sketch:
+        return self._document.sketch
+
+    def detach(self) -> None:
+        """Stop listening to the document (closing the view does this)."""
+        self._document.unsubscribe(self._listener)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.detach()
+        super().closeEvent(event)
+
+    def push_edit(self, edit: Edit | None) -> None:
+        """Apply an edit as one undo step (nothing for None)."""
+        if edit is not None:
+            commands.push(self._undo_stack, self._document, edit)
+
+    def _on_document_changed(self, change: object) -> None:
+        self.cancel_gesture()  # the notes under a drag may have changed
+        before = set(self._selection)
+        if isinstance(change, str) and change == RESET:
+            # Another sketch: start over on its first track, fitted.
+            self._selection = set()
+            self._rebuild_cache()
+            self._set_active_index(0)
+            self.fit_to_content()
+        else:
+            self._follow_edit(change)
+            self._clamp_active_track(emit=True)
+            self._rebuild_cache(change)
+            track = self._track()
+            self._selection &= set(track.notes) if track else set()
+            self._update_scrollbars()
+        if self._selection != before:
+            self._selection_changed()
+        else:
+            self.action_table.sync()
+            self._changed()
+
+    def _follow_edit(self, edit: object) -> None:
+        """Keep the active track and the selection on the notes an edit moved."""
+        if isinstance(edit, EditGroup):
+            for e in edit.edits:
+                self._follow_edit(e)
+        elif isinstance(edit, AddTrack):
+            if edit.remove:
+                if edit.index < self._active_track:
+                    self._set_active_index(self._active_track - 1)
+                elif edit.index == self._active_track:
+                    self._selection = set()
+            elif edit.index <= self._active_track and len(self.sketch.tracks) > 1:
+                self._set_active_index(self._active_track + 1)
+        elif isinstance(edit, NoteEdit) and edit.track == self._active_track:
+            removed = set(edit.removed)
+            if not removed:
+                self._selection = set(edit.added)  # drawn, pasted, restored notes
+            elif removed & self._selection:
+                self._selection = (self._selection - removed) | set(edit.added)
+
+    def _rebuild_cache(self, change: object = None) -> None:
+        tracks = self.sketch.tracks
+        if (isinstance(change, NoteEdit) and len(self._tracks) == len(tracks)
+                and 0 <= change.track < len(tracks)):
+            self._tracks[change.track] = _TrackCache.of(tracks[change.track])
+        else:
+            self._tracks = [_TrackCache.of(t) for t in tracks]
+
+    def _time_signatures(self) -> Sequence[TimeSignature]:
+        return self.sketch.time_signatures or (TimeSignature(0, 4, 4),)
+
+    def _changed(self) -> None:
+        self.viewport().update()
+        self.view_changed.emit()
+
+    def refresh(self) -> None:
+        """Re-read every track, keeping zoom and scroll (the document's listeners do this)."""
         self._rebuild_cache()
-        self.fit_to_content()
+        self._update_scrollbars()
+        self._changed()
+
+    # -- tracks -------------------------------------------------------------------------------
+
+    @property
+    def active_track(self) -> int:
+        """The index of the track that is edited; the others are drawn faintly."""
+        return self._active_track
+
+    def set_active_track(self, index: int) -> None:
+        count = len(self.sketch.tracks)
+        index = min(max(int(index), 0), max(count - 1, 0))
+        if index == self._active_track:
+            return
+        self.cancel_gesture()
+        self._set_active_index(index)
+        self._selection = set()
+        self._selection_changed()
+
+    def _set_active_index(self, index: int) -> None:
+        if index != self._active_track:
+            self._active_track = index
+            self.active_track_changed.emit(index)
+            self._changed()
+
+    def _clamp_active_track(self, emit: bool = False) -> None:
+        count = len(self.sketch.tracks)
+        index = min(self._active_track, max(count - 1, 0))
+        if emit:
+            self._set_active_index(index)
+        else:
+            self._active_track = index
+
+    def _track(self) -> Track | None:
+        tracks = self.sketch.tracks
+        return tracks[self._active_track] if 0 <= self._active_track < len(tracks) else None
+
+    def current_track(self) -> Track | None:
+        """The active Track of the document (None in a sketch without tracks)."""
+        return self._track()
+
+    def active_notes_starting_between(self, t0: float, t1: float) -> list[Note]:
+        """The active track's notes with t0 <= start_tick <= t1, in time order."""
+        if not 0 <= self._active_track < len(self._tracks):
+            return []
+        cache = self._tracks[self._active_track]
+        lo = int(np.searchsorted(cache.starts, t0, side="left"))
+        hi = int(np.searchsorted(cache.starts, t1, side="right"))
+        return cache.notes[lo:hi]
 
     @property
     def melody_track(self) -> int | None:
         return self._melody_track
 
-    def paint_order(self) -> list[int]:
-        """Track indices in the order they are painted: by index, the melody track last."""
-        order = [i for i in range(len(self._tracks)) if i != self._melody_track]
-        if self._melody_track is not None and 0 <= self._melody_track < len(self._tracks):
-            order.append(self._melody_track)
-        return order
-
-    def refresh(self) -> None:
-        """Re-read the document after its notes changed, keeping zoom and scroll."""
-        self._rebuild_cache()
-        self._update_scrollbars()
+    def set_melody_track(self, index: int | None) -> None:
+        """Name a track as the melody in the legend (a hint; editing is unaffected)."""
+        self._melody_track = index
         self.viewport().update()
 
-    def _rebuild_cache(self) -> None:
-        self._tracks = [_TrackCache.of(t) for t in self._sketch.tracks] if self._sketch else []
+    def paint_order(self) -> list[int]:
+        """Track indices in the order they are painted: by index, the active track last (on top)."""
+        order = [i for i in range(len(self._tracks)) if i != self._active_track]
+        if 0 <= self._active_track < len(self._tracks):
+            order.append(self._active_track)
+        return order
 
-    def _time_signatures(self) -> Sequence[TimeSignature]:
-        return self._sketch.time_signatures if self._sketch else (TimeSignature(0, 4, 4),)
+    # -- tools and grid -----------------------------------------------------------------------
+
+    @property
+    def tool(self) -> str:
+        return self._tool
+
+    def set_tool(self, tool: str) -> None:
+        """"draw", "select" or "erase"."""
+        if tool not in TOOLS:
+            raise ValueError(f"unknown tool {tool!r}; choose one of {', '.join(TOOLS)}")
+        if tool == self._tool:
+            self.action_table.sync()
+            return
+        self.cancel_gesture()
+        self._tool = tool
+        self.viewport().setCursor(_TOOL_CURSORS[tool])
+        self.action_table.sync()
+        self.tool_changed.emit(tool)
+
+    @property
+    def grid(self) -> str:
+        """The snapping grid: a name of engine.music.quantize.GRIDS ("1/16", "1/8t") or "off"."""
+        return self._grid
+
+    def set_grid(self, grid: str) -> None:
+        if grid not in GRID_NAMES:
+            raise ValueError(f"unknown grid {grid!r}; choose one of {', '.join(GRID_NAMES)}")
+        if grid != GRID_OFF:
+            self._last_grid = grid
+        if grid == self._grid:
+            return
+        self._grid = grid
+        self.action_table.sync()
+        self.grid_changed.emit(grid)
+        self.viewport().update()
+
+    def snap_unit(self, modifiers: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier) -> int:
+        """Ticks that positions snap to: the grid, or 1 with snapping off or Alt held."""
+        if modifiers & Qt.KeyboardModifier.AltModifier:
+            return 1
+        return editing.snap_ticks(self._grid)
+
+    def note_length_ticks(self) -> int:
+        """The length of a drawn note and of a nudge: one grid step (a 16th with snapping off)."""
+        return editing.grid_step_ticks(self._grid)
+
+    def grid_finer(self) -> None:
+        self._step_grid(+1)
+
+    def grid_coarser(self) -> None:
+        self._step_grid(-1)
+
+    def _step_grid(self, direction: int) -> None:
+        base = self._last_grid
+        triplet = base.endswith("t")
+        straight = base.rstrip("t")
+        i = min(max(STRAIGHT_GRIDS.index(straight) + direction, 0), len(STRAIGHT_GRIDS) - 1)
+        self.set_grid(STRAIGHT_GRIDS[i] + ("t" if triplet else ""))
+
+    def toggle_triplets(self) -> None:
+        base = self._last_grid
+        self.set_grid(base[:-1] if base.endswith("t") else base + "t")
+
+    def toggle_snap(self) -> None:
+        self.set_grid(self._last_grid if self._grid == GRID_OFF else GRID_OFF)
+
+    # -- selection ----------------------------------------------------------------------------
+
+    def selected_notes(self) -> list[Note]:
+        """The selected notes of the active track, in time order."""
+        return sorted(self._selection)
+
+    def is_selected(self, note: Note) -> bool:
+        return note in self._selection
+
+    def set_selection(self, notes) -> None:
+        """Select these notes of the active track (others are ignored)."""
+        track = self._track()
+        notes = set(notes) & set(track.notes) if track else set()
+        if notes != self._selection:
+            self._selection = notes
+            self._selection_changed()
+
+    def select_all(self) -> None:
+        track = self._track()
+        self.set_selection(track.notes if track else ())
+
+    def clear_selection(self) -> None:
+        self.set_selection(())
+
+    def select_none(self) -> None:
+        """Escape: drop a gesture in progress, else the selection."""
+        if self._gesture is not None:
+            self.cancel_gesture()
+        else:
+            self.clear_selection()
+
+    def selection_range_ticks(self) -> tuple[int, int] | None:
+        """(start_tick, end_tick) spanning the selection, or None: what "loop the selection" loops."""
+        return editing.selection_range(self._selection)
+
+    def _selection_changed(self) -> None:
+        self.action_table.sync()
+        self.selection_changed.emit()
+        self._changed()
+
+    def _selection_or_track(self) -> list[Note]:
+        if self._selection:
+            return self.selected_notes()
+        track = self._track()
+        return sorted(track.notes) if track else []
+
+    # -- edit commands ------------------------------------------------------------------------
+
+    def action(self, name: str) -> QAction:
+        """One of the view's actions by its shortcut name: "edit.copy", "tool.draw", "grid.snap"..."""
+        return self.action_table.by_name[name]
+
+    def edit_actions(self) -> list[QAction]:
+        """The editing commands as menu actions, with separators between groups: cut, copy,
+        paste, duplicate, delete | select all, select none | transpose, octave, nudge, quantize,
+        velocity | draw, select, erase tools. Their keys work while the piano roll has focus."""
+        return self.action_table.edit_actions()
+
+    def tool_actions(self) -> list[QAction]:
+        """The three tools as checkable, mutually exclusive actions."""
+        return self.action_table.tool_actions()
+
+    def grid_actions(self) -> list[QAction]:
+        """Finer, coarser, triplets, snap on/off."""
+        return self.action_table.grid_actions()
+
+    def copy(self) -> None:
+        clip = NoteClip.of(self._selection)
+        if clip is not None:
+            clipboard.put(clip)
+
+    def cut(self) -> None:
+        if self._selection:
+            self.copy()
+            self.push_edit(editing.delete_edit(self._active_track, self.selected_notes(), "Cut"))
+
+    def paste_tick(self) -> int:
+        """Where paste puts the first note: the playhead, else right after the selection, else the
+        start of the view; on the grid."""
+        unit = self.snap_unit()
+        if self._playhead_tick is not None:
+            return editing.snap_floor(max(self._playhead_tick, 0.0), unit)
+        span = self.selection_range_ticks()
+        if span is not None:
+            return editing.snap_ceil(span[1], unit)
+        return editing.snap_ceil(max(self.visible_ticks()[0], 0.0), unit)
+
+    def paste(self) -> None:
+        clip = clipboard.get()
+        if clip is None:
+            return
+        edit = editing.add_edit(self._active_track, clip.placed_at(self.paste_tick()), "Paste")
+        if not self.sketch.tracks:
+            edit = EditGroup((AddTrack(0, Track("Melody")), edit), "Paste")
+        self.push_edit(edit)
+
+    def duplicate(self) -> None:
+        self.push_edit(editing.duplicate_edit(self._active_track, self.selected_notes(),
+                                              self.snap_unit()))
+
+    def delete_selection(self) -> None:
+        self.push_edit(editing.delete_edit(self._active_track, self.selected_notes()))
+
+    def transpose(self, semitones: int) -> None:
+        self.push_edit(editing.transpose_edit(self._active_track, self.selected_notes(), semitones))
+
+    def transpose_up(self) -> None:
+        self.transpose(1)
+
+    def transpose_down(self) -> None:
+        self.transpose(-1)
+
+    def octave_up(self) -> None:
+        self.transpose(12)
+
+    def octave_down(self) -> None:
+        self.transpose(-12)
+
+    def nudge(self, steps: int) -> None:
+        """Move the selection by whole grid steps (16ths with snapping off)."""
+        self.push_edit(editing.nudge_edit(self._active_track, self.selected_notes(),
+                                          steps * self.note_length_ticks()))
+
+    def nudge_left(self) -> None:
+        self.nudge(-1)
+
+    def nudge_right(self) -> None:
+        self.nudge(1)
+
+    def quantize(self) -> None:
+        """Snap the selection (or the whole active track when nothing is selected) to the grid."""
+        self.push_edit(editing.quantize_edit(self._active_track, self._selection_or_track(),
+                                             self._grid))
+
+    def ask_velocity(self) -> int | None:
+        """Ask for a velocity 1..127 for the selection, starting from its mean; None when
+        cancelled. Tests replace this."""
+        notes = self.selected_notes()
+        initial = round(sum(n.velocity for n in notes) / len(notes)) if notes else self.default_velocity
+        count = len(notes)
+        value, ok = QInputDialog.getInt(
+            self, "Set Velocity", f"Velocity for {count} note{'s' if count != 1 else ''} (1\u2013127):",
+            initial, 1, 127, 1)
+        return value if ok else None
+
+    def set_velocity(self, velocity: int | None = None) -> None:
+        """Give every selected note one velocity (asked for with `ask_velocity()` when not given)."""
+        notes = self.selected_notes()
+        if not notes:
+            return
+        if velocity is None:
+            velocity = self.ask_velocity()
+            if velocity is None:
+                return
+        self.push_edit(editing.velocity_edit(self._active_track, {n: velocity for n in notes}))
+
+    # -- preview, playhead, loop ------------------------------------------------------------------
+
+    def request_preview(self, pitch: int, velocity: int) -> None:
+        """Ask the window to sound a pitch with the active track's instrument."""
+        track = self._track()
+        program, is_drum = (track.program, track.is_drum) if track else (0, False)
+        self.preview_requested.emit(int(pitch), int(velocity), int(program), bool(is_drum))
+
+    @property
+    def playhead_tick(self) -> float | None:
+        return self._playhead_tick
+
+    def set_playhead_tick(self, tick: float | None) -> None:
+        """Draw the playhead at a tick (None hides it); with `follow_playhead`, page to keep it in view."""
+        old = self._playhead_tick
+        self._playhead_tick = None if tick is None else float(tick)
+        if self._playhead_tick is not None and self.follow_playhead and self._gesture is None:
+            t0, t1 = self.visible_ticks()
+            if not (t0 <= self._playhead_tick <= t1 - (t1 - t0) * 0.02):
+                width = self.note_area().width()
+                self.horizontalScrollBar().setValue(
+                    round(self._playhead_tick * self._px_per_tick - width * FOLLOW_MARGIN))
+        # Repaint only the strips the line leaves and enters.
+        for t in (old, self._playhead_tick):
+            if t is not None:
+                x = round(self.x_at_tick(t))
+                self.viewport().update(QRect(x - 6, 0, 13, self.viewport().height()))
+
+    @property
+    def loop_region(self) -> tuple[int, int] | None:
+        return self._loop_region
+
+    def set_loop_region(self, start_tick: int | None, end_tick: int | None = None) -> None:
+        """Shade [start_tick, end_tick) in the ruler; `set_loop_region(None)` removes it."""
+        if start_tick is None or end_tick is None or end_tick <= start_tick:
+            self._loop_region = None
+        else:
+            self._loop_region = (int(start_tick), int(end_tick))
+        self.viewport().update()
 
     # -- coordinates --------------------------------------------------------------------------
 
@@ -249,33 +657,45 @@ class PianoRollView(QAbstractScrollArea):
 
     # -- geometry of notes: the one place that decides where a note is drawn -----------------
 
-    def _note_geometry(self) -> Iterator[tuple[int, Note, QRectF]]:
-        area = self.note_area()
-        if area.isEmpty() or not self._tracks:
-            return
-        t0, t1 = self.visible_ticks()
-        p_low, p_high = self.visible_pitches()
+    def _rect_maker(self) -> Callable[[Note], QRectF]:
         ppt, pps = self._px_per_tick, self._px_per_semitone
         x_origin = KEYBOARD_WIDTH_PX - self.horizontalScrollBar().value()
         y_origin = RULER_HEIGHT_PX - self.verticalScrollBar().value()
         # A one-pixel gutter between rows once rows are tall enough to spare it.
         gap = 1.0 if pps >= 6 else 0.0
-        for track_index in self.paint_order():
+
+        def rect(note: Note) -> QRectF:
+            return QRectF(x_origin + note.start_tick * ppt,
+                          y_origin + (PITCH_COUNT - 1 - note.pitch) * pps + gap,
+                          max(note.duration_ticks * ppt, MIN_NOTE_WIDTH_PX), pps - gap)
+
+        return rect
+
+    def note_rect(self, note: Note) -> QRectF:
+        """The viewport rectangle of a note (in view or not)."""
+        return self._rect_maker()(note)
+
+    def _note_geometry(self, x_range: tuple[float, float] | None = None,
+                       tracks: Sequence[int] | None = None) -> Iterator[tuple[int, Note, QRectF]]:
+        area = self.note_area()
+        if area.isEmpty() or not self._tracks:
+            return
+        left, right = x_range if x_range is not None else (area.left(), area.right())
+        t0, t1 = self.tick_at(max(left, area.left())), self.tick_at(min(right, area.right()))
+        p_low, p_high = self.visible_pitches()
+        rect = self._rect_maker()
+        for track_index in (self.paint_order() if tracks is None else tracks):
             cache = self._tracks[track_index]
             if not cache.notes:
                 continue
-            lo = int(np.searchsorted(cache.starts, t0 - cache.max_duration_ticks, side="left"))
-            hi = int(np.searchsorted(cache.starts, t1, side="right"))
+            lo, hi = cache.window(t0, t1)
             if hi <= lo:
                 continue
             pitches = cache.pitches[lo:hi]
             keep = (cache.ends[lo:hi] >= t0) & (pitches >= p_low) & (pitches <= p_high)
             for i in np.flatnonzero(keep) + lo:
                 note = cache.notes[i]
-                x = x_origin + note.start_tick * ppt
-                width = max(note.duration_ticks * ppt, MIN_NOTE_WIDTH_PX)
-                y = y_origin + (PITCH_COUNT - 1 - note.pitch) * pps
-                yield track_index, note, QRectF(x, y + gap, width, pps - gap)
+                yield track_index, note, rect(note)
 
     def note_rects(self) -> list[tuple[int, Note, QRectF]]:
         """(track index, note, viewport rectangle) of every note at least partly in view.
@@ -284,6 +704,34 @@ class PianoRollView(QAbstractScrollArea):
         track: the order of painting.
         """
         return list(self._note_geometry())
+
+    def active_note_rects(self) -> list[tuple[Note, QRectF]]:
+        """(note, viewport rectangle) of the active track's notes in view."""
+        if not 0 <= self._active_track < len(self._tracks):
+            return []
+        return [(n, r) for _, n, r in self._note_geometry(tracks=[self._active_track])]
+
+    def hit_test(self, pos: QPointF | QPoint) -> Hit | None:
+        """The active track's note under a viewport position and the part hit: "right_edge" (the
+        grip that resizes) or "body". Other tracks are never hit. The topmost note wins."""
+        pos = QPointF(pos)
+        if not self.note_area().contains(pos) or not 0 <= self._active_track < len(self._tracks):
+            return None
+        cache = self._tracks[self._active_track]
+        if not cache.notes:
+            return None
+        tick = self.tick_at(pos.x())
+        pitch = self.pitch_at(pos.y())
+        slack = MIN_NOTE_WIDTH_PX / self._px_per_tick
+        lo, hi = cache.window(tick - slack, tick + 1)
+        rect = self._rect_maker()
+        for i in reversed(np.flatnonzero(cache.pitches[lo:hi] == pitch) + lo):
+            note = cache.notes[i]
+            r = rect(note)
+            if r.left() <= pos.x() <= r.right() and r.top() <= pos.y() <= r.bottom():
+                edge = min(RIGHT_EDGE_PX, r.width() / 3)
+                return note, ("right_edge" if pos.x() >= r.right() - edge else "body")
+        return None
 
     # -- zoom and scroll ----------------------------------------------------------------------
 
@@ -305,7 +753,7 @@ class PianoRollView(QAbstractScrollArea):
         self.horizontalScrollBar().setValue(
             round(KEYBOARD_WIDTH_PX + tick * self._px_per_tick - anchor_x))
         self._auto_fit = False
-        self.viewport().update()
+        self._changed()
 
     def zoom_vertical(self, factor: float, anchor_y: float | None = None) -> None:
         """Multiply px_per_semitone by factor, keeping the pitch under viewport y `anchor_y` in place."""
@@ -318,7 +766,7 @@ class PianoRollView(QAbstractScrollArea):
         self.verticalScrollBar().setValue(
             round(rows_down * self._px_per_semitone - (anchor_y - RULER_HEIGHT_PX)))
         self._auto_fit = False
-        self.viewport().update()
+        self._changed()
 
     def fit_to_content(self) -> None:
         """Show the whole length (to the end of the last bar) and the pitch range of the notes."""
@@ -327,7 +775,7 @@ class PianoRollView(QAbstractScrollArea):
             self._auto_fit = True  # fit once the view has a size
             return
         ts = self._time_signatures()
-        end_tick = self._sketch.end_tick if self._sketch else 0
+        end_tick = self.sketch.end_tick
         if end_tick > 0:
             fit_ticks = bar_end_at_or_after(ts, end_tick)
         else:
@@ -356,14 +804,14 @@ class PianoRollView(QAbstractScrollArea):
         self.verticalScrollBar().setValue(
             round(centre_row * self._px_per_semitone - area.height() / 2))
         self._auto_fit = True
-        self.viewport().update()
+        self._changed()
 
     def _content_ticks(self) -> int:
         # Scrollable length: to the end of the last bar with notes, plus four bars to write into.
         ts = self._time_signatures()
-        end_tick = self._sketch.end_tick if self._sketch else 0
         last_bar = ts[-1].bar_ticks
-        return max(bar_end_at_or_after(ts, end_tick) + 4 * last_bar, EMPTY_VIEW_BARS * ts[0].bar_ticks)
+        return max(bar_end_at_or_after(ts, self.sketch.end_tick) + 4 * last_bar,
+                   EMPTY_VIEW_BARS * ts[0].bar_ticks)
 
     def _update_scrollbars(self) -> None:
         area = self.note_area()
@@ -382,7 +830,7 @@ class PianoRollView(QAbstractScrollArea):
         self._auto_fit = False
 
     def scrollContentsBy(self, dx: int, dy: int) -> None:
-        self.viewport().update()
+        self._changed()
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
@@ -390,6 +838,7 @@ class PianoRollView(QAbstractScrollArea):
             self.fit_to_content()
         else:
             self._update_scrollbars()
+        self.view_changed.emit()
 
     def wheelEvent(self, event: QWheelEvent) -> None:
         """Wheel scrolls vertically, Shift+wheel horizontally; Ctrl+wheel zooms time about the
@@ -421,270 +870,129 @@ class PianoRollView(QAbstractScrollArea):
             bar.setValue(bar.value() - round(step))
         event.accept()
 
-    # -- painting -----------------------------------------------------------------------------
+    # -- mouse and keys -----------------------------------------------------------------------
 
-    def paintEvent(self, event: QPaintEvent) -> None:
-        painter = QPainter(self.viewport())
+    def cancel_gesture(self) -> None:
+        """Drop the gesture in progress; the document is untouched."""
+        gesture = self._gesture
+        if gesture is not None:
+            self._gesture = None
+            gesture.cancel()
+            self._changed()
+
+    @property
+    def gesture(self) -> tools.Gesture | None:
+        return self._gesture
+
+    def _start_gesture(self, event: QMouseEvent) -> tools.Gesture | None:
+        pos, mods = event.position(), event.modifiers()
+        button = event.button()
+        if pos.y() < RULER_HEIGHT_PX:
+            return tools.RulerGesture(self, pos, mods) if pos.x() >= KEYBOARD_WIDTH_PX and \
+                button == Qt.MouseButton.LeftButton else None
+        if pos.x() < KEYBOARD_WIDTH_PX:
+            return tools.KeyboardGesture(self, pos, mods) if button == Qt.MouseButton.LeftButton else None
+        for rect, index in self._legend_rows:
+            if rect.contains(pos):
+                self.set_active_track(index)
+                return None
+        if button == Qt.MouseButton.RightButton:
+            # The draw tool erases with the right button; the others open the context menu.
+            return tools.EraseGesture(self, pos, mods) if self._tool == "draw" else None
+        if button != Qt.MouseButton.LeftButton:
+            return None
+        if self._tool == "erase":
+            return tools.EraseGesture(self, pos, mods)
+        hit = self.hit_test(pos)
+        shift = bool(mods & Qt.KeyboardModifier.ShiftModifier)
+        if hit is None:
+            if self._tool == "draw" and not shift:
+                return tools.DrawGesture(self, pos, mods)
+            return tools.MarqueeGesture(self, pos, mods)
+        note, part = hit
+        if shift and not (mods & Qt.KeyboardModifier.ControlModifier):
+            self.set_selection(self._selection ^ {note})  # Shift-click toggles
+            return None
+        if note not in self._selection:
+            self.set_selection({note})
+        if part == "right_edge":
+            return tools.ResizeGesture(self, pos, mods, note, self.selected_notes())
+        return tools.MoveGesture(self, pos, mods, note, self.selected_notes())
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        self.setFocus(Qt.FocusReason.MouseFocusReason)
+        if self._gesture is not None:  # a second button during a drag
+            event.accept()
+            return
+        self._gesture = self._start_gesture(event)
+        self._press_button = event.button()
+        self._changed()
+        event.accept()
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        pos = event.position()
+        if self._gesture is None:
+            self._update_cursor(pos)
+            return
+        self._gesture.move(pos, event.modifiers())
+        self._changed()
+        event.accept()
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        gesture = self._gesture
+        if gesture is None or event.button() != self._press_button:
+            return
+        self._gesture = None
+        if isinstance(gesture, tools.MoveGesture) and not gesture.dragged:
+            # A click (no drag) on a note of a larger selection selects that note alone.
+            if not event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+                self.set_selection({gesture.anchor})
+        else:
+            gesture.release(event.position(), event.modifiers())
+        self._update_cursor(event.position())
+        self._changed()
+        event.accept()
+
+    def _update_cursor(self, pos: QPointF) -> None:
+        shape = _TOOL_CURSORS[self._tool]
+        if (pos.x() < KEYBOARD_WIDTH_PX or pos.y() < RULER_HEIGHT_PX
+                or any(rect.contains(pos) for rect, _ in self._legend_rows)):
+            shape = Qt.CursorShape.PointingHandCursor
+        elif self._tool != "erase":
+            hit = self.hit_test(pos)
+            if hit is not None:
+                shape = (Qt.CursorShape.SizeHorCursor if hit[1] == "right_edge"
+                         else Qt.CursorShape.SizeAllCursor)
+        if self.viewport().cursor().shape() != shape:
+            self.viewport().setCursor(shape)
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:
+        if self._tool == "draw" or event.pos().x() < KEYBOARD_WIDTH_PX or event.pos().y() < RULER_HEIGHT_PX:
+            event.accept()
+            return
+        menu = QMenu(self)
+        menu.addActions(self.edit_actions())
+        menu.exec(event.globalPos())
+        menu.deleteLater()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_Escape and self._gesture is not None:
+            self.cancel_gesture()
+            event.accept()
+            return
+        # The actions' shortcuts normally fire before a key reaches here; they do not while the
+        # window is inactive (or on a platform without shortcut routing), so match them here too.
+        mods = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
         try:
-            full = QRectF(self.viewport().rect())
-            area = self.note_area()
-            painter.fillRect(full, self.theme.background)
-            bars = self._visible_bars()
-            painter.save()
-            painter.setClipRect(area)
-            self._paint_rows(painter, area)
-            self._paint_grid(painter, area, bars)
-            self._paint_past_end(painter, area)
-            self._paint_notes(painter)
-            painter.restore()
-            self._paint_legend(painter, area)
-            self._paint_placeholder(painter, area)
-            self._paint_ruler(painter, full, bars)
-            self._paint_keyboard(painter, full)
-            painter.fillRect(QRectF(0, 0, KEYBOARD_WIDTH_PX, RULER_HEIGHT_PX), self.theme.ruler_background)
-            painter.setPen(self.theme.ruler_border)
-            painter.drawLine(QPointF(0, RULER_HEIGHT_PX - 0.5),
-                             QPointF(KEYBOARD_WIDTH_PX, RULER_HEIGHT_PX - 0.5))
-        finally:
-            painter.end()
-
-    def _visible_bars(self) -> list[Bar]:
-        t0, t1 = self.visible_ticks()
-        return list(iter_bars(self._time_signatures(), max(t0, 0.0), t1))
-
-    def _bar_stride(self, bars: Sequence[Bar], min_px: float) -> int:
-        """Draw every n-th bar (n a power of two) so that drawn bars are at least min_px apart."""
-        if not bars:
-            return 1
-        bar_px = min(b.time_signature.bar_ticks for b in bars) * self._px_per_tick
-        stride = 1
-        while stride * bar_px < min_px and stride < 1 << 20:
-            stride *= 2
-        return stride
-
-    def _paint_rows(self, painter: QPainter, area: QRectF) -> None:
-        low, high = self.visible_pitches()
-        pps = self._px_per_semitone
-        left, right = area.left(), area.right()
-        for pitch in range(low, high + 1):
-            y = self.y_at_pitch(pitch)
-            if pitch % 12 in BLACK_KEY_CLASSES:
-                painter.fillRect(QRectF(left, y, right - left, pps), self.theme.black_row)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
-        row_pen = QPen(self.theme.row_line, 1)
-        octave_pen = QPen(self.theme.octave_line, 1)
-        for pitch in range(low, high + 1):
-            # The line under each C marks the octave; the others only when rows are roomy.
-            y = round(self.y_at_pitch(pitch) + pps) - 0.5
-            if pitch % 12 == 0:
-                painter.setPen(octave_pen)
-            elif pps >= 7 and pitch % 12 in (4, 11):
-                painter.setPen(row_pen)  # E-F and B-C: white keys meet without a black key
-            else:
-                continue
-            painter.drawLine(QPointF(left, y), QPointF(right, y))
-
-    def _paint_grid(self, painter: QPainter, area: QRectF, bars: Sequence[Bar]) -> None:
-        top, bottom = area.top(), area.bottom()
-        ppt = self._px_per_tick
-        # Strong lines on every bar while bars are roomy, else on every 2nd, 4th... bar; the bars
-        # in between keep beat-weight lines while those stay at least 8 px apart.
-        strong = self._bar_stride(bars, 32.0)
-        minor = self._bar_stride(bars, 8.0)
-        sub_pen, beat_pen, bar_pen = (QPen(self.theme.sub_beat_line, 1), QPen(self.theme.beat_line, 1),
-                                      QPen(self.theme.bar_line, 1))
-
-        def vline(tick: float, pen: QPen) -> None:
-            x = round(self.x_at_tick(tick)) + 0.5
-            if area.left() <= x <= area.right():
-                painter.setPen(pen)
-                painter.drawLine(QPointF(x, top), QPointF(x, bottom))
-
-        for bar in bars:
-            if strong == 1:
-                beat = bar.beat_ticks
-                if beat * ppt >= 6:
-                    sub = next((s for s in (beat // 4, beat // 2) if s * ppt >= 7), 0)
-                    if sub:
-                        for tick in range(bar.start_tick + sub, bar.end_tick, sub):
-                            if (tick - bar.start_tick) % beat:
-                                vline(tick, sub_pen)
-                    for tick in range(bar.start_tick + beat, bar.end_tick, beat):
-                        vline(tick, beat_pen)
-            if (bar.number - 1) % strong == 0:
-                vline(bar.start_tick, bar_pen)
-            elif (bar.number - 1) % minor == 0:
-                vline(bar.start_tick, beat_pen)
-
-    def _paint_past_end(self, painter: QPainter, area: QRectF) -> None:
-        if not self._sketch or self._sketch.end_tick <= 0:
-            return
-        x = self.x_at_tick(bar_end_at_or_after(self._time_signatures(), self._sketch.end_tick))
-        if x < area.right():
-            start = max(x, area.left())
-            painter.fillRect(QRectF(start, area.top(), area.right() - start, area.height()),
-                             self.theme.past_end_shade)
-
-    def _paint_notes(self, painter: QPainter) -> None:
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        base_colors = [track_color(i) for i in range(len(self._tracks))]
-        fills: dict[tuple[int, int], QColor] = {}
-        edges: dict[tuple[int, int], QPen] = {}
-        for track_index, note, rect in self._note_geometry():
-            key = (track_index, note.velocity)
-            fill = fills.get(key)
-            if fill is None:
-                fill = fills[key] = note_fill_color(base_colors[track_index], note.velocity)
-                edges[key] = QPen(fill.darker(240), 1)
-            if rect.width() < 4 or rect.height() < 4:
-                painter.fillRect(rect, fill)
-                continue
-            radius = min(2.5, rect.height() / 3, rect.width() / 3)
-            painter.setPen(edges[key])
-            painter.setBrush(fill)
-            painter.drawRoundedRect(rect.adjusted(0.5, 0.5, -0.5, -0.5), radius, radius)
-        painter.setBrush(Qt.BrushStyle.NoBrush)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
-
-    def _paint_ruler(self, painter: QPainter, full: QRectF, bars: Sequence[Bar]) -> None:
-        ruler = QRectF(KEYBOARD_WIDTH_PX, 0, full.width() - KEYBOARD_WIDTH_PX, RULER_HEIGHT_PX)
-        painter.save()
-        painter.setClipRect(ruler)
-        painter.fillRect(ruler, self.theme.ruler_background)
-        painter.setFont(self._ruler_font)
-        metrics = QFontMetrics(self._ruler_font)
-        last_number = bars[-1].number if bars else 1
-        label_px = metrics.horizontalAdvance(str(last_number)) + 10
-        label_stride = self._bar_stride(bars, label_px)
-        tick_stride = self._bar_stride(bars, 8.0)
-        ppt = self._px_per_tick
-        bottom = RULER_HEIGHT_PX - 1
-        text_top = 2
-        text_height = RULER_HEIGHT_PX - 4
-        prev_ts: TimeSignature | None = None
-        for bar in bars:
-            x = round(self.x_at_tick(bar.start_tick)) + 0.5
-            labelled = (bar.number - 1) % label_stride == 0
-            if (bar.number - 1) % tick_stride == 0:
-                painter.setPen(self.theme.ruler_tick)
-                painter.drawLine(QPointF(x, RULER_HEIGHT_PX * (0.15 if labelled else 0.6)),
-                                 QPointF(x, bottom))
-            if tick_stride == 1 and bar.beat_ticks * ppt >= 8:
-                painter.setPen(self.theme.ruler_tick)
-                for tick in range(bar.start_tick + bar.beat_ticks, bar.end_tick, bar.beat_ticks):
-                    bx = round(self.x_at_tick(tick)) + 0.5
-                    painter.drawLine(QPointF(bx, bottom - 4), QPointF(bx, bottom))
-            text_x = x + 4
-            label = str(bar.number)
-            if labelled and text_x + metrics.horizontalAdvance(label) <= ruler.right():
-                painter.setPen(self.theme.ruler_text)
-                painter.drawText(QRectF(text_x, text_top, 200, text_height),
-                                 Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, label)
-                text_x += metrics.horizontalAdvance(label) + 6
-            meter_changed = prev_ts is not None and (
-                (bar.time_signature.numerator, bar.time_signature.denominator)
-                != (prev_ts.numerator, prev_ts.denominator))
-            if meter_changed and bar.start_tick == bar.time_signature.tick:
-                painter.setPen(self.theme.ruler_meter)
-                painter.drawText(QRectF(text_x, text_top, 200, text_height),
-                                 Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                                 f"{bar.time_signature.numerator}/{bar.time_signature.denominator}")
-            prev_ts = bar.time_signature
-        if self._sketch and self._sketch.end_tick > 0:
-            end_x = round(self.x_at_tick(self._sketch.end_tick)) + 0.5
-            painter.setPen(QPen(self.theme.end_line, 1))
-            painter.drawLine(QPointF(end_x, RULER_HEIGHT_PX * 0.5), QPointF(end_x, bottom))
-        painter.setPen(self.theme.ruler_border)
-        painter.drawLine(QPointF(ruler.left(), RULER_HEIGHT_PX - 0.5),
-                         QPointF(ruler.right(), RULER_HEIGHT_PX - 0.5))
-        painter.restore()
-
-    def _paint_keyboard(self, painter: QPainter, full: QRectF) -> None:
-        keys = QRectF(0, RULER_HEIGHT_PX, KEYBOARD_WIDTH_PX, full.height() - RULER_HEIGHT_PX)
-        painter.save()
-        painter.setClipRect(keys)
-        painter.fillRect(keys, self.theme.white_key)
-        low, high = self.visible_pitches()
-        pps = self._px_per_semitone
-        black_width = round(KEYBOARD_WIDTH_PX * 0.58)
-        # White keys meet at the middle of each black key, and directly at E-F and B-C.
-        painter.setPen(QPen(self.theme.white_key_line, 1))
-        for pitch in range(max(low - 1, 0), min(high + 1, PITCH_COUNT - 1) + 1):
-            y_top = self.y_at_pitch(pitch)
-            if pitch % 12 in BLACK_KEY_CLASSES:
-                y = round(y_top + pps / 2) - 0.5
-                painter.drawLine(QPointF(black_width, y), QPointF(KEYBOARD_WIDTH_PX, y))
-            elif pitch % 12 in (4, 11):
-                y = round(y_top) - 0.5  # the top of E meets F, the top of B meets C
-                painter.drawLine(QPointF(0, y), QPointF(KEYBOARD_WIDTH_PX, y))
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        for pitch in range(max(low - 1, 0), min(high + 1, PITCH_COUNT - 1) + 1):
-            if pitch % 12 not in BLACK_KEY_CLASSES:
-                continue
-            y_top = self.y_at_pitch(pitch)
-            key = QRectF(-3, y_top + 0.5, black_width + 3, max(pps - 1, 1))
-            painter.setPen(QPen(self.theme.black_key_edge, 1))
-            painter.setBrush(self.theme.black_key)
-            painter.drawRoundedRect(key, 1.5, 1.5)
-        painter.setBrush(Qt.BrushStyle.NoBrush)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
-        # Octave names on every C.
-        font = QFont(self._key_font)
-        font.setPixelSize(int(min(11, max(8, pps * 0.9))))
-        painter.setFont(font)
-        painter.setPen(self.theme.key_label)
-        label_height = max(pps, 12.0)
-        for pitch in range(low - low % 12, high + 1, 12):
-            y_mid = self.y_at_pitch(pitch) + pps / 2
-            painter.drawText(QRectF(0, y_mid - label_height / 2, KEYBOARD_WIDTH_PX - 4, label_height),
-                             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-                             pitch_name(pitch))
-        painter.setPen(self.theme.keyboard_border)
-        painter.drawLine(QPointF(KEYBOARD_WIDTH_PX - 0.5, keys.top()),
-                         QPointF(KEYBOARD_WIDTH_PX - 0.5, keys.bottom()))
-        painter.restore()
-
-    def _paint_legend(self, painter: QPainter, area: QRectF) -> None:
-        if not self._sketch or not self._sketch.tracks:
-            return
-        metrics = QFontMetrics(self._legend_font)
-        names = []
-        for i, track in enumerate(self._sketch.tracks):
-            name = track.name.strip() or f"Track {i + 1}"
-            if track.is_drum:
-                name += " (drums)"
-            if i == self._melody_track and "melody" not in name.lower():
-                name += " \u2014 melody"
-            names.append(name)
-        line_height = max(metrics.height(), 12) + 3
-        swatch = 10
-        padding = 7
-        width = swatch + 6 + max(metrics.horizontalAdvance(n) for n in names) + 2 * padding
-        height = line_height * len(names) + 2 * padding - 3
-        box = QRectF(area.right() - width - 10, area.top() + 10, width, height)
-        if box.left() < area.left() + 40 or box.bottom() > area.bottom():
-            return  # no room: the legend would hide more than it tells
-        painter.save()
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(self.theme.legend_background)
-        painter.drawRoundedRect(box, 5, 5)
-        painter.setFont(self._legend_font)
-        for i, name in enumerate(names):
-            y = box.top() + padding + i * line_height
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(track_color(i))
-            painter.drawRoundedRect(QRectF(box.left() + padding, y + (line_height - 3 - swatch) / 2,
-                                           swatch, swatch), 2, 2)
-            painter.setPen(self.theme.legend_text)
-            painter.drawText(QRectF(box.left() + padding + swatch + 6, y, width, line_height - 3),
-                             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, name)
-        painter.restore()
-
-    def _paint_placeholder(self, painter: QPainter, area: QRectF) -> None:
-        if self._sketch is not None and self._sketch.note_count:
-            return
-        text = self.placeholder_text if self._sketch is None else "This sketch has no notes yet"
-        painter.setFont(self._legend_font)
-        painter.setPen(self.theme.placeholder_text)
-        painter.drawText(area, Qt.AlignmentFlag.AlignCenter, text)
+            pressed = QKeySequence(QKeyCombination(mods, Qt.Key(event.key())))
+        except ValueError:
+            pressed = None
+        if pressed is not None:
+            for action in self.action_table.all():
+                if action.isEnabled() and any(
+                        s.matches(pressed) == QKeySequence.SequenceMatch.ExactMatch
+                        for s in action.shortcuts()):
+                    action.trigger()
+                    event.accept()
+                    return
+        super().keyPressEvent(event)

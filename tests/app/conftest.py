@@ -82,3 +82,15 @@ def _no_dangling_threads():
     assert QThreadPool.globalInstance().activeThreadCount() == 0, "a Qt pool thread is still running"
     left = [t for t in threading.enumerate() if t not in before and t.is_alive()]
     assert not left, f"threads left running: {left}"
+
+
+@pytest.fixture(autouse=True)
+def _window_never_blocks_and_never_touches_user_files(tmp_path_factory, monkeypatch):
+    """Every GUI test: autosaves, recent files and settings go to a private folder, and the
+    dialogs a window may raise at close or start answer at once (discard, do not recover)
+    unless a test sets its own answer."""
+    monkeypatch.setenv("CANTUS_DATA_DIR", str(tmp_path_factory.mktemp("cantus-data")))
+    from app.main_window import MainWindow
+
+    monkeypatch.setattr(MainWindow, "ask_save_changes", lambda self: "discard")
+    monkeypatch.setattr(MainWindow, "ask_recover", lambda self, info: False)

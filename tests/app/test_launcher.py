@@ -15,7 +15,8 @@ from app import launcher
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_screenshot_of_a_real_song(pop909_song, tmp_path, capsys):
+def test_screenshot_of_a_real_song(pop909_song, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("CANTUS_DATA_DIR", str(tmp_path / "data"))
     out = tmp_path / "shot.png"
     assert launcher.main([str(pop909_song), "--screenshot", str(out)]) == 0
     assert capsys.readouterr().out.strip() == str(out)
@@ -23,6 +24,41 @@ def test_screenshot_of_a_real_song(pop909_song, tmp_path, capsys):
     assert not image.isNull()
     assert (image.width(), image.height()) == launcher.WINDOW_SIZE
     assert out.stat().st_size > 10_000
+
+
+def test_window_offers_recovery_after_it_shows_then_runs_the_hook(tmp_path, monkeypatch,
+                                                                  qtbot, pop909_song):
+    import json
+
+    from app.main_window import MainWindow
+    from engine import autosave
+    from engine.music.sketch import Note, Sketch, Track
+
+    monkeypatch.setenv(autosave.DATA_ENV, str(tmp_path / "data"))
+    lost = Sketch.new(tracks=[Track("Lost", notes=[Note(60, 90, 0, 480)])])
+    saver = autosave.Autosaver()
+    saver.write(lost, tmp_path / "lost.cantus", 3)
+    meta = json.loads(saver.meta_path.read_text())
+    meta["pid"], meta["pid_started"] = 2 ** 22 + 12345, None  # above Linux's pid_max: gone
+    saver.meta_path.write_text(json.dumps(meta))
+
+    seen = []
+    monkeypatch.setattr(MainWindow, "ask_recover",
+                        lambda self, info: seen.append(("asked", self.isVisible())) or True)
+    monkeypatch.setattr(MainWindow, "ask_save_changes", lambda self: "discard")
+
+    def started(window):
+        seen.append(("started", window.sketch == lost, window.isWindowModified()))
+        window.close()
+
+    assert launcher.main([str(pop909_song)], on_started=started) == 0
+    assert seen == [("asked", True), ("started", True, True)]
+    assert autosave.find_autosaves() == []
+    from PySide6.QtCore import QEvent
+    from PySide6.QtWidgets import QApplication
+
+    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    assert not [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)]
 
 
 def test_screenshot_of_a_bad_file_fails_with_a_message(tmp_path, capsys):

@@ -1,14 +1,32 @@
-"""The main window opens files into its document, shows them, and survives bad files."""
+"""The main window opens files into its document, shows them, survives bad files, offers every
+command in a menu with its key, and leaves nothing running when it closes."""
+
+import threading
 
 import pytest
 from PySide6.QtGui import QKeySequence
 
 import app.main_window as main_window_module
+from app.commands import push
+from engine.document import NoteEdit
 from engine.errors import CantusError
+from engine.music.sketch import Note
 
 LEAD = [(60, 100, 0, 480), (62, 90, 480, 960), (64, 80, 960, 1440), (67, 110, 1440, 2880),
         (72, 70, 2880, 3360), (71, 64, 3360, 4320)]
 BASS = [(36, 100, 0, 1440), (43, 100, 1440, 2880), (38, 100, 2880, 4320)]
+
+
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("CANTUS_DATA_DIR", str(tmp_path / "data"))  # autosave, recent files
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def window(window):
+    window.ask_save_changes = lambda: "discard"  # closing at teardown never waits on a dialog
+    return window
 
 
 @pytest.fixture
@@ -17,10 +35,12 @@ def song(write_midi):
     return write_midi("song.mid", {"LEAD": LEAD, "BASS": BASS}, qpm=100, meter=(3, 4))
 
 
-def test_starts_untitled(window):
-    assert window.sketch is None
-    assert window.windowTitle() == "Untitled \u2014 Cantus"
+def test_starts_with_an_empty_untitled_sketch(window):
+    assert window.sketch.note_count == 0 and window.path is None
+    assert window.windowTitle() == "Untitled[*] \u2014 Cantus"
+    assert not window.isWindowModified()
     assert window.view.note_rects() == []
+    assert window.view.document is window.document
 
 
 def test_open_shows_every_note_of_the_file(window, song):
@@ -42,19 +62,25 @@ def test_open_shows_every_note_of_the_file(window, song):
         assert [n.pitch for n, _ in track_rects] == [p for p, *_ in notes]  # in onset order
         xs = [r.x() for _, r in track_rects]
         assert xs == sorted(xs) and len(set(xs)) == len(xs)  # x grows with start tick
-    by_pitch = sorted(rects, key=lambda r: r[1].pitch)
-    ys = [r.y() for _, _, r in by_pitch]
-    assert all(a > b for a, b in zip(ys, ys[1:]) if a != b) and ys[0] > ys[-1]  # y falls as pitch rises
     area = window.view.note_area()
     assert all(area.contains(r.center()) for _, _, r in rects)
+    # The track list shows the file's tracks.
+    assert window.track_list.table.rowCount() == 2
+    assert [window.track_list.table.item(r, 0).text() for r in range(2)] == names
 
 
 def test_title_and_status_bar(window, song):
     window.open_file(song)
-    assert window.windowTitle() == "song.mid \u2014 0:05 \u2014 Cantus"
+    assert window.windowTitle() == "song.mid[*] \u2014 Cantus"
+    assert not window.isWindowModified()
     status = window.status_text()
     for part in ("song.mid", "2 tracks, 9 notes", "0:05", "100 BPM", "3/4"):
         assert part in status
+    push(window.undo_stack, window.document, NoteEdit(0, (), (Note(80, 90, 4320, 4800),)))
+    assert window.isWindowModified()
+    assert "2 tracks, 10 notes" in window.status_text() and "0:06" in window.status_text()
+    window.undo_stack.undo()  # back to the file: not modified any more
+    assert not window.isWindowModified() and "9 notes" in window.status_text()
 
 
 def test_corrupt_file_keeps_the_previous_document(window, song, tmp_path):
@@ -75,10 +101,11 @@ def test_corrupt_file_keeps_the_previous_document(window, song, tmp_path):
 def test_unsupported_file_is_refused(window, tmp_path):
     path = tmp_path / "x.wav"
     path.write_bytes(b"RIFF....WAVE")
+    before = window.sketch
     assert not window.open_file(path)
     assert window.last_error == (
         "Cantus opens MIDI files (.mid) and sketches (.cantus); 'x.wav' is neither.")
-    assert window.sketch is None
+    assert window.sketch is before
 
 
 def test_unexpected_exception_is_reported_not_raised(window, song, monkeypatch):
@@ -94,7 +121,16 @@ def test_unexpected_exception_is_reported_not_raised(window, song, monkeypatch):
     assert window.sketch is before
 
 
-def test_open_and_import_actions_use_the_chosen_file(window, song, monkeypatch):
+def test_cantus_errors_show_their_own_sentence(window, song, monkeypatch):
+    def refuse(path):
+        raise CantusError("This sketch was saved by a newer Cantus.")
+
+    monkeypatch.setattr(main_window_module, "open_any", refuse)
+    assert not window.open_file(song)
+    assert window.last_error == "This sketch was saved by a newer Cantus."
+
+
+def test_open_action_uses_the_chosen_file(window, song, monkeypatch):
     asked = []
 
     def ask(caption, filters):
@@ -105,29 +141,62 @@ def test_open_and_import_actions_use_the_chosen_file(window, song, monkeypatch):
     window.open_action.trigger()
     assert window.path == song and asked[-1][0] == "Open"
     assert any("*.cantus" in f for f in asked[-1][1])
-    window.set_document(None)
-    window.import_midi_action.trigger()
-    assert window.path == song and asked[-1][0] == "Import MIDI"
     monkeypatch.setattr(window, "ask_open_path", lambda caption, filters: None)  # cancelled
+    window.new_action.trigger()
     window.open_action.trigger()
-    assert window.path == song and window.errors == []
+    assert window.path is None and window.errors == []
 
 
-def test_shortcuts(window):
-    for action, standard, fallback in ((window.open_action, QKeySequence.StandardKey.Open, "Ctrl+O"),
-                                       (window.quit_action, QKeySequence.StandardKey.Quit, "Ctrl+Q")):
-        shortcuts = action.shortcuts()
-        assert QKeySequence(fallback) in shortcuts
-        assert all(seq in shortcuts for seq in QKeySequence.keyBindings(standard))
-    assert QKeySequence("Ctrl+=") in window.zoom_in_action.shortcuts()
-    assert QKeySequence("Ctrl+-") in window.zoom_out_action.shortcuts()
-    assert window.fit_action.shortcut() == QKeySequence("Ctrl+0")
-    menus = [a.text().replace("&", "") for a in window.menuBar().actions()]
-    assert menus == ["File", "View"]
+def menu_actions(window):
+    out = {}
+    for menu_action in window.menuBar().actions():
+        menu = menu_action.menu()
+        name = menu_action.text().replace("&", "")
+        out[name] = [a for a in menu.actions() if not a.isSeparator()]
+    return out
+
+
+def test_menus_hold_every_command_with_its_key(window):
+    menus = menu_actions(window)
+    assert list(menus) == ["File", "Edit", "View", "Transport", "Track"]
+    texts = {name: [a.text().replace("&", "") for a in actions] for name, actions in menus.items()}
+    assert texts["File"] == ["New", "Open\u2026", "Open Recent", "Save", "Save As\u2026",
+                             "Import MIDI\u2026", "Export MIDI\u2026", "Export WAV\u2026", "Quit"]
+    assert texts["Edit"][:2] == ["Undo", "Redo"]
+    assert {a for a in window.view.edit_actions() if not a.isSeparator()} <= set(menus["Edit"])
+    assert texts["Transport"] == ["Play", "Loop", "Loop Selection", "Metronome", "Tempo\u2026",
+                                  "Time Signature\u2026"]
+    assert texts["Track"] == ["Add Track", "Remove Track", "Rename Track"]
+    keys = {
+        window.new_action: "Ctrl+N", window.open_action: "Ctrl+O", window.save_action: "Ctrl+S",
+        window.save_as_action: "Ctrl+Shift+S", window.quit_action: "Ctrl+Q",
+        window.undo_action: "Ctrl+Z", window.redo_action: "Ctrl+Shift+Z",
+        window.play_action: "Space", window.loop_selection_action: "L",
+        window.metronome_action: "M", window.zoom_in_action: "Ctrl+=",
+        window.zoom_out_action: "Ctrl+-", window.fit_action: "Ctrl+0",
+    }
+    for action, key in keys.items():
+        assert QKeySequence(key) in action.shortcuts(), action.text()
+    for action, standard in ((window.open_action, QKeySequence.StandardKey.Open),
+                             (window.save_action, QKeySequence.StandardKey.Save),
+                             (window.undo_action, QKeySequence.StandardKey.Undo)):
+        assert all(seq in action.shortcuts() for seq in QKeySequence.keyBindings(standard))
+
+
+def test_no_two_commands_share_a_key(window):
+    seen = {}
+    actions = list(window.actions())
+    actions += [a for a in window.view.edit_actions() if not a.isSeparator()]
+    actions += window.view.grid_actions()
+    for action in set(actions):
+        for seq in action.shortcuts():
+            other = seen.setdefault(seq.toString(), action)
+            assert other is action, f"{seq.toString()}: {other.text()} and {action.text()}"
 
 
 def test_view_actions_zoom_and_fit(window, song):
     window.open_file(song)
+    window.fit_action.trigger()
     fitted = window.view.px_per_tick
     window.zoom_in_action.trigger()
     assert window.view.px_per_tick > fitted
@@ -138,13 +207,14 @@ def test_view_actions_zoom_and_fit(window, song):
     assert window.view.px_per_tick == pytest.approx(fitted)
 
 
-def test_cantus_errors_show_their_own_sentence(window, song, monkeypatch):
-    def refuse(path):
-        raise CantusError("This sketch was saved by a newer Cantus.")
-
-    monkeypatch.setattr(main_window_module, "open_any", refuse)
-    assert not window.open_file(song)
-    assert window.last_error == "This sketch was saved by a newer Cantus."
+def test_undo_and_redo_actions_follow_the_stack(window):
+    assert not window.undo_action.isEnabled()
+    push(window.undo_stack, window.document, NoteEdit(0, (), (Note(60, 90, 0, 480),), "Draw Note"))
+    assert window.undo_action.isEnabled() and "Draw Note" in window.undo_action.text()
+    window.undo_action.trigger()
+    assert window.sketch.note_count == 0 and window.redo_action.isEnabled()
+    window.redo_action.trigger()
+    assert window.sketch.note_count == 1
 
 
 def test_pop909_song_shows_its_melody(window, pop909_song):
@@ -164,3 +234,83 @@ def test_status_bar_says_which_synth_plays(qtbot):
     qtbot.addWidget(window)
     assert window.sound_label.text() == f"Sound: {synth_status()[0]}"
     assert "FluidSynth" in window.sound_label.text() or window.sound_label.toolTip()
+
+
+def test_job_progress_shows_while_busy_and_cancel_stops_the_job(window, qtbot):
+    release = threading.Event()
+
+    def slow(ctx):
+        ctx.progress(0.25, "Thinking")
+        while not ctx.cancelled and not release.wait(0.01):
+            pass
+        ctx.check()
+
+    try:
+        handle = window.bridge.submit(slow, name="A slow job")
+        qtbot.waitUntil(lambda: window.job_progress.isVisible(), timeout=5000)
+        assert window.job_cancel.isVisible() and "Thinking" in window.job_label.text()
+        qtbot.waitUntil(lambda: window.job_progress.value() == 250, timeout=5000)
+        window.job_cancel.click()
+        qtbot.waitUntil(lambda: not window.job_progress.isVisible(), timeout=5000)
+        assert handle.state.value == "cancelled"
+    finally:
+        release.set()
+
+
+def test_close_stops_timers_player_and_engine_thread(window, qtbot, song):
+    window.open_file(song)
+    window.transport.set_loop(True)
+    window.play_action.trigger()
+    qtbot.waitUntil(lambda: window.transport.state == "playing", timeout=20000)
+    push(window.undo_stack, window.document, NoteEdit(0, (), (Note(80, 90, 0, 480),)))
+    assert window._autosave_timer.isActive() and window.transport.timers_active
+    player = window.player
+    window.close()
+    assert not window.isVisible()
+    assert not window._autosave_timer.isActive() and not window._busy_timer.isActive()
+    assert not window.transport.timers_active and window.transport.state == "stopped"
+    assert player._stream is None  # the stream is closed
+    assert not window.bridge._engine.alive
+    assert not [t for t in threading.enumerate() if t.name.startswith("cantus") and t.is_alive()]
+
+
+def test_close_asks_about_unsaved_changes(window):
+    push(window.undo_stack, window.document, NoteEdit(0, (), (Note(60, 90, 0, 480),)))
+    answers = ["cancel", "discard"]
+    asked = []
+    window.ask_save_changes = lambda: asked.append(1) or answers.pop(0)
+    window.close()
+    assert window.isVisible() and window.bridge._engine.alive  # cancelled: nothing stopped
+    window.close()
+    assert not window.isVisible() and len(asked) == 2
+
+
+def test_keys_reach_the_window_commands_from_the_editor(window, qtbot, song):
+    from PySide6.QtCore import Qt
+
+    window.open_file(song)
+    window.activateWindow()
+    window.view.setFocus()
+    qtbot.waitUntil(lambda: window.view.hasFocus(), timeout=2000)
+    qtbot.keyClick(window.view, Qt.Key.Key_M)
+    assert window.metronome_action.isChecked() and window.transport.metronome
+    qtbot.keyClick(window.view, Qt.Key.Key_L)  # nothing selected: the loop toggles on
+    assert window.transport.loop_enabled
+    qtbot.keyClick(window.view, Qt.Key.Key_Space)
+    assert window.transport.playing
+    qtbot.waitUntil(lambda: window.transport.state == "playing", timeout=20000)
+    qtbot.keyClick(window.view, Qt.Key.Key_Space)
+    assert window.transport.state == "stopped"
+    # A name being typed in the track list keeps its letters.
+    table = window.track_list.table
+    window.track_list.rename(0)
+    from PySide6.QtWidgets import QLineEdit
+
+    editor = table.findChild(QLineEdit)
+    assert editor is not None and editor.isVisible()
+    qtbot.keyClicks(editor, "Ml ")
+    assert window.transport.metronome and window.transport.loop_enabled
+    assert editor.text().strip().endswith("Ml")
+    qtbot.keyClick(editor, Qt.Key.Key_Return)  # the delegate commits on the next event loop turn
+    qtbot.waitUntil(lambda: window.sketch.tracks[0].name.endswith("Ml"), timeout=2000)
+    assert window.undo_stack.undoText() == "Rename Track"

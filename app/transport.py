@@ -1,0 +1,766 @@
+"""Transport: hear the sketch. `Transport` renders it on the engine thread, plays it through one
+lazily opened Player, loops, clicks a metronome and moves the editor's playhead; `TransportBar` is
+the toolbar with play, loop, metronome, position, tempo and meter.
+
+Rendering never happens on the GUI thread: Play submits a render (key "render", so the newest
+request wins) and starts the song when the audio arrives. Edits made while playing are rendered
+again once they settle (RERENDER_MS) and swapped in with `Player.set_song`, which keeps the
+position, so what plays follows the editor by the next loop at the latest.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from PySide6.QtCore import QObject, QPointF, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QColor, QIcon, QPainter, QPainterPath, QPen, QPixmap, QUndoStack
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QLabel,
+    QSpinBox,
+    QToolBar,
+    QToolButton,
+    QWidget,
+)
+
+from app.commands import EditCommand
+from app.engine_bridge import EngineBridge
+from engine.audio.player import MIN_LOOP_S, AudioDeviceError, Player
+from engine.audio.render import Rendered, render_sketch
+from engine.document import RESET, Document, EditGroup, NoteEdit, TimingEdit
+from engine.errors import CantusError
+from engine.jobs import JobHandle
+from engine.music.sketch import TICKS_PER_QUARTER, Note, Sketch, TempoChange, TimeSignature, Track
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SAMPLE_RATE = 44100  # until the player's stream says its own rate
+PLAYHEAD_MS = 25  # playhead refresh while playing (about 40 frames a second)
+RERENDER_MS = 150  # an edit while playing is heard once the edits pause this long
+PREVIEW_S = 0.35  # a note preview's held length
+MIN_QPM, MAX_QPM = 20.0, 400.0
+METER_DENOMINATORS = (2, 4, 8, 16)
+
+# The metronome: General MIDI claves on the drum channel, accented on the first beat of a bar.
+CLICK_PITCH = 75
+CLICK_TICKS = TICKS_PER_QUARTER // 8
+DOWNBEAT_VELOCITY = 127
+BEAT_VELOCITY = 72
+
+
+# -- pure helpers (no Qt) ----------------------------------------------------------------------
+
+def metronome_track(sketch: Sketch, end_tick: int | None = None) -> Track:
+    """A drum track that clicks each beat of the meter map up to the end of the last bar.
+
+    A beat is the meter's denominator (6/8 clicks six eighths); the first beat of each bar is
+    louder. ``end_tick`` defaults to the sketch's end; at least one bar clicks.
+    """
+    end = sketch.end_tick if end_tick is None else end_tick
+    signatures = sketch.time_signatures
+    notes: list[Note] = []
+    for i, ts in enumerate(signatures):
+        beat = TICKS_PER_QUARTER * 4 // ts.denominator
+        bar = ts.bar_ticks
+        if i + 1 < len(signatures):
+            stop = min(signatures[i + 1].tick, max(end, ts.tick))
+            if stop <= ts.tick:
+                break
+        else:  # the last meter runs on to the end of the bar holding the end
+            if end > ts.tick:
+                bars = max(1, math.ceil((end - ts.tick) / bar))
+            else:
+                bars = 0 if notes else 1
+            stop = ts.tick + bars * bar
+        tick = ts.tick
+        while tick < stop:
+            downbeat = (tick - ts.tick) % bar == 0
+            notes.append(Note(CLICK_PITCH, DOWNBEAT_VELOCITY if downbeat else BEAT_VELOCITY,
+                              tick, tick + CLICK_TICKS))
+            tick += beat
+    return Track("Metronome", 0, True, notes)
+
+
+def with_metronome(sketch: Sketch, end_tick: int | None = None) -> Sketch:
+    """A copy of ``sketch`` with a metronome track added (the sketch itself is not changed).
+
+    When some track is soloed the clicks are soloed too, so that they still sound.
+    """
+    click = metronome_track(sketch, end_tick)
+    click.solo = any(t.solo for t in sketch.tracks)
+    return Sketch([t.copy() for t in sketch.tracks] + [click], list(sketch.tempos),
+                  list(sketch.time_signatures))
+
+
+def bar_beat(sketch: Sketch, tick: int) -> tuple[int, int]:
+    """The 1-based (bar, beat) holding ``tick``, through the meter map."""
+    bar_number = 1
+    signatures = sketch.time_signatures
+    for i, ts in enumerate(signatures):
+        end = signatures[i + 1].tick if i + 1 < len(signatures) else None
+        if end is not None and tick >= end:
+            bar_number += math.ceil((end - ts.tick) / ts.bar_ticks)
+            continue
+        offset = max(tick - ts.tick, 0)
+        beat_ticks = TICKS_PER_QUARTER * 4 // ts.denominator
+        return bar_number + offset // ts.bar_ticks, (offset % ts.bar_ticks) // beat_ticks + 1
+    return bar_number, 1
+
+
+def format_clock(seconds: float) -> str:
+    """m:ss.t, the way a transport shows time."""
+    seconds = max(seconds, 0.0)
+    minutes, rest = divmod(seconds, 60.0)
+    return f"{int(minutes)}:{rest:04.1f}"
+
+
+def tempo_edit(document: Document, qpm: float) -> TimingEdit | None:
+    """Set the opening tempo (later tempo changes stay); None when nothing changes."""
+    qpm = min(max(float(qpm), MIN_QPM), MAX_QPM)
+    tempos, meters = document.timing()
+    if abs(tempos[0].qpm - qpm) < 1e-9:
+        return None
+    new = (TempoChange(0, qpm),) + tempos[1:]
+    return TimingEdit((tempos, meters), (new, meters), "Set Tempo")
+
+
+def meter_edit(document: Document, numerator: int, denominator: int) -> TimingEdit | None:
+    """Set the opening time signature (later changes stay); None when nothing changes."""
+    if numerator < 1 or denominator not in METER_DENOMINATORS:
+        raise CantusError(f"{numerator}/{denominator} is not a time signature Cantus can use.")
+    tempos, meters = document.timing()
+    if (meters[0].numerator, meters[0].denominator) == (numerator, denominator):
+        return None
+    new = (TimeSignature(0, numerator, denominator),) + meters[1:]
+    return TimingEdit((tempos, meters), (tempos, new), "Set Time Signature")
+
+
+# -- undo: quick successive tempo changes are one step ------------------------------------------
+
+class TimingCommand(EditCommand):
+    """A tempo or meter change; changes of the same kind within MERGE_S merge into one step
+    (clicking a spin box's arrow five times is one gesture)."""
+
+    MERGE_S = 1.5
+    _ID = 0x7E40
+
+    def __init__(self, document: Document, edit: TimingEdit) -> None:
+        super().__init__(document, edit)
+        self.at = time.monotonic()
+
+    def id(self) -> int:  # noqa: A003 - Qt's name
+        return self._ID
+
+    def mergeWith(self, other) -> bool:  # noqa: N802 - Qt's name
+        if not isinstance(other, TimingCommand) or other.edit.label != self.edit.label:
+            return False
+        if other.at - self.at > self.MERGE_S:
+            return False
+        self.edit = TimingEdit(self.edit.before, other.edit.after, self.edit.label)
+        self.at = other.at
+        if self.edit.before == self.edit.after:
+            self.setObsolete(True)  # back where it started: the stack drops the step
+        return True
+
+
+def push_timing(stack: QUndoStack, document: Document, edit: TimingEdit | None) -> None:
+    if edit is not None:
+        stack.push(TimingCommand(document, edit))
+
+
+# -- playback ---------------------------------------------------------------------------------
+
+@dataclass
+class _Song:
+    """What was rendered, and for which document state."""
+
+    revision: int
+    metronome: bool
+    sample_rate: int
+    sketch: Sketch  # the copy that was rendered (its tempo map turns seconds into ticks)
+    rendered: Rendered
+
+
+class Transport(QObject):
+    """Plays the document. Owns the Player (created on first use) and the playhead timer.
+
+    Signals
+    -------
+    state_changed(str)   "stopped", "rendering" (play pressed, audio on its way) or "playing"
+    position_changed(float, int)   playhead in seconds and ticks while playing
+    loop_changed(bool)   the loop was turned on or off, or its region moved
+    message(str)         something to say in the status bar (errors included)
+    """
+
+    state_changed = Signal(str)
+    position_changed = Signal(float, int)
+    loop_changed = Signal(bool)
+    message = Signal(str)
+
+    def __init__(self, document: Document, bridge: EngineBridge, view,
+                 player_factory: Callable[[], Player] = Player,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.document = document
+        self.bridge = bridge
+        self.view = view
+        self.player_factory = player_factory  # tests stand in a player that fails
+        self.player: Player | None = None
+        self.state = "stopped"
+        self.metronome = False
+        self.loop_enabled = False
+        self.loop_ticks: tuple[int, int] | None = None
+        self.start_tick = 0  # where Play starts (a click on the ruler moves it)
+        self.last_error: str | None = None
+        self._song: _Song | None = None
+        self._render_handle: JobHandle | None = None
+        self._render_for: tuple[int, bool, int] | None = None
+
+        self._playhead_timer = QTimer(self)
+        self._playhead_timer.setInterval(PLAYHEAD_MS)
+        self._playhead_timer.timeout.connect(self._tick)
+        self._rerender_timer = QTimer(self)
+        self._rerender_timer.setSingleShot(True)
+        self._rerender_timer.setInterval(RERENDER_MS)
+        self._rerender_timer.timeout.connect(self._rerender)
+
+        bridge.finished.connect(self._job_finished)
+        bridge.failed.connect(self._job_failed)
+        bridge.cancelled.connect(self._job_cancelled)
+        document.subscribe(self._document_changed)
+        self._closed = False
+
+    # -- state ----------------------------------------------------------------------------------
+
+    @property
+    def playing(self) -> bool:
+        """Play was pressed and not stopped (the audio may still be rendering)."""
+        return self.state != "stopped"
+
+    @property
+    def rendered(self) -> Rendered | None:
+        """The audio that plays (or played last), with the sketch copy it was made from."""
+        return self._song.rendered if self._song is not None else None
+
+    @property
+    def song_sketch(self) -> Sketch | None:
+        return self._song.sketch if self._song is not None else None
+
+    @property
+    def song_revision(self) -> int | None:
+        """The document revision the playing audio was rendered from."""
+        return self._song.revision if self._song is not None else None
+
+    @property
+    def timers_active(self) -> bool:
+        return self._playhead_timer.isActive() or self._rerender_timer.isActive()
+
+    def _set_state(self, state: str) -> None:
+        if state != self.state:
+            self.state = state
+            self.state_changed.emit(state)
+
+    def _report(self, text: str) -> None:
+        self.last_error = text
+        self.message.emit(text)
+
+    def sample_rate(self) -> int:
+        rate = self.player.sample_rate if self.player is not None else None
+        return int(rate) if rate else DEFAULT_SAMPLE_RATE
+
+    def ensure_player(self) -> Player:
+        if self.player is None:
+            self.player = self.player_factory()
+        return self.player
+
+    # -- play and stop --------------------------------------------------------------------------
+
+    def toggle_play(self) -> None:
+        if self.playing:
+            self.stop()
+        else:
+            self.play()
+
+    def play(self) -> None:
+        """Start from the loop start (or the beginning) once the audio is ready."""
+        if self._closed or self.playing:
+            return
+        self._set_state("rendering")
+        if self._song_is_current():
+            self._start_song()
+        else:
+            self._request_render()
+
+    def stop(self) -> None:
+        """Stop and return the playhead to where play started; a render on its way is kept."""
+        self._playhead_timer.stop()
+        self._rerender_timer.stop()
+        if self.player is not None:
+            try:
+                self.player.stop()
+            except Exception:  # stopping must never fail the window
+                log.exception("player.stop failed")
+        self._show_start()
+        self._set_state("stopped")
+
+    def seek(self, tick: int) -> None:
+        """Move the playhead to ``tick``: a jump while playing, else where the next Play starts."""
+        tick = max(int(tick), 0)
+        if self.state == "playing" and self.player is not None and self._song is not None:
+            self.player.seek(self._song.sketch.ticks_to_seconds(tick))
+            return
+        self.start_tick = tick
+        if not self.playing:
+            self._show_start()
+
+    def _show_start(self) -> None:
+        tick = self.start_tick
+        self._set_view_playhead(tick if tick > 0 else None)
+        self.position_changed.emit(self.document.sketch.ticks_to_seconds(tick), tick)
+
+    def _start_seconds(self, sketch: Sketch) -> float:
+        """Where Play starts: the start tick, or the loop start when that lies outside the loop."""
+        tick = self.start_tick
+        if self.loop_enabled and self.loop_ticks:
+            start, end = self.loop_ticks
+            if not start <= tick < end:
+                tick = start
+        return sketch.ticks_to_seconds(tick)
+
+    def _key(self) -> tuple[int, bool, int]:
+        return (self.document.revision, self.metronome, self.sample_rate())
+
+    def _song_is_current(self) -> bool:
+        song = self._song
+        return song is not None and (song.revision, song.metronome, song.sample_rate) == self._key()
+
+    def _request_render(self) -> None:
+        key = self._key()
+        if self._render_handle is not None and not self._render_handle.finished \
+                and self._render_for == key:
+            return  # that very render is on its way
+        sketch = self.document.sketch.copy()
+        if self.metronome:
+            end = self.loop_ticks[1] if self.loop_enabled and self.loop_ticks else None
+            sketch = with_metronome(sketch, max(end or 0, sketch.end_tick))
+        revision, metronome, rate = key
+
+        def render(ctx):
+            rendered = render_sketch(sketch, "synth", rate)
+            return _Song(revision, metronome, rate, sketch, rendered)
+
+        self._render_for = key
+        self._render_handle = self.bridge.submit(render, key="render",
+                                                 name="Rendering for playback")
+
+    def _job_finished(self, handle: JobHandle) -> None:
+        if handle is not self._render_handle or self._closed:
+            return
+        self._render_handle = None
+        song: _Song = handle.result
+        self._song = song
+        if self.state == "rendering":
+            self._start_song()
+        elif self.state == "playing":
+            self._swap_song()
+
+    def _job_failed(self, handle: JobHandle, message: str) -> None:
+        if handle is not self._render_handle:
+            return
+        self._render_handle = None
+        if self.playing:
+            self.stop()
+        self._report(message)
+
+    def _job_cancelled(self, handle: JobHandle) -> None:
+        if handle is self._render_handle:  # cancelled from outside (Cancel in the status bar)
+            self._render_handle = None
+            if self.state == "rendering":
+                self.stop()
+
+    def _start_song(self) -> None:
+        song = self._song
+        try:
+            player = self.ensure_player()
+            player.set_song(song.rendered.audio, song.sample_rate)
+            self._apply_loop()
+            player.play(self._start_seconds(song.sketch))
+        except AudioDeviceError as error:  # the sentence says what to do; Play tries again
+            self.stop()
+            self._report(str(error))
+            return
+        except Exception as error:  # noqa: BLE001 - playback must never take the window down
+            log.exception("playback failed")
+            self.stop()
+            self._report(f"Playback failed ({type(error).__name__}: {error}).")
+            return
+        self.last_error = None
+        self._set_state("playing")
+        self._playhead_timer.start()
+        note = song.rendered.note
+        self.message.emit(f"Playing with {song.rendered.renderer}" + (f" ({note})" if note else ""))
+
+    def _swap_song(self) -> None:
+        song = self._song
+        try:
+            self.player.set_song(song.rendered.audio, song.sample_rate)  # keeps the position
+            self._apply_loop()
+        except AudioDeviceError as error:
+            self.stop()
+            self._report(str(error))
+
+    # -- the playhead ---------------------------------------------------------------------------
+
+    def _tick(self) -> None:
+        player, song = self.player, self._song
+        if player is None or song is None:
+            self._playhead_timer.stop()
+            return
+        error = player.check()
+        if error is not None:  # the device died under us; the next Play opens it again
+            self.stop()
+            self._report(str(error))
+            return
+        if not player.is_playing:  # the song ran to its end
+            self.stop()
+            return
+        seconds = player.position_s
+        tick = song.sketch.seconds_to_ticks(seconds)
+        self._set_view_playhead(tick)
+        self.position_changed.emit(seconds, tick)
+
+    def _set_view_playhead(self, tick: int | None) -> None:
+        setter = getattr(self.view, "set_playhead_tick", None)
+        if setter is not None:
+            setter(tick)
+
+    # -- loop -----------------------------------------------------------------------------------
+
+    def set_loop(self, enabled: bool, region_ticks: tuple[int, int] | None = None) -> None:
+        """Loop ``region_ticks`` (start, end) or the region already set, or the whole sketch."""
+        if region_ticks is not None:
+            start, end = int(region_ticks[0]), int(region_ticks[1])
+            if end > start:
+                self.loop_ticks = (start, end)
+        if enabled and self.loop_ticks is None:
+            self.loop_ticks = self._whole_sketch()
+        self.loop_enabled = bool(enabled)
+        setter = getattr(self.view, "set_loop_region", None)
+        if setter is not None:
+            if self.loop_enabled and self.loop_ticks:
+                setter(*self.loop_ticks)
+            else:
+                setter(None)
+        if self.metronome and self.playing:
+            self._rerender_timer.start()  # clicks may have to reach further
+        self._apply_loop()
+        self.loop_changed.emit(self.loop_enabled)
+
+    def _whole_sketch(self) -> tuple[int, int]:
+        sketch = self.document.sketch
+        ts = sketch.time_signatures[-1]
+        end = max(sketch.end_tick, 1)
+        bars = max(1, math.ceil((end - ts.tick) / ts.bar_ticks)) if end > ts.tick else 1
+        return 0, ts.tick + bars * ts.bar_ticks
+
+    def _loop_seconds(self) -> tuple[float, float] | None:
+        if not (self.loop_enabled and self.loop_ticks):
+            return None
+        sketch = self._song.sketch if self._song is not None else self.document.sketch
+        start, end = self.loop_ticks
+        start_s, end_s = sketch.ticks_to_seconds(start), sketch.ticks_to_seconds(end)
+        return (start_s, end_s) if end_s - start_s >= MIN_LOOP_S else None
+
+    def _apply_loop(self) -> None:
+        if self.player is None:
+            return
+        seconds = self._loop_seconds()
+        if seconds is None:
+            self.player.clear_loop()
+        else:
+            self.player.set_loop(*seconds)
+
+    # -- metronome and edits --------------------------------------------------------------------
+
+    def set_metronome(self, on: bool) -> None:
+        self.metronome = bool(on)
+        if self.playing:
+            self._rerender_timer.start()
+
+    def _document_changed(self, change: object) -> None:
+        if change is RESET:
+            self._song = None
+            self.start_tick = 0
+            if self.playing:
+                self.stop()
+            if self.loop_enabled:
+                self.set_loop(False)
+            self.loop_ticks = None
+            return
+        if self.playing:
+            self._rerender_timer.start()  # restarts: renders once the edits pause
+
+    def _rerender(self) -> None:
+        if self.playing and not self._song_is_current():
+            self._request_render()
+
+    # -- previews -------------------------------------------------------------------------------
+
+    def preview(self, pitch: int, velocity: int = 100, program: int = 0,
+                is_drum: bool = False) -> None:
+        """Sound one note now (a few milliseconds of synthesis, on top of what plays)."""
+        if self._closed:
+            return
+        from engine.audio.synth import shared_synth
+
+        try:
+            player = self.ensure_player()
+            rate = self.sample_rate()
+            audio = shared_synth().render_note(int(pitch), int(velocity), PREVIEW_S, int(program),
+                                               bool(is_drum), rate)
+            player.preview(audio, rate)
+        except CantusError as error:
+            self._report(str(error))
+        except Exception as error:  # noqa: BLE001
+            log.exception("preview failed")
+            self._report(f"The note preview failed ({type(error).__name__}: {error}).")
+
+    # -- the end --------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop timers and close the player's stream. Idempotent."""
+        if self._closed:
+            return
+        self.stop()
+        self._closed = True
+        self.document.unsubscribe(self._document_changed)
+        for signal, slot in ((self.bridge.finished, self._job_finished),
+                             (self.bridge.failed, self._job_failed),
+                             (self.bridge.cancelled, self._job_cancelled)):
+            try:
+                signal.disconnect(slot)
+            except (RuntimeError, TypeError):
+                pass
+        if self.player is not None:
+            try:
+                self.player.close()
+            except Exception:  # noqa: BLE001
+                log.exception("closing the player failed")
+        self._song = None
+
+
+# -- the toolbar ------------------------------------------------------------------------------
+
+ICON_COLOR = QColor("#d6dae2")
+PLAY_COLOR = QColor("#4ade80")
+STOP_COLOR = QColor("#f87171")
+ACCENT_COLOR = QColor("#fbbf24")
+
+
+def draw_icon(kind: str, color: QColor = ICON_COLOR, size: int = 32) -> QIcon:
+    """Small vector icons for the transport (drawn, so they stay crisp on any screen)."""
+    icon = QIcon()
+    for scale in (1, 2):
+        pixmap = QPixmap(size * scale, size * scale)
+        pixmap.fill(Qt.GlobalColor.transparent)
+        p = QPainter(pixmap)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        p.scale(size * scale / 32.0, size * scale / 32.0)
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(color)
+        if kind == "play":
+            path = QPainterPath(QPointF(10, 7))
+            path.lineTo(25, 16)
+            path.lineTo(10, 25)
+            path.closeSubpath()
+            p.drawPath(path)
+        elif kind == "stop":
+            p.drawRoundedRect(QRectF(9, 9, 14, 14), 2, 2)
+        elif kind == "loop":
+            pen = QPen(color, 2.6)
+            pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+            p.setPen(pen)
+            p.setBrush(Qt.BrushStyle.NoBrush)
+            p.drawArc(QRectF(6, 9, 20, 14), 30 * 16, 300 * 16)
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(color)
+            head = QPainterPath(QPointF(27.5, 8.5))
+            head.lineTo(27.5, 16.5)
+            head.lineTo(20.5, 13.5)
+            head.closeSubpath()
+            p.drawPath(head)
+        elif kind == "metronome":
+            body = QPainterPath(QPointF(12, 6))
+            body.lineTo(20, 6)
+            body.lineTo(25, 26)
+            body.lineTo(7, 26)
+            body.closeSubpath()
+            p.setBrush(Qt.BrushStyle.NoBrush)
+            pen = QPen(color, 2.2)
+            pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
+            p.setPen(pen)
+            p.drawPath(body)
+            p.drawLine(QPointF(16, 22), QPointF(23, 9))
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(color)
+            p.drawEllipse(QPointF(16, 22), 2.2, 2.2)
+        p.end()
+        icon.addPixmap(pixmap)
+    return icon
+
+
+class TransportBar(QToolBar):
+    """Play/Stop, loop, metronome, position, tempo and time signature, over one document.
+
+    The buttons carry the window's actions (so menus, shortcuts and buttons agree); the tempo and
+    meter fields push one undo step per change (quick arrow clicks merge into one).
+    """
+
+    def __init__(self, document: Document, undo_stack: QUndoStack, transport: Transport,
+                 play_action: QAction, loop_action: QAction, metronome_action: QAction,
+                 parent: QWidget | None = None) -> None:
+        super().__init__("Transport", parent)
+        self.setObjectName("transport")
+        self.setMovable(False)
+        self.setIconSize(QSize(22, 22))
+        self.document = document
+        self.undo_stack = undo_stack
+        self.transport = transport
+        self._syncing = False
+        self._play_icon = draw_icon("play", PLAY_COLOR)
+        self._stop_icon = draw_icon("stop", STOP_COLOR)
+        play_action.setIcon(self._play_icon)
+        loop_action.setIcon(draw_icon("loop", ACCENT_COLOR))
+        metronome_action.setIcon(draw_icon("metronome", ACCENT_COLOR))
+        self.play_action = play_action
+
+        self.play_button = self._button(play_action)
+        self.loop_button = self._button(loop_action)
+        self.metronome_button = self._button(metronome_action)
+        self.addSeparator()
+
+        self.position_label = QLabel()
+        self.position_label.setObjectName("position")
+        self.position_label.setMinimumWidth(150)
+        self.position_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.position_label.setToolTip("Playhead: bar.beat and minutes:seconds")
+        self.position_label.setStyleSheet(
+            "QLabel#position { font-family: 'DejaVu Sans Mono', monospace; font-size: 15px;"
+            " color: #e6e9ef; background: #15171a; border: 1px solid #33363d;"
+            " border-radius: 4px; padding: 3px 10px; }")
+        self.addWidget(self.position_label)
+        self.addSeparator()
+
+        self.addWidget(self._caption("Tempo"))
+        self.tempo_spin = QDoubleSpinBox()
+        self.tempo_spin.setRange(MIN_QPM, MAX_QPM)
+        self.tempo_spin.setDecimals(1)
+        self.tempo_spin.setSingleStep(1.0)
+        self.tempo_spin.setSuffix(" BPM")
+        self.tempo_spin.setKeyboardTracking(False)  # one edit when typing is done, not per digit
+        self.tempo_spin.setToolTip("Tempo in quarter notes per minute (undoable)")
+        self.tempo_spin.setMinimumWidth(100)
+        self.tempo_spin.valueChanged.connect(self._tempo_changed)
+        self.addWidget(self.tempo_spin)
+
+        self.addWidget(self._caption("Meter"))
+        self.numerator_spin = QSpinBox()
+        self.numerator_spin.setRange(1, 32)
+        self.numerator_spin.setKeyboardTracking(False)
+        self.numerator_spin.setToolTip("Beats per bar")
+        self.numerator_spin.valueChanged.connect(self._meter_changed)
+        self.addWidget(self.numerator_spin)
+        slash = QLabel("/")
+        slash.setContentsMargins(2, 0, 2, 0)
+        self.addWidget(slash)
+        self.denominator_combo = QComboBox()
+        for d in METER_DENOMINATORS:
+            self.denominator_combo.addItem(str(d), d)
+        self.denominator_combo.setToolTip("The note value of a beat")
+        self.denominator_combo.currentIndexChanged.connect(self._meter_changed)
+        self.addWidget(self.denominator_combo)
+
+        transport.state_changed.connect(self._state_changed)
+        transport.position_changed.connect(self._position_changed)
+        document.subscribe(self._document_changed)
+        self.sync()
+        self._position_changed(0.0, 0)
+
+    def _button(self, action: QAction) -> QToolButton:
+        button = QToolButton()
+        button.setDefaultAction(action)
+        button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+        button.setAutoRaise(True)
+        button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Space must reach the Play shortcut
+        self.addWidget(button)
+        return button
+
+    @staticmethod
+    def _caption(text: str) -> QLabel:
+        label = QLabel(text)
+        label.setContentsMargins(10, 0, 4, 0)
+        label.setStyleSheet("color: #9aa1ae;")
+        return label
+
+    # -- from the document --------------------------------------------------------------------
+
+    def _document_changed(self, change: object) -> None:
+        if change is RESET or not isinstance(change, NoteEdit) and _touches_timing(change):
+            self.sync()
+
+    def sync(self) -> None:
+        """Show the document's opening tempo and meter."""
+        sketch = self.document.sketch
+        self._syncing = True
+        try:
+            self.tempo_spin.setValue(sketch.qpm)
+            ts = sketch.time_signature
+            self.numerator_spin.setValue(ts.numerator)
+            index = self.denominator_combo.findData(ts.denominator)
+            if index < 0:
+                self.denominator_combo.addItem(str(ts.denominator), ts.denominator)
+                index = self.denominator_combo.count() - 1
+            self.denominator_combo.setCurrentIndex(index)
+        finally:
+            self._syncing = False
+
+    # -- to the document ----------------------------------------------------------------------
+
+    def _tempo_changed(self, qpm: float) -> None:
+        if not self._syncing:
+            push_timing(self.undo_stack, self.document, tempo_edit(self.document, qpm))
+
+    def _meter_changed(self, *_args) -> None:
+        if self._syncing:
+            return
+        numerator = self.numerator_spin.value()
+        denominator = int(self.denominator_combo.currentData())
+        edit = meter_edit(self.document, numerator, denominator)
+        push_timing(self.undo_stack, self.document, edit)
+
+    # -- from the transport -------------------------------------------------------------------
+
+    def _state_changed(self, state: str) -> None:
+        stopped = state == "stopped"
+        self.play_action.setIcon(self._play_icon if stopped else self._stop_icon)
+        self.play_action.setText("&Play" if stopped else "&Stop")
+
+    def _position_changed(self, seconds: float, tick: int) -> None:
+        bar, beat = bar_beat(self.document.sketch, tick)
+        self.position_label.setText(f"{bar:>3}.{beat}   {format_clock(seconds)}")
+
+    def close_bar(self) -> None:
+        self.document.unsubscribe(self._document_changed)
+
+
+def _touches_timing(change: object) -> bool:
+    if isinstance(change, TimingEdit):
+        return True
+    if isinstance(change, EditGroup):
+        return any(_touches_timing(e) for e in change.edits)
+    return False
