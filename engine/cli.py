@@ -14,7 +14,7 @@ from typing import Sequence
 
 from engine.errors import CantusError
 
-COMMANDS = frozenset({"info", "convert", "data", "render", "train"})
+COMMANDS = frozenset({"info", "convert", "data", "render", "train", "eval", "interpolate", "sample", "vary"})
 
 
 def _format_time(seconds: float) -> str:
@@ -145,6 +145,112 @@ def cmd_train_musicvae(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_attributes(args: argparse.Namespace) -> int:
+    from engine.train.musicvae import add_attribute_vectors
+
+    vectors = add_attribute_vectors(args.bundle, args.sources)
+    print(f"stored {len(vectors)} attribute vectors in {args.bundle}/config.json: {', '.join(vectors)}")
+    return 0
+
+
+def _vae(name: str):
+    from engine.generate.musicvae import MelodyVAE
+
+    return MelodyVAE.load(name)
+
+
+def cmd_eval_musicvae(args: argparse.Namespace) -> int:
+    from engine.eval.musicvae import evaluate
+    from engine.train.musicvae import load_windows
+
+    vae = _vae(args.model)
+    bars = vae.cfg.seq_len // 16
+    if args.midi_dir:
+        from engine.data import build_corpus
+
+        corpus = build_corpus(args.midi_dir, progress=not args.json)
+        import numpy as np
+
+        windows = np.concatenate([corpus.windows(bars, s) for s in ("train", "validation", "test")])
+    else:
+        windows = load_windows(args.sources, bars, "test")
+    if args.limit:
+        windows = windows[: args.limit]
+    if not len(windows):
+        raise CantusError("There are no melodies to evaluate on.")
+    result = evaluate(vae, windows, pairs=args.pairs)
+    print(json.dumps(result, indent=None if args.json else 2))
+    return 0
+
+
+def _write_tracks(tracks, out: str, qpm: float, gap_bars: int = 1) -> None:
+    """Tracks one after another in one MIDI file, a bar of rest between them."""
+    from engine.music.files import save_sketch_as
+    from engine.music.sketch import Sketch, Track
+
+    bar = 1920  # a 4/4 bar, which is what the melody models play
+    notes, at = [], 0
+    for t in tracks:
+        notes += [n.shifted(ticks=at) for n in t.notes]
+        end = max((n.end_tick for n in t.notes), default=0)
+        at += -(-max(end, 1) // bar) * bar + gap_bars * bar
+    name = tracks[0].name if tracks and tracks[0].name else "Melody"
+    save_sketch_as(Sketch.new(qpm=qpm, tracks=[Track(name, 0, False, notes)]), out)
+
+
+def cmd_interpolate(args: argparse.Namespace) -> int:
+    from engine.music.files import open_sketch, save_sketch_as
+    from engine.music.sketch import Sketch
+
+    a, b = open_sketch(args.a), open_sketch(args.b)
+    vae = _vae(args.model)
+    steps = vae.interpolate(a, b, args.steps, args.method)
+    if args.out_dir:
+        out = Path(args.out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        for i, t in enumerate(steps):
+            save_sketch_as(Sketch.new(qpm=a.qpm, tracks=[t]), out / f"step{i:02d}.mid")
+        print(f"wrote {len(steps)} files to {out}")
+    elif args.output:
+        _write_tracks(steps, args.output, a.qpm)
+        print(f"wrote {args.output} ({len(steps)} steps, a bar of rest between them)")
+    else:
+        raise CantusError("Say where to write the result: -o OUT.mid or --out-dir DIR.")
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    vae = _vae(args.model)
+    tracks = vae.sample(args.n, args.temperature, args.seed, bars=args.bars)
+    _write_tracks(tracks, args.output, args.qpm)
+    print(f"wrote {args.output} ({args.n} melodies)")
+    return 0
+
+
+def cmd_vary(args: argparse.Namespace) -> int:
+    from engine.music.files import open_sketch
+
+    amounts = {}
+    for item in args.attribute:
+        name, _, value = item.partition("=")
+        try:
+            amounts[name.strip()] = float(value)
+        except ValueError:
+            raise CantusError(f"'{item}' is not NAME=AMOUNT (for example density=+1).") from None
+    sketch = open_sketch(args.input)
+    vae = _vae(args.model)
+    tracks = []
+    if amounts:
+        tracks.append(vae.apply_attributes(sketch, amounts))
+    if args.similar is not None:
+        tracks += vae.similar(sketch, args.n, args.similar, args.seed)
+    if not tracks:
+        raise CantusError("Say how to vary it: --attribute NAME=AMOUNT and/or --similar 0..1.")
+    _write_tracks(tracks, args.output, sketch.qpm)
+    print(f"wrote {args.output} ({len(tracks)} variations)")
+    return 0
+
+
 def cmd_data_build(args: argparse.Namespace) -> int:
     from engine.data import build_corpus, format_counts
 
@@ -197,6 +303,53 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: the best there is)")
     t.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint in --out")
     t.set_defaults(func=cmd_train_musicvae)
+
+    t = train_sub.add_parser("attributes", help="store MusicVAE attribute vectors in a bundle")
+    t.add_argument("--bundle", required=True)
+    t.add_argument("--sources", default="music21,pop909")
+    t.set_defaults(func=cmd_train_attributes)
+
+    p = sub.add_parser("eval", help="measure a trained model on held-out data")
+    eval_sub = p.add_subparsers(dest="model_kind", required=True, metavar="MODEL")
+    e = eval_sub.add_parser("musicvae", help="MusicVAE: accuracy, note F1, KL, interpolation, attributes")
+    e.add_argument("--model", default="musicvae-mel2bar", help="a bundled model name or a bundle folder")
+    e.add_argument("--midi-dir", default=None, help="evaluate on the melodies of this folder instead")
+    e.add_argument("--sources", default="music21,pop909", help="corpora whose test split is used")
+    e.add_argument("--pairs", type=int, default=200)
+    e.add_argument("--limit", type=int, default=None, help="at most this many melodies")
+    e.add_argument("--json", action="store_true", help="one line of JSON")
+    e.set_defaults(func=cmd_eval_musicvae)
+
+    p = sub.add_parser("interpolate", help="melodies between A and B (MusicVAE)")
+    p.add_argument("a")
+    p.add_argument("b")
+    p.add_argument("--steps", type=int, default=7)
+    p.add_argument("--method", default="slerp", choices=["slerp", "lerp"])
+    p.add_argument("--model", default="musicvae-mel2bar")
+    p.add_argument("-o", "--output", default=None, help="one MIDI file, steps one after another")
+    p.add_argument("--out-dir", default=None, help="one MIDI file per step")
+    p.set_defaults(func=cmd_interpolate)
+
+    p = sub.add_parser("sample", help="new melodies from MusicVAE")
+    p.add_argument("--n", type=int, default=4)
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--bars", type=int, default=None)
+    p.add_argument("--qpm", type=float, default=120.0)
+    p.add_argument("--model", default="musicvae-mel2bar")
+    p.add_argument("-o", "--output", required=True)
+    p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("vary", help="variations of a melody (MusicVAE attributes or similarity)")
+    p.add_argument("input")
+    p.add_argument("--attribute", action="append", default=[], metavar="NAME=AMOUNT",
+                   help="density, interval, diatonic, syncopation16, syncopation8 (repeatable)")
+    p.add_argument("--similar", type=float, default=None, help="0..1: variations this close")
+    p.add_argument("--n", type=int, default=4)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--model", default="musicvae-mel2bar")
+    p.add_argument("-o", "--output", required=True)
+    p.set_defaults(func=cmd_vary)
 
     p = sub.add_parser("data", help="training data")
     data_sub = p.add_subparsers(dest="data_command", required=True, metavar="ACTION")

@@ -213,3 +213,22 @@ def train(args: TrainArgs) -> dict:
 
         distributed.destroy_process_group()
     return result
+
+
+def add_attribute_vectors(bundle: str | Path, sources: str = "music21,pop909",
+                          max_windows: int = 20000, seed: int = 0) -> dict[str, list[float]]:
+    """Compute the five attribute vectors from training windows and store them in the bundle."""
+    from engine.fileio import atomic_write_text
+    from engine.generate.musicvae import MelodyVAE, compute_attribute_vectors
+
+    vae = MelodyVAE.load(bundle)
+    windows = load_windows(sources, vae.cfg.seq_len // 16, "train")
+    if len(windows) > max_windows:
+        windows = windows[np.random.default_rng(seed).choice(len(windows), max_windows, replace=False)]
+    vectors = compute_attribute_vectors(vae.model, windows, vae.device)
+    path = Path(bundle) / "config.json"
+    config = json.loads(path.read_text())
+    config["attribute_vectors"] = vectors
+    config["attribute_windows"] = int(len(windows))
+    atomic_write_text(path, json.dumps(config))
+    return vectors

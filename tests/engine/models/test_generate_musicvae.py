@@ -109,3 +109,48 @@ def test_slerp_end_points():
     a, b = np.array([[1.0, 0.0]]), np.array([[0.0, 2.0]])
     assert np.allclose(slerp(a, b, 0.0), a) and np.allclose(slerp(a, b, 1.0), b)
     assert np.allclose(slerp(a, a, 0.5), a)
+
+
+def test_eval_reports_every_key(vae):
+    from engine.eval.musicvae import cohens_d, evaluate, note_f1
+
+    windows = np.concatenate([vae.to_windows(prepare(_scale(n=k, length=2))) for k in range(2, 17)]
+                             + [vae.to_windows(prepare(_scale(n=16, length=1)))])
+    vae.attribute_vectors = {k: np.asarray(v, np.float32)
+                             for k, v in compute_attribute_vectors(vae.model, windows).items()}
+    out = evaluate(vae, windows, pairs=10, attribute_melodies=8)
+    for key in ("token_accuracy_tf", "token_accuracy_sampled", "note_f1", "kl_bits", "active_dims",
+                "interp_spearman_median", "interp_max_jump", "attribute_d", "n_melodies", "model"):
+        assert key in out
+    assert 0 <= out["note_f1"] <= 1 and out["n_melodies"] == len(windows)
+    assert set(out["attribute_d"]["note_density"]) == {"own", "max_other"}
+    same = windows[:3]
+    assert note_f1(same, same) == 1.0 and note_f1(same, np.zeros_like(same)) == 0.0
+    assert cohens_d(np.array([0.0, 1.0, 0.0, 1.0]), np.array([1.0, 2.0, 1.0, 2.0])) > 1.5
+
+
+def test_command_line(vae, tmp_path, capsys):
+    from engine.cli import main
+    from engine.music.midi_io import read_midi, write_midi
+
+    bundle = tmp_path / "mv"
+    export_bundle(vae.model, bundle, {"attribute_vectors": {k: v.tolist() for k, v in vae.attribute_vectors.items()}
+                                      if vae.attribute_vectors else {}})
+    write_midi(Sketch.new(tracks=[_scale()]), tmp_path / "a.mid")
+    write_midi(Sketch.new(tracks=[_scale(n=16, length=1)]), tmp_path / "b.mid")
+    assert main(["interpolate", str(tmp_path / "a.mid"), str(tmp_path / "b.mid"), "--steps", "5",
+                 "--model", str(bundle), "-o", str(tmp_path / "i.mid")]) == 0
+    out = read_midi(tmp_path / "i.mid")
+    # A comes first, exactly; five steps of at least a bar, with a bar of rest between them.
+    assert out.tracks[0].notes[:8] == _scale().notes
+    assert out.end_tick > 4 * 2 * 1920
+    assert main(["interpolate", str(tmp_path / "a.mid"), str(tmp_path / "b.mid"), "--steps", "3",
+                 "--model", str(bundle), "--out-dir", str(tmp_path / "steps")]) == 0
+    assert sorted(p.name for p in (tmp_path / "steps").iterdir()) == ["step00.mid", "step01.mid", "step02.mid"]
+    assert main(["sample", "--n", "2", "--seed", "1", "--model", str(bundle), "-o", str(tmp_path / "s.mid")]) == 0
+    assert main(["vary", str(tmp_path / "a.mid"), "--similar", "0.7", "--n", "2", "--seed", "2",
+                 "--model", str(bundle), "-o", str(tmp_path / "v.mid")]) == 0
+    assert main(["vary", str(tmp_path / "a.mid"), "--model", str(bundle), "-o", str(tmp_path / "w.mid")]) == 2
+    assert "Say how to vary it" in capsys.readouterr().err
+    assert main(["sample", "--model", str(tmp_path / "nope"), "-o", str(tmp_path / "x.mid")]) == 2
+    assert "not installed" in capsys.readouterr().err
