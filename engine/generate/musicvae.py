@@ -243,6 +243,10 @@ def compute_attribute_vectors(model: MusicVAE, windows: np.ndarray, device: torc
         v = np.asarray(values[a])
         lo, hi = np.quantile(v, [0.25, 0.75])
         top, bottom = v >= hi, v <= lo
-        if top.sum() and bottom.sum() and hi > lo:
+        if hi <= lo:
+            # Mostly one value (syncopation is 0 in most melodies): compare the melodies above
+            # that value with those at or below it.
+            top = v > lo
+        if top.sum() and bottom.sum() and (top & ~bottom).any():
             out[a] = (mu[top].mean(axis=0) - mu[bottom].mean(axis=0)).tolist()
     return out

@@ -154,3 +154,12 @@ def test_command_line(vae, tmp_path, capsys):
     assert "Say how to vary it" in capsys.readouterr().err
     assert main(["sample", "--model", str(tmp_path / "nope"), "-o", str(tmp_path / "x.mid")]) == 2
     assert "not installed" in capsys.readouterr().err
+
+
+def test_attribute_vectors_exist_for_attributes_that_are_mostly_zero(vae):
+    # Syncopation is 0 in most melodies, so its quartiles tie; a vector must still come out.
+    plain = [vae.to_windows(prepare(_scale(n=k, length=2))) for k in range(4, 17)]
+    synco = Track("s", 0, False, [Note(60 + i, 90, (4 * i + 1) * S, (4 * i + 3) * S) for i in range(8)])
+    windows = np.concatenate(plain + [vae.to_windows(prepare(synco))] * 2)
+    vectors = compute_attribute_vectors(vae.model, windows)
+    assert "syncopation_16th" in vectors
