@@ -85,12 +85,13 @@ def _no_dangling_threads():
 
 
 @pytest.fixture(autouse=True)
-def _window_never_blocks_and_never_touches_user_files(tmp_path_factory, monkeypatch):
-    """Every GUI test: autosaves, recent files and settings go to a private folder, and the
+def data_dir(tmp_path, monkeypatch):
+    """Every GUI test: autosaves, recent files and settings go to this private folder, and the
     dialogs a window may raise at close or start answer at once (discard, do not recover)
     unless a test sets its own answer."""
-    monkeypatch.setenv("CANTUS_DATA_DIR", str(tmp_path_factory.mktemp("cantus-data")))
+    monkeypatch.setenv("CANTUS_DATA_DIR", str(tmp_path / "data"))
     from app.main_window import MainWindow
 
     monkeypatch.setattr(MainWindow, "ask_save_changes", lambda self: "discard")
     monkeypatch.setattr(MainWindow, "ask_recover", lambda self, info: False)
+    return tmp_path / "data"

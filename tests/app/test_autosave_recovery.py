@@ -24,12 +24,6 @@ sys.path.insert(0, str(TARGET.parent))
 from autosave_kill_target import note  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def data_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv(autosave.DATA_ENV, str(tmp_path / "data"))
-    return tmp_path / "data"
-
-
 @pytest.fixture
 def window(window):
     window.ask_save_changes = lambda: "discard"

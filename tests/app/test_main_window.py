@@ -17,12 +17,6 @@ LEAD = [(60, 100, 0, 480), (62, 90, 480, 960), (64, 80, 960, 1440), (67, 110, 14
 BASS = [(36, 100, 0, 1440), (43, 100, 1440, 2880), (38, 100, 2880, 4320)]
 
 
-@pytest.fixture(autouse=True)
-def data_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("CANTUS_DATA_DIR", str(tmp_path / "data"))  # autosave, recent files
-    return tmp_path / "data"
-
-
 @pytest.fixture
 def window(window):
     window.ask_save_changes = lambda: "discard"  # closing at teardown never waits on a dialog

@@ -13,12 +13,6 @@ LEAD = [(60, 100, 0, 480), (62, 90, 480, 960), (64, 80, 960, 1440), (67, 110, 14
 BASS = [(36, 100, 0, 960), (43, 100, 960, 1920)]
 
 
-@pytest.fixture(autouse=True)
-def data_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("CANTUS_DATA_DIR", str(tmp_path / "data"))
-    return tmp_path / "data"
-
-
 @pytest.fixture
 def window(window):
     window.answers = []  # what ask_save_changes answers, in order (then "discard")

@@ -8,11 +8,6 @@ from app.track_list import GM_PROGRAMS, program_name
 from engine.music.sketch import Note, Sketch, Track
 
 
-@pytest.fixture(autouse=True)
-def data_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("CANTUS_DATA_DIR", str(tmp_path / "data"))
-
-
 @pytest.fixture
 def window(window):
     window.ask_save_changes = lambda: "discard"

@@ -20,12 +20,6 @@ from engine.document import NoteEdit
 from engine.music.sketch import Note, Sketch, TimeSignature, Track
 
 
-@pytest.fixture(autouse=True)
-def data_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("CANTUS_DATA_DIR", str(tmp_path / "data"))
-    return tmp_path / "data"
-
-
 @pytest.fixture
 def window(window):
     window.ask_save_changes = lambda: "discard"
