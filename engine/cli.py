@@ -137,7 +137,8 @@ def cmd_train_musicvae(args: argparse.Namespace) -> int:
     result = train(TrainArgs(config=args.config, sources=args.sources, out=args.out,
                              batch_size=args.batch_size, lr=args.lr, minutes=args.minutes,
                              max_steps=args.max_steps, eval_every=args.eval_every, seed=args.seed,
-                             device=args.device, resume=not args.fresh))
+                             device=args.device, precision=args.precision,
+                             free_bits=args.free_bits, resume=not args.fresh))
     final = result.get("final", {})
     print(f"trained {result['steps']} steps in {result['minutes']:.1f} min; best validation loss "
           f"{result['best_val_loss']:.3f}, accuracy {final.get('accuracy', float('nan')):.4f}; "
@@ -294,13 +295,17 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--config", default="mel2bar", choices=["mel2bar", "mel16bar"])
     t.add_argument("--sources", default="music21,pop909", help="comma-separated corpora")
     t.add_argument("--out", default="runs/musicvae", help="checkpoints and the best bundle go here")
-    t.add_argument("--batch-size", type=int, default=256)
+    t.add_argument("--batch-size", type=int, default=512)
     t.add_argument("--lr", type=float, default=1e-3)
     t.add_argument("--minutes", type=float, default=None, help="stop cleanly after this long")
     t.add_argument("--max-steps", type=int, default=None)
     t.add_argument("--eval-every", type=int, default=500)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: the best there is)")
+    t.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"],
+                   help="auto: bf16 autocast on CUDA and on CPUs with bf16 hardware (AMX, AVX512-BF16)")
+    t.add_argument("--free-bits", type=float, default=None,
+                   help="KL below this many bits is free (default: the config's)")
     t.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint in --out")
     t.set_defaults(func=cmd_train_musicvae)
 

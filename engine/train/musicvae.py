@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import math
 import random
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +36,7 @@ class TrainArgs:
     config: str = "mel2bar"
     sources: str = "music21,pop909"
     out: str = "runs/musicvae"
-    batch_size: int = 256
+    batch_size: int = 512  # Magenta's; on 2 AMX cores 512 runs ~1,000 examples/s against ~700 at 256
     lr: float = 1e-3
     lr_decay: float = 0.9999  # per step
     min_lr: float = 1e-5
@@ -49,6 +49,8 @@ class TrainArgs:
     eval_windows: int = 4096
     seed: int = 0
     device: str | None = None
+    precision: str = "auto"  # bf16 autocast on CUDA and on CPUs with bf16 hardware; or bf16 / fp32
+    free_bits: float | None = None  # override the config's free bits
     resume: bool = True
 
 
@@ -94,7 +96,7 @@ def sampling_probability(step: int, rate: float) -> float:
 
 @torch.no_grad()
 def evaluate(model: MusicVAE, windows: np.ndarray, device: torch.device, batch_size: int = 512,
-             step: int = 10**9) -> dict[str, float]:
+             step: int = 10**9, precision: str = "auto") -> dict[str, float]:
     """Teacher-forced validation: mean loss, reconstruction, KL (nats) and token accuracy."""
     model.eval()
     totals = {"loss": 0.0, "recon": 0.0, "kl": 0.0, "accuracy": 0.0}
@@ -102,7 +104,7 @@ def evaluate(model: MusicVAE, windows: np.ndarray, device: torch.device, batch_s
     g = torch.Generator(device="cpu").manual_seed(1234)  # the same posterior samples every time
     for i in range(0, len(windows), batch_size):
         tokens = torch.from_numpy(windows[i:i + batch_size].astype(np.int64)).to(device)
-        with autocast(device):
+        with autocast(device, precision):
             mu, sigma = model.encoder(tokens)
             eps = torch.randn(mu.shape, generator=g).to(device, mu.dtype)
             logits = model.decode_logits(mu + sigma * eps, tokens)
@@ -136,6 +138,8 @@ def train(args: TrainArgs) -> dict:
     torch.manual_seed(args.seed + dist.rank)
     random.seed(args.seed + dist.rank)
     cfg: MusicVAEConfig = CONFIGS[args.config]
+    if args.free_bits is not None:
+        cfg = replace(cfg, free_bits=args.free_bits)
     num_bars = cfg.seq_len // 16
     train_windows = load_windows(args.sources, num_bars, "train")
     val_windows = load_windows(args.sources, num_bars, "validation")[: args.eval_windows]
@@ -175,7 +179,7 @@ def train(args: TrainArgs) -> dict:
         for group in opt.param_groups:
             group["lr"] = lr
         p = 0.0 if cfg.hierarchical else sampling_probability(step, args.sampling_rate)
-        with autocast(device):
+        with autocast(device, args.precision):
             out_ = ddp(tokens, sample_prob=p)
         terms = model.loss(out_, tokens, step)
         opt.zero_grad(set_to_none=True)
@@ -188,7 +192,7 @@ def train(args: TrainArgs) -> dict:
         bar.set_postfix(loss=f"{terms['loss'].item():.1f}", acc=f"{terms['accuracy'].item():.3f}",
                         kl=f"{terms['kl'].item():.1f}", p=f"{p:.2f}")
         if step % args.eval_every == 0 and dist.main:
-            metrics = evaluate(model, val_windows, device, step=step)
+            metrics = evaluate(model, val_windows, device, step=step, precision=args.precision)
             metrics.update(step=step, minutes=budget.elapsed_s / 60, examples_per_s=examples / budget.elapsed_s)
             history.append(metrics)
             if metrics["loss"] < best:
@@ -202,7 +206,7 @@ def train(args: TrainArgs) -> dict:
     bar.close()
     result = {"steps": step, "minutes": budget.elapsed_s / 60, "best_val_loss": best, "history": history}
     if dist.main:
-        final = evaluate(model, val_windows, device, step=step)
+        final = evaluate(model, val_windows, device, step=step, precision=args.precision)
         if final["loss"] < best:
             export_bundle(model, out / "best", {"step": step, "validation": final})
             result["best_val_loss"] = final["loss"]

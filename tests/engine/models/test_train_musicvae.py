@@ -42,3 +42,30 @@ def test_a_short_run_trains_resumes_and_exports(tmp_path, monkeypatch):
     args.max_steps = 30
     again = tm.train(args)  # resumes from last.pt at step 20
     assert again["steps"] == 30 and len(again["history"]) == 1
+
+
+def test_precision_choice_and_free_bits_override(tmp_path, monkeypatch):
+    from engine.train.common import autocast, use_bf16
+
+    cpu = torch.device("cpu")
+    assert use_bf16(cpu, "bf16") and not use_bf16(cpu, "fp32")
+    assert use_bf16(torch.device("cuda"), "auto")
+    try:
+        use_bf16(cpu, "fp16")
+    except ValueError as e:
+        assert "fp16" in str(e)
+    else:
+        raise AssertionError("an unknown precision was accepted")
+    with autocast(cpu, "bf16"):
+        assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.bfloat16
+    with autocast(cpu, "fp32"):
+        assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.float32
+
+    windows = np.random.default_rng(1).integers(2, 90, (32, 32)).astype(np.uint8)
+    monkeypatch.setattr(tm, "load_windows", lambda sources, bars, split: windows)
+    monkeypatch.setitem(CONFIGS, "tiny", MusicVAEConfig(name="tiny", embed_size=8, enc_size=16, z_size=4,
+                                                       dec_size=16, conductor_size=16))
+    tm.train(tm.TrainArgs(config="tiny", out=str(tmp_path), batch_size=8, max_steps=4, eval_every=2,
+                          eval_windows=16, precision="bf16", free_bits=7.0))
+    config = json.loads((tmp_path / "best" / "config.json").read_text())
+    assert config["config"]["free_bits"] == 7.0
