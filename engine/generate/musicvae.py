@@ -234,13 +234,22 @@ def compute_attribute_vectors(model: MusicVAE, windows: np.ndarray, device: torc
             mus.append(model.encode(tokens)[0].float().cpu().numpy())
     mu = np.concatenate(mus)
     values = {a: [] for a in ATTRIBUTES}
+    counts = []
     for w in windows:
-        attrs = melody_attributes(Track(notes=CODEC.decode(w)), num_steps=len(w))
+        notes = CODEC.decode(w)
+        counts.append(len(notes))
+        attrs = melody_attributes(Track(notes=notes), num_steps=len(w))
         for a in ATTRIBUTES:
             values[a].append(attrs[a])
+    counts = np.asarray(counts)
     out = {}
     for a in ATTRIBUTES:
-        v = np.asarray(values[a])
+        # Only melodies where the attribute means something: an interval needs two notes, the
+        # others one (an empty window is not "0% diatonic", and would tie the vector to density).
+        defined = counts >= {"mean_interval": 2, "note_density": 0}.get(a, 1)
+        v, m = np.asarray(values[a])[defined], mu[defined]
+        if not len(v):
+            continue
         lo, hi = np.quantile(v, [0.25, 0.75])
         top, bottom = v >= hi, v <= lo
         if hi <= lo:
@@ -248,5 +257,5 @@ def compute_attribute_vectors(model: MusicVAE, windows: np.ndarray, device: torc
             # that value with those at or below it.
             top = v > lo
         if top.sum() and bottom.sum() and (top & ~bottom).any():
-            out[a] = (mu[top].mean(axis=0) - mu[bottom].mean(axis=0)).tolist()
+            out[a] = (m[top].mean(axis=0) - m[bottom].mean(axis=0)).tolist()
     return out
