@@ -1,0 +1,182 @@
+"""Music Transformer (Huang et al. 2018): a decoder-only transformer over performance events.
+
+Pre-layer-norm blocks. Attention is relative (the default): besides q.k, every query adds
+q . E[d], a learned embedding of the distance d = i - j back to the key, one table per head
+and layer. The whole (L, L) table of relative logits comes from one product Q E^T and the
+paper's "skewing" (pad a column, reshape, drop a row), in O(L D) memory for E instead of the
+O(L^2 D) that gathering an embedding per pair would take; the causal mask is applied after,
+since the skewed upper triangle holds logits of other rows. ``relative=False`` gives the
+baseline with learned absolute positions.
+
+Sampling runs on a key/value cache (``new_cache()``; ``forward(tokens, cache)`` with the new
+tokens only). The relative term needs no positions: a query at distance d from a key adds
+q . E[d] whatever its absolute place, so the cache also slides: past ``max_len`` tokens the
+oldest keys are dropped and generation goes on for as long as asked, without recomputing.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from engine.music.encodings.performance import PAD, VOCAB_SIZE
+
+
+@dataclass
+class TransformerConfig:
+    name: str = "music-transformer"
+    vocab_size: int = VOCAB_SIZE  # 388 performance events, PAD, END
+    d_model: int = 256
+    n_layers: int = 6
+    n_heads: int = 8
+    d_ff: int = 1024
+    max_len: int = 1024  # the longest distance with its own embedding, and the training crop
+    dropout: float = 0.1
+    relative: bool = True  # False: learned absolute positions (the baseline)
+
+    @property
+    def d_head(self) -> int:
+        return self.d_model // self.n_heads
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+CONFIGS = {
+    "relative": TransformerConfig(),
+    "absolute": TransformerConfig(name="music-transformer-absolute", relative=False),
+}
+
+
+def skew(rel: torch.Tensor) -> torch.Tensor:
+    """Relative logits from Q E^T, where column c of ``rel`` (..., L, L) is distance L-1-c.
+
+    Returns (..., L, L) whose [i, j] is the logit for distance i - j, for j <= i; entries with
+    j > i are left over from other rows and must be masked.
+    """
+    *lead, length, _ = rel.shape
+    padded = F.pad(rel, (1, 0))  # (..., L, L+1)
+    return padded.reshape(*lead, length + 1, length)[..., 1:, :]
+
+
+class Attention(nn.Module):
+    def __init__(self, cfg: TransformerConfig) -> None:
+        super().__init__()
+        if cfg.d_model % cfg.n_heads:
+            raise ValueError("d_model must be a multiple of n_heads")
+        self.cfg = cfg
+        self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model)
+        self.proj = nn.Linear(cfg.d_model, cfg.d_model)
+        # rel[h, d]: the embedding of distance d (0 = the query's own position).
+        self.rel = nn.Parameter(torch.randn(cfg.n_heads, cfg.max_len, cfg.d_head) * cfg.d_head ** -0.5) \
+            if cfg.relative else None
+
+    def relative_bias(self, q: torch.Tensor, past: int, total: int) -> torch.Tensor:
+        """Relative logits (scaled) and the causal mask, as one additive bias (B, H, n, total)."""
+        n = q.shape[2]
+        scale = self.cfg.d_head ** -0.5
+        if past == 0:
+            table = self.rel[:, :n].flip(1)  # column c: distance n-1-c
+            rel = skew(q @ table.transpose(-1, -2).to(q.dtype))
+            causal = torch.ones(n, n, dtype=torch.bool, device=q.device).triu(1)
+        else:  # queries past .. total-1 against keys 0 .. total-1: gather by distance
+            dist = (past + torch.arange(n, device=q.device))[:, None] - torch.arange(total, device=q.device)[None]
+            by_distance = q @ self.rel[:, :total].transpose(-1, -2).to(q.dtype)  # (B, H, n, total)
+            rel = by_distance.gather(-1, dist.clamp(min=0).expand(*q.shape[:2], n, total))
+            causal = dist < 0
+        return (rel * scale).masked_fill(causal, float("-inf"))
+
+    def forward(self, x: torch.Tensor, cache: dict | None = None) -> torch.Tensor:
+        cfg = self.cfg
+        B, n, _ = x.shape
+        q, k, v = self.qkv(x).view(B, n, 3, cfg.n_heads, cfg.d_head).permute(2, 0, 3, 1, 4)
+        if cache is not None:
+            if "k" in cache:
+                k = torch.cat([cache["k"], k], dim=2)
+                v = torch.cat([cache["v"], v], dim=2)
+            if cfg.relative and k.shape[2] > cfg.max_len:  # slide: distances stay below max_len
+                k, v = k[:, :, -cfg.max_len:], v[:, :, -cfg.max_len:]
+            cache["k"], cache["v"] = k, v
+        total = k.shape[2]
+        past = total - n
+        dropout = cfg.dropout if self.training else 0.0
+        if cfg.relative:
+            bias = self.relative_bias(q, past, total)
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=dropout)
+        elif past == 0:
+            out = F.scaled_dot_product_attention(q, k, v, is_causal=n > 1, dropout_p=dropout)
+        else:
+            allowed = torch.arange(total, device=x.device)[None] <= (past + torch.arange(n, device=x.device))[:, None]
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed, dropout_p=dropout)
+        return self.proj(out.transpose(1, 2).reshape(B, n, cfg.d_model))
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: TransformerConfig) -> None:
+        super().__init__()
+        self.ln1 = nn.LayerNorm(cfg.d_model)
+        self.attn = Attention(cfg)
+        self.ln2 = nn.LayerNorm(cfg.d_model)
+        self.ff = nn.Sequential(nn.Linear(cfg.d_model, cfg.d_ff), nn.GELU(), nn.Linear(cfg.d_ff, cfg.d_model))
+        self.drop = nn.Dropout(cfg.dropout)
+
+    def forward(self, x: torch.Tensor, cache: dict | None = None) -> torch.Tensor:
+        x = x + self.drop(self.attn(self.ln1(x), cache))
+        return x + self.drop(self.ff(self.ln2(x)))
+
+
+class MusicTransformer(nn.Module):
+    def __init__(self, cfg: TransformerConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.embed = nn.Embedding(cfg.vocab_size, cfg.d_model)
+        self.pos = None if cfg.relative else nn.Embedding(cfg.max_len, cfg.d_model)
+        self.drop = nn.Dropout(cfg.dropout)
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
+        self.ln = nn.LayerNorm(cfg.d_model)
+        self.head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
+        self.head.weight = self.embed.weight  # tied
+        self.apply(self._init)
+
+    @staticmethod
+    def _init(module: nn.Module) -> None:
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, std=0.02)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
+
+    def new_cache(self) -> list[dict]:
+        """An empty key/value cache: pass it to `forward` with the new tokens only."""
+        return [{"seen": 0} for _ in self.blocks]
+
+    def forward(self, tokens: torch.Tensor, cache: list[dict] | None = None) -> torch.Tensor:
+        """Logits (B, n, vocab) for tokens (B, n); with a cache, tokens continue what it holds."""
+        n = tokens.shape[1]
+        if n > self.cfg.max_len:
+            raise ValueError(f"at most {self.cfg.max_len} events at once (pass a cache to go on)")
+        x = self.embed(tokens) * math.sqrt(self.cfg.d_model)
+        seen = cache[0]["seen"] if cache else 0
+        if self.pos is not None:
+            if seen + n > self.cfg.max_len:
+                raise ValueError(f"the absolute-position model reads at most {self.cfg.max_len} events")
+            x = x + self.pos(torch.arange(seen, seen + n, device=tokens.device))
+        x = self.drop(x)
+        for i, block in enumerate(self.blocks):
+            x = block(x, cache[i] if cache else None)
+        if cache:
+            for layer in cache:
+                layer["seen"] = seen + n
+        return self.head(self.ln(x))
+
+    def loss(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mean NLL per predicted event in nats, number of events) for sequences (B, L); PAD is ignored."""
+        logits = self(tokens[:, :-1]).float()
+        targets = tokens[:, 1:]
+        nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1),
+                              ignore_index=PAD, reduction="sum")
+        count = (targets != PAD).sum()
+        return nll / count.clamp(min=1), count
