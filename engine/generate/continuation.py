@@ -1,0 +1,304 @@
+"""Carry a sketch on with the Music Transformer, under constraints that are logit masks.
+
+Constraints never filter what was sampled: before each event, every event that would break one
+gets probability zero. Key lock allows only note-ons in the key's scale; a pitch range and a
+most-notes-at-once limit do the same; a length in seconds (or bars, at the sketch's tempo) caps
+the time shifts, and once it is reached, or the event budget is spent, only note-offs of
+sounding notes are allowed until none sound, so no note is left hanging.
+
+    events = sample_events(model, prime, Constraints(key=parse_key("A:min"), max_steps=800), seed=1)
+    Continuer.load().continue_(sketch, bars=4, key="A:min", seed=1)  -> a new Sketch
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+import torch
+
+from engine.music.encodings import performance as perf
+from engine.music.encodings.performance import (
+    NOTE_OFF, NOTE_ON, NUM_EVENTS, NUM_TIME_SHIFTS, TIME_SHIFT, VELOCITY, VOCAB_SIZE, TimedNote,
+)
+from engine.music.key import Key, detect_key, parse_key
+from engine.music.sketch import Sketch, Track
+from engine.models.music_transformer import MusicTransformer, TransformerConfig
+from engine.registry import ModelLoadError, device as pick_device, model_dir, read_bundle
+
+DEFAULT_VELOCITY = 80
+MODEL_NAME = "music-transformer"
+
+
+@dataclass(frozen=True)
+class Constraints:
+    key: Key | None = None  # note-ons only in this key's scale
+    pitch_range: tuple[int, int] | None = None  # lowest and highest MIDI pitch, inclusive
+    max_polyphony: int | None = None  # most notes sounding at once
+    max_steps: int | None = None  # length in 10 ms steps; at the boundary notes close and it stops
+    max_events: int = 4096  # the event budget, for when no length is given
+
+
+class ConstraintState:
+    """Where a performance stands (time, sounding notes) and which events may come next."""
+
+    def __init__(self, constraints: Constraints) -> None:
+        self.c = constraints
+        self.now = 0  # 10 ms steps since the continuation began
+        self.events = 0  # events generated
+        self.sounding: set[int] = set()
+        ok = np.ones(perf.NUM_PITCHES, dtype=bool)
+        pitches = np.arange(perf.NUM_PITCHES)
+        if constraints.key is not None:
+            ok &= np.isin(pitches % 12, sorted(constraints.key.pitch_classes))
+        if constraints.pitch_range is not None:
+            lo, hi = constraints.pitch_range
+            ok &= (pitches >= lo) & (pitches <= hi)
+        self._note_on_ok = ok
+
+    def observe(self, event: int) -> None:
+        """Follow a prime event: notes it starts or ends count, its time does not."""
+        if NOTE_ON <= event < NOTE_OFF:
+            self.sounding.add(event - NOTE_ON)
+        elif NOTE_OFF <= event < TIME_SHIFT:
+            self.sounding.discard(event - NOTE_OFF)
+
+    def update(self, event: int) -> None:
+        """Follow a generated event."""
+        self.observe(event)
+        if TIME_SHIFT <= event < VELOCITY:
+            self.now += event - TIME_SHIFT + 1
+        self.events += 1
+
+    @property
+    def closing(self) -> bool:
+        over_time = self.c.max_steps is not None and self.now >= self.c.max_steps
+        return over_time or self.events >= self.c.max_events
+
+    @property
+    def done(self) -> bool:
+        return self.closing and not self.sounding
+
+    def allowed(self) -> np.ndarray:
+        """A boolean mask over the vocabulary: True where the event may come next."""
+        mask = np.zeros(VOCAB_SIZE, dtype=bool)
+        sounding = np.fromiter(self.sounding, dtype=np.int64, count=len(self.sounding))
+        mask[NOTE_OFF + sounding] = True
+        if self.closing:
+            return mask
+        if self.c.max_polyphony is None or len(self.sounding) < self.c.max_polyphony:
+            mask[NOTE_ON:NOTE_OFF] = self._note_on_ok
+            mask[NOTE_ON + sounding] = False  # a sounding pitch is not struck again
+        room = NUM_TIME_SHIFTS if self.c.max_steps is None else min(NUM_TIME_SHIFTS, self.c.max_steps - self.now)
+        mask[TIME_SHIFT:TIME_SHIFT + room] = True
+        mask[VELOCITY:NUM_EVENTS] = True
+        return mask
+
+
+def choose(logits: torch.Tensor, mask: np.ndarray, temperature: float = 1.0, top_k: int | None = None,
+           top_p: float | None = None, generator: torch.Generator | None = None) -> int:
+    """One event from logits (vocab,) restricted to ``mask``: argmax at temperature 0."""
+    logits = logits.float().cpu().masked_fill(~torch.from_numpy(mask), float("-inf"))
+    if temperature <= 0:
+        return int(logits.argmax())
+    logits = logits / temperature
+    if top_k:
+        kth = torch.topk(logits, min(top_k, int(mask.sum()))).values[-1]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if top_p is not None and top_p < 1.0:
+        probs, order = torch.sort(torch.softmax(logits, -1), descending=True)
+        drop = torch.cumsum(probs, 0) - probs > top_p  # keep the smallest set reaching top_p
+        logits[order[drop]] = float("-inf")
+    return int(torch.multinomial(torch.softmax(logits, -1), 1, generator=generator))
+
+
+@torch.no_grad()
+def sample_events(model: MusicTransformer, prime: Iterable[int], constraints: Constraints,
+                  temperature: float = 1.0, top_k: int | None = None, top_p: float | None = 0.95,
+                  seed: int | None = None, use_cache: bool = True) -> Iterator[int]:
+    """Events after ``prime``, one at a time, until the constraints end the performance.
+
+    ``use_cache=False`` recomputes the whole context for every event (for comparison only).
+    """
+    model.eval()
+    device = next(model.parameters()).device
+    generator = torch.Generator().manual_seed(seed) if seed is not None else None
+    state = ConstraintState(constraints)
+    prime = [int(e) for e in prime]
+    for e in prime:
+        state.observe(e)
+    context = prime or [VELOCITY + perf.velocity_to_bin(DEFAULT_VELOCITY)]
+    max_len = model.cfg.max_len
+    context = context[-(max_len if model.cfg.relative else max_len // 2):]
+    cache = model.new_cache() if use_cache else None
+    logits = model(torch.tensor([context], device=device), cache)[0, -1]
+    while not state.done:
+        event = choose(logits, state.allowed(), temperature, top_k, top_p, generator)
+        state.update(event)
+        yield event
+        if state.done:
+            return
+        context.append(event)
+        if use_cache and model.cfg.relative:
+            logits = model(torch.tensor([[event]], device=device), cache)[0, -1]
+        else:
+            if len(context) > max_len:  # the absolute model cannot look further: start a new window
+                context = context[-(max_len // 2):]
+                cache = model.new_cache() if use_cache else None
+                logits = model(torch.tensor([context], device=device), cache)[0, -1]
+            elif use_cache:
+                logits = model(torch.tensor([[event]], device=device), cache)[0, -1]
+            else:
+                logits = model(torch.tensor([context], device=device))[0, -1]
+
+
+def constraint_report(events: list[int], constraints: Constraints, prime_sounding: Iterable[int] = ()) -> dict:
+    """Which constraints a generated event list keeps, checked by replaying it (not by trusting
+    the sampler's bookkeeping): {name: True/False} for each constraint that was set."""
+    sounding = set(prime_sounding)
+    now, peak, in_key, in_range, length_ok = 0, len(sounding), True, True, True
+    for e in events:
+        if NOTE_ON <= e < NOTE_OFF:
+            p = e - NOTE_ON
+            sounding.add(p)
+            peak = max(peak, len(sounding))
+            if constraints.key is not None and p % 12 not in constraints.key.pitch_classes:
+                in_key = False
+            if constraints.pitch_range is not None and not constraints.pitch_range[0] <= p <= constraints.pitch_range[1]:
+                in_range = False
+        elif NOTE_OFF <= e < TIME_SHIFT:
+            sounding.discard(e - NOTE_OFF)
+        elif TIME_SHIFT <= e < VELOCITY:
+            now += e - TIME_SHIFT + 1
+    report = {"notes_closed": not sounding}
+    if constraints.key is not None:
+        report["key"] = in_key
+    if constraints.pitch_range is not None:
+        report["pitch_range"] = in_range
+    if constraints.max_polyphony is not None:
+        report["max_polyphony"] = peak <= constraints.max_polyphony
+    if constraints.max_steps is not None:
+        length_ok = now <= constraints.max_steps
+        report["length"] = length_ok
+    return report
+
+
+@dataclass
+class Continuation:
+    """What `Continuer.continue_` made: the new sketch, the new notes, and the choices used."""
+
+    sketch: Sketch
+    track: Track  # the new notes alone, on the sketch's tick grid
+    key: Key | None
+    start_tick: int
+    end_tick: int
+    events: list[int] = field(default_factory=list)
+
+
+class Continuer:
+    """A trained Music Transformer, speaking in sketches."""
+
+    def __init__(self, model: MusicTransformer, name: str = MODEL_NAME) -> None:
+        self.model = model.eval()
+        self.name = name
+
+    @classmethod
+    def load(cls, name_or_dir: str | Path = MODEL_NAME, device: str | None = None) -> "Continuer":
+        folder = Path(name_or_dir)
+        if not folder.is_dir():
+            folder = model_dir(str(name_or_dir))
+        config, state = read_bundle(folder)
+        if config.get("model") != "music_transformer":
+            raise ModelLoadError(f"The model '{folder.name}' is not a Music Transformer.")
+        model = MusicTransformer(TransformerConfig(**config["config"]))
+        try:
+            model.load_state_dict(state)
+        except RuntimeError as e:
+            raise ModelLoadError(f"The model '{folder.name}' does not match its configuration: {e}") from e
+        return cls(model.to(pick_device(device)), folder.name)
+
+    @staticmethod
+    def start_of(sketch: Sketch) -> int:
+        """Where a continuation begins by default: the bar line at or after the last note's end."""
+        end = sketch.end_tick
+        ts = sketch.time_signature_at(max(end - 1, 0))
+        return ts.tick + math.ceil((end - ts.tick) / ts.bar_ticks) * ts.bar_ticks
+
+    def prime(self, sketch: Sketch, start_tick: int) -> list[int]:
+        """Performance events of every (non-drum) note before ``start_tick``, clipped there, and the
+        time up to it."""
+        start_s = sketch.ticks_to_seconds(start_tick)
+        notes = [TimedNote(n.pitch, n.velocity, n.start_s, min(n.end_s, start_s))
+                 for n in perf.sketch_notes(sketch) if n.start_s < start_s]
+        events = [int(e) for e in perf.encode(notes)]
+        end = max((round(n.end_s * perf.STEPS_PER_SECOND) for n in notes), default=0)
+        gap = round(start_s * perf.STEPS_PER_SECOND) - end
+        while gap > 0:
+            shift = min(gap, NUM_TIME_SHIFTS)
+            events.append(TIME_SHIFT + shift - 1)
+            gap -= shift
+        return events
+
+    def plan(self, sketch: Sketch, bars: float | None = None, seconds: float | None = None,
+             key: str | Key | None = "auto", pitch_range: tuple[int, int] | None = None,
+             max_polyphony: int | None = None, start_tick: int | None = None,
+             max_events: int = 4096) -> tuple[int, int, Constraints]:
+        """(start tick, end tick, constraints) for a request; key "auto" detects it from the sketch."""
+        start = self.start_of(sketch) if start_tick is None else int(start_tick)
+        if bars is not None:
+            end = start + round(bars * sketch.time_signature_at(start).bar_ticks)
+        elif seconds is not None:
+            end = sketch.seconds_to_ticks(sketch.ticks_to_seconds(start) + seconds)
+        else:
+            end = None
+        max_steps = None if end is None else round(
+            (sketch.ticks_to_seconds(end) - sketch.ticks_to_seconds(start)) * perf.STEPS_PER_SECOND)
+        if key == "auto":
+            key = detect_key(n for t in sketch.tracks if not t.is_drum for n in t.notes if n.start_tick < start)
+        elif isinstance(key, str):
+            key = parse_key(key)
+        return start, end if end is not None else start, Constraints(key, pitch_range, max_polyphony,
+                                                                     max_steps, max_events)
+
+    def stream(self, sketch: Sketch, temperature: float = 1.0, top_p: float | None = 0.95,
+               top_k: int | None = None, seed: int | None = None, **request) -> Iterator[tuple[int, Track]]:
+        """(event, the new notes so far) after every event: the GUI draws notes as they come and
+        can stop between any two events. ``request``: the arguments of `plan`."""
+        start, _, constraints = self.plan(sketch, **request)
+        yield from self._run(sketch, start, constraints, temperature, top_p, top_k, seed)
+
+    def continue_(self, sketch: Sketch, bars: float | None = None, seconds: float | None = None,
+                  temperature: float = 1.0, top_p: float | None = 0.95, key: str | Key | None = "auto",
+                  seed: int | None = None, into: str | int = "new", top_k: int | None = None,
+                  **request) -> Continuation:
+        """The sketch with its continuation added: ``into`` "new" (a track named Continuation)
+        or the index of a track to append to."""
+        start, end, constraints = self.plan(sketch, bars=bars, seconds=seconds, key=key, **request)
+        track, events = Track(name="Continuation"), []
+        for event, track in self._run(sketch, start, constraints, temperature, top_p, top_k, seed):
+            events.append(event)
+        out = sketch.copy()
+        if into == "new":
+            out.tracks.append(track)
+        else:
+            target = out.tracks[int(into)]
+            out.tracks[int(into)] = target.copy(sorted(target.notes + track.notes))
+        return Continuation(out, track, constraints.key, start, max(end, track.end_tick), events)
+
+    def _run(self, sketch: Sketch, start: int, constraints: Constraints, temperature: float,
+             top_p: float | None, top_k: int | None, seed: int | None) -> Iterator[tuple[int, Track]]:
+        start_s = sketch.ticks_to_seconds(start)
+        events: list[int] = []
+        for event in sample_events(self.model, self.prime(sketch, start), constraints,
+                                   temperature, top_k, top_p, seed):
+            events.append(event)
+            yield event, self._track(events, sketch, start_s)
+
+    @staticmethod
+    def _track(events: list[int], sketch: Sketch, start_s: float) -> Track:
+        notes = [TimedNote(n.pitch, n.velocity, n.start_s + start_s, n.end_s + start_s)
+                 for n in perf.decode(events)]
+        return perf.notes_to_track(notes, sketch, name="Continuation")

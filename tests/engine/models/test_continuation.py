@@ -1,0 +1,92 @@
+"""Continuation under constraints: masks hold for any model, so an untrained one (which would
+break every rule if it could) is the hardest test."""
+
+import numpy as np
+import pytest
+import torch
+
+from engine.generate.continuation import (
+    ConstraintState, Constraints, Continuer, constraint_report, sample_events,
+)
+from engine.music.encodings import performance as perf
+from engine.music.key import detect_key, parse_key
+from engine.music.sketch import Note, Sketch, TimeSignature, Track
+from engine.models.music_transformer import MusicTransformer, TransformerConfig
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return MusicTransformer(TransformerConfig(d_model=32, n_layers=2, n_heads=4, d_ff=64, max_len=128,
+                                              dropout=0.0)).eval()
+
+
+def phrase() -> Sketch:
+    sketch = Sketch.new(qpm=120)
+    notes = [Note(p, 90, i * 240, (i + 1) * 240) for i, p in enumerate([57, 60, 64, 62, 60, 59, 57, 64])]
+    sketch.tracks.append(Track("Melody", 0, False, notes))
+    return sketch
+
+
+def test_keys_parse_and_are_found():
+    assert parse_key("A:min").name == "A:min" and parse_key("Eb").name == "Eb:maj"
+    assert parse_key("f# minor").pitch_classes == frozenset({6, 8, 9, 11, 1, 2, 4, 5})
+    with pytest.raises(Exception, match="is not a key"):
+        parse_key("H dur")
+    assert detect_key(phrase().tracks[0].notes).name == "A:min"
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_every_constraint_holds(model, seed):
+    c = Constraints(key=parse_key("D:maj"), pitch_range=(55, 79), max_polyphony=2, max_steps=300,
+                    max_events=400)
+    events = list(sample_events(model, [perf.NOTE_ON + 62], c, temperature=1.5, top_p=None, seed=seed))
+    report = constraint_report(events, c, prime_sounding=[62])
+    assert all(report.values()), report
+    assert len(events) > 10
+
+
+def test_the_event_budget_also_closes_every_note(model):
+    c = Constraints(max_events=40)
+    events = list(sample_events(model, [], c, temperature=1.0, seed=3))
+    assert constraint_report(events, c)["notes_closed"] and len(events) >= 40
+
+
+def test_the_mask_at_the_boundary_allows_only_note_offs():
+    state = ConstraintState(Constraints(max_steps=5))
+    for e in [perf.NOTE_ON + 60, perf.NOTE_ON + 64, perf.TIME_SHIFT + 4]:
+        state.update(e)
+    allowed = np.flatnonzero(state.allowed())
+    assert sorted(allowed) == [perf.NOTE_OFF + 60, perf.NOTE_OFF + 64]
+    state.update(perf.NOTE_OFF + 60)
+    state.update(perf.NOTE_OFF + 64)
+    assert state.done
+
+
+def test_seeded_continuation_is_appended_in_bars(model):
+    cont = Continuer(model)
+    sketch = phrase()
+    a = cont.continue_(sketch, bars=2, key="auto", seed=5, temperature=1.2)
+    b = cont.continue_(sketch, bars=2, key="auto", seed=5, temperature=1.2)
+    assert a.track.notes == b.track.notes and a.key.name == "A:min"
+    assert a.start_tick == 1920  # the next bar line after the phrase
+    new = a.sketch.tracks[-1]
+    assert new.name == "Continuation" and len(a.sketch.tracks) == 2
+    assert all(n.start_tick >= 1920 and n.end_tick <= 1920 + 2 * 1920 + 2 for n in new.notes)
+    assert all(n.pitch % 12 in a.key.pitch_classes for n in new.notes)
+    merged = cont.continue_(sketch, seconds=1.0, seed=5, into=0)
+    assert len(merged.sketch.tracks) == 1 and merged.sketch.tracks[0].notes[:8] == sketch.tracks[0].notes
+
+
+def test_streaming_shows_notes_as_they_come(model):
+    sketch = phrase()
+    sketch.time_signatures = [TimeSignature(0, 3, 4)]
+    counts = [len(track.notes) for _, track in Continuer(model).stream(sketch, bars=2, seed=2)]
+    assert counts == sorted(counts) and counts[-1] > 0
+
+
+def test_cached_and_recomputed_sampling_agree(model):
+    c = Constraints(max_events=60)
+    fast = list(sample_events(model, [perf.NOTE_ON + 60], c, seed=9))
+    slow = list(sample_events(model, [perf.NOTE_ON + 60], c, seed=9, use_cache=False))
+    assert fast == slow
