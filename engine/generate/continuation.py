@@ -214,6 +214,8 @@ class Continuer:
         if config.get("model") != "music_transformer":
             raise ModelLoadError(f"The model '{folder.name}' is not a Music Transformer.")
         model = MusicTransformer(TransformerConfig(**config["config"]))
+        if "embed.weight" in state:
+            state.setdefault("head.weight", state["embed.weight"])  # tied, stored once
         try:
             model.load_state_dict(state)
         except RuntimeError as e:

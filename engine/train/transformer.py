@@ -1,0 +1,304 @@
+"""Train the Music Transformer on performance events from the corpora (engine.data).
+
+    cantus train transformer --sources music21,pop909 --minutes 40 --out runs/mt
+    cantus train transformer --absolute --max-steps N --out runs/mt-abs   (the baseline)
+    torchrun --nproc-per-node 8 -m engine train transformer ...            (many GPUs, DDP)
+
+Each piece ends with END. A batch is random crops of ``max_len + 1`` events (pieces chosen in
+proportion to their length; a crop that runs off the end is padded). On the training split only,
+each crop is transposed by up to 3 semitones each way (as far as its pitches allow) and its
+time stretched by 0.95 to 1.05. AdamW with warm-up and cosine decay, over ``max_steps`` or, with
+only a time budget, over the minutes; gradient clipping; bf16 autocast where it pays. The best
+weights by validation NLL are kept as a bundle (float16 safetensors + config.json), and
+``last.pt`` makes the run resumable.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from engine.models.music_transformer import CONFIGS, MusicTransformer, TransformerConfig
+from engine.music.encodings.performance import (
+    END, NOTE_OFF, NOTE_ON, NUM_TIME_SHIFTS, PAD, TIME_SHIFT, VELOCITY,
+)
+from engine.train.common import (
+    Budget, Dist, autocast, load_checkpoint, pick_device, save_checkpoint, setup_distributed,
+)
+
+
+@dataclass
+class TrainArgs:
+    sources: str = "music21,pop909"
+    out: str = "runs/music-transformer"
+    absolute: bool = False  # the baseline with learned absolute positions
+    d_model: int = 256
+    n_layers: int = 6
+    n_heads: int = 8
+    max_len: int = 512
+    batch_size: int = 16
+    lr: float = 1e-3
+    warmup: int = 300
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    transpose: int = 3
+    stretch: float = 0.05
+    minutes: float | None = None
+    max_steps: int | None = None
+    eval_every: int = 250
+    eval_sequences: int = 64
+    seed: int = 0
+    device: str | None = None
+    precision: str = "auto"
+    resume: bool = True
+
+
+def load_performances(sources: str, split: str) -> list[np.ndarray]:
+    """Every performance of one split, each ending with END (building corpora when needed)."""
+    from engine.data import build_corpus, load_corpus
+    from engine.errors import DataError
+
+    out = []
+    for source in [s.strip() for s in sources.split(",") if s.strip()]:
+        try:
+            corpus = load_corpus(source)
+        except DataError:
+            corpus = build_corpus(source)
+        out += [np.append(p.astype(np.int64), END) for p in corpus.performances[split] if len(p)]
+    return out
+
+
+def transpose_events(events: np.ndarray, shift: int) -> np.ndarray:
+    """Note-ons and note-offs moved by ``shift`` semitones (the caller keeps them in 0..127)."""
+    notes = events < TIME_SHIFT
+    return np.where(notes, events + shift, events)
+
+
+def transpose_room(events: np.ndarray) -> tuple[int, int]:
+    """How far (down, up) the pitches of ``events`` can move and stay in 0..127."""
+    pitches = np.where(events < NOTE_OFF, events - NOTE_ON, events - NOTE_OFF)[events < TIME_SHIFT]
+    if not len(pitches):
+        return 0, 0
+    return int(pitches.min()), int(127 - pitches.max())
+
+
+def stretch_events(events: np.ndarray, factor: float) -> np.ndarray:
+    """Time shifts scaled by ``factor``, rounded so that the total time never drifts (shifts longer
+    than a second are split, zero shifts dropped); other events unchanged."""
+    is_shift = (events >= TIME_SHIFT) & (events < VELOCITY)
+    if not is_shift.any() or factor == 1.0:
+        return events
+    amounts = np.where(is_shift, events - TIME_SHIFT + 1, 0)
+    total = np.cumsum(amounts)
+    new_total = np.round(total * factor).astype(np.int64)
+    new_amounts = np.diff(np.concatenate([[0], new_total]))
+    out = []
+    for e, shift, amount in zip(events.tolist(), is_shift.tolist(), new_amounts.tolist()):
+        if not shift:
+            out.append(e)
+            continue
+        while amount > 0:
+            step = min(amount, NUM_TIME_SHIFTS)
+            out.append(TIME_SHIFT + step - 1)
+            amount -= step
+    return np.asarray(out, dtype=np.int64)
+
+
+class Crops:
+    """Random crops of ``length`` events from performances, in proportion to their lengths."""
+
+    def __init__(self, performances: list[np.ndarray], length: int, augment: bool,
+                 transpose: int = 3, stretch: float = 0.05, seed: int = 0) -> None:
+        if not performances:
+            raise ValueError("no performances to train on")
+        self.perfs = performances
+        self.length = length
+        self.augment = augment
+        self.transpose = transpose
+        self.stretch = stretch
+        sizes = np.array([len(p) for p in performances], dtype=np.float64)
+        self.weights = sizes / sizes.sum()
+        self.rng = np.random.default_rng(seed)
+
+    def one(self) -> np.ndarray:
+        p = self.perfs[self.rng.choice(len(self.perfs), p=self.weights)]
+        # Take a little more than needed so a stretch that shortens the crop still fills it.
+        want = self.length + (self.length // 8 if self.augment else 0)
+        start = int(self.rng.integers(0, max(len(p) - self.length, 0) + 1))
+        crop = p[start:start + want]
+        if self.augment:
+            if self.stretch:
+                crop = stretch_events(crop, float(self.rng.uniform(1 - self.stretch, 1 + self.stretch)))
+            down, up = transpose_room(crop)
+            lo, hi = -min(down, self.transpose), min(up, self.transpose)
+            crop = transpose_events(crop, int(self.rng.integers(lo, hi + 1)))
+        crop = crop[:self.length]
+        return np.pad(crop, (0, self.length - len(crop)), constant_values=PAD)
+
+    def batch(self, n: int) -> torch.Tensor:
+        return torch.from_numpy(np.stack([self.one() for _ in range(n)]))
+
+
+def eval_windows(performances: list[np.ndarray], length: int, limit: int | None = None) -> np.ndarray:
+    """Consecutive windows of ``length`` events covering each performance once (each window after
+    the first repeats the previous one's last event, so every event after a piece's first is
+    predicted exactly once); padded with PAD."""
+    rows = []
+    for p in performances:
+        for start in range(0, max(len(p) - 1, 1), length - 1):
+            w = p[start:start + length]
+            rows.append(np.pad(w, (0, length - len(w)), constant_values=PAD))
+            if limit is not None and len(rows) >= limit:
+                return np.stack(rows)
+    return np.stack(rows) if rows else np.zeros((0, length), np.int64)
+
+
+@torch.no_grad()
+def evaluate(model: MusicTransformer, windows: np.ndarray, device: torch.device, batch_size: int = 16,
+             precision: str = "auto") -> dict[str, float]:
+    """Mean NLL per predicted event (nats) and accuracy over ``windows``."""
+    was_training = model.training
+    model.eval()
+    nll_sum, count, correct = 0.0, 0, 0
+    for i in range(0, len(windows), batch_size):
+        tokens = torch.from_numpy(windows[i:i + batch_size]).to(device)
+        with autocast(device, precision):
+            logits = model(tokens[:, :-1])
+        logits = logits.float()
+        targets = tokens[:, 1:]
+        keep = targets != PAD
+        nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), targets, reduction="none")
+        nll_sum += float(nll[keep].sum())
+        correct += int(((logits.argmax(-1) == targets) & keep).sum())
+        count += int(keep.sum())
+    model.train(was_training)
+    return {"nll": nll_sum / max(count, 1), "accuracy": correct / max(count, 1), "events": count}
+
+
+def export_bundle(model: MusicTransformer, out_dir: Path, extra: dict | None = None) -> None:
+    """config.json + weights.safetensors (float16), the form the app loads."""
+    from safetensors.torch import save_file
+
+    from engine.fileio import atomic_write_text
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().to("cpu", torch.float16).contiguous() for k, v in model.state_dict().items()
+             if k != "head.weight"}  # tied to embed.weight
+    tmp = out_dir / "weights.safetensors.tmp"
+    save_file(state, str(tmp))
+    tmp.replace(out_dir / "weights.safetensors")
+    atomic_write_text(out_dir / "config.json", json.dumps(
+        {"model": "music_transformer", "config": model.cfg.to_dict(), **(extra or {})}, indent=2))
+
+
+def model_config(args: TrainArgs) -> TransformerConfig:
+    base = CONFIGS["absolute" if args.absolute else "relative"]
+    return replace(base, d_model=args.d_model, n_layers=args.n_layers, n_heads=args.n_heads,
+                   d_ff=4 * args.d_model, max_len=args.max_len)
+
+
+def learning_rate(args: TrainArgs, step: int, progress: float) -> float:
+    """Linear warm-up, then cosine decay to a tenth over the run (``progress`` in 0..1)."""
+    if step < args.warmup:
+        return args.lr * (step + 1) / args.warmup
+    return args.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
+
+
+def train(args: TrainArgs) -> dict:
+    dist: Dist = setup_distributed()
+    device = pick_device(args.device, dist)
+    torch.manual_seed(args.seed)  # the same initial weights on every rank
+    random.seed(args.seed + dist.rank)
+    cfg = model_config(args)
+    train_set = Crops(load_performances(args.sources, "train"), cfg.max_len + 1, augment=True,
+                      transpose=args.transpose, stretch=args.stretch, seed=args.seed * 1000 + dist.rank)
+    val = eval_windows(load_performances(args.sources, "validation"), cfg.max_len + 1, args.eval_sequences)
+
+    model = MusicTransformer(cfg).to(device)
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and not n.endswith(".rel")]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2 or n.endswith(".rel")]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}], lr=args.lr, betas=(0.9, 0.98))
+    out = Path(args.out)
+    step, best, spent_s = 0, float("inf"), 0.0
+    if args.resume and (ckpt := load_checkpoint(out / "last.pt", device)) is not None:
+        model.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["opt"])
+        step, best, spent_s = ckpt["step"], ckpt["best"], ckpt.get("spent_s", 0.0)
+        torch.set_rng_state(ckpt["rng"])
+        train_set.rng = np.random.default_rng(args.seed * 1000 + dist.rank + step)
+    ddp = model
+    if dist.enabled:
+        from torch.nn.parallel import DistributedDataParallel
+
+        ddp = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+
+    budget = Budget(args.minutes)
+    bar = tqdm(total=args.max_steps, initial=step, disable=not dist.main, dynamic_ncols=True,
+               desc=f"transformer {'absolute' if args.absolute else 'relative'}")
+    history, events_seen = [], 0
+    model.train()
+
+    def progress() -> float:
+        if args.max_steps:
+            return step / args.max_steps
+        if args.minutes:
+            return (spent_s + budget.elapsed_s) / (60 * args.minutes)
+        return 0.0
+
+    def checkpoint() -> None:
+        save_checkpoint(out / "last.pt", {"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
+                                          "best": best, "rng": torch.get_rng_state(), "args": asdict(args),
+                                          "spent_s": spent_s + budget.elapsed_s})
+
+    while not (args.max_steps is not None and step >= args.max_steps) and not budget.over():
+        tokens = train_set.batch(args.batch_size).to(device)
+        lr = learning_rate(args, step, progress())
+        for group in opt.param_groups:
+            group["lr"] = lr
+        with autocast(device, args.precision):
+            logits = ddp(tokens[:, :-1])
+        targets = tokens[:, 1:]
+        loss = torch.nn.functional.cross_entropy(logits.float().transpose(1, 2), targets, ignore_index=PAD)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
+        opt.step()
+        step += 1
+        events_seen += int((targets != PAD).sum()) * dist.world_size
+        bar.update()
+        bar.set_postfix(nll=f"{loss.item():.3f}", lr=f"{lr:.1e}")
+        if step % args.eval_every == 0 and dist.main:
+            metrics = evaluate(model, val, device, precision=args.precision)
+            metrics.update(step=step, minutes=budget.elapsed_s / 60,
+                           events_per_s=events_seen / budget.elapsed_s)
+            history.append(metrics)
+            if metrics["nll"] < best:
+                best = metrics["nll"]
+                export_bundle(model, out / "best", {"step": step, "validation": metrics,
+                                                    "sources": args.sources})
+            checkpoint()
+            bar.write(f"step {step}: val nll {metrics['nll']:.4f} acc {metrics['accuracy']:.4f} "
+                      f"({metrics['events_per_s']:.0f} events/s)")
+    bar.close()
+    result = {"steps": step, "minutes": budget.elapsed_s / 60, "best_val_nll": best, "history": history}
+    if dist.main:
+        final = evaluate(model, val, device, precision=args.precision)
+        if final["nll"] < best:
+            best = final["nll"]
+            export_bundle(model, out / "best", {"step": step, "validation": final, "sources": args.sources})
+        result.update(best_val_nll=best, final=final)
+        checkpoint()
+        (out / "train.json").write_text(json.dumps(result, indent=2))
+    if dist.enabled:
+        from torch import distributed
+
+        distributed.destroy_process_group()
+    return result
