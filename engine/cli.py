@@ -14,7 +14,8 @@ from typing import Sequence
 
 from engine.errors import CantusError
 
-COMMANDS = frozenset({"info", "convert", "data", "render", "train", "eval", "interpolate", "sample", "vary"})
+COMMANDS = frozenset({"info", "convert", "data", "render", "train", "eval", "interpolate", "sample", "vary",
+                      "continue"})
 
 
 def _format_time(seconds: float) -> str:
@@ -151,6 +152,70 @@ def cmd_train_attributes(args: argparse.Namespace) -> int:
 
     vectors = add_attribute_vectors(args.bundle, args.sources)
     print(f"stored {len(vectors)} attribute vectors in {args.bundle}/config.json: {', '.join(vectors)}")
+    return 0
+
+
+def cmd_train_transformer(args: argparse.Namespace) -> int:
+    from engine.train.transformer import TrainArgs, train
+
+    result = train(TrainArgs(sources=args.sources, out=args.out, absolute=args.absolute, d_model=args.d_model,
+                             n_layers=args.layers, n_heads=args.heads, max_len=args.max_len,
+                             batch_size=args.batch_size, lr=args.lr, minutes=args.minutes,
+                             max_steps=args.max_steps, eval_every=args.eval_every, seed=args.seed,
+                             device=args.device, precision=args.precision, resume=not args.fresh))
+    print(f"trained {result['steps']} steps in {result['minutes']:.1f} min; best validation NLL "
+          f"{result['best_val_nll']:.4f} nats/event; bundle in {args.out}/best")
+    return 0
+
+
+def _performances(args: argparse.Namespace) -> list:
+    """Held-out performances: the corpora's test split, or every piece in --midi-dir."""
+    if args.midi_dir:
+        import numpy as np
+
+        from engine.data import build_corpus
+        from engine.music.encodings.performance import END
+
+        corpus = build_corpus(args.midi_dir, progress=not args.json)
+        return [np.append(p.astype(np.int64), END) for s in ("train", "validation", "test")
+                for p in corpus.performances[s] if len(p)]
+    from engine.train.transformer import load_performances
+
+    return load_performances(args.sources, "test")
+
+
+def cmd_eval_transformer(args: argparse.Namespace) -> int:
+    from engine.eval.transformer import evaluate
+    from engine.generate.continuation import Continuer
+
+    relative = Continuer.load(args.model).model
+    absolute = Continuer.load(args.baseline).model if args.baseline else None
+    performances = _performances(args)
+    if args.sequences:
+        performances = performances[: args.sequences]
+    if not performances:
+        raise CantusError("There is no music to evaluate on.")
+    result = evaluate(relative, absolute, performances, limit=args.limit, continuations=args.continuations,
+                      speed_events=args.speed_events)
+    print(json.dumps(result, indent=None if args.json else 2))
+    return 0
+
+
+def cmd_continue(args: argparse.Namespace) -> int:
+    from engine.generate.continuation import Continuer
+    from engine.music.files import open_sketch, save_sketch_as
+
+    if (args.bars is None) == (args.seconds is None):
+        raise CantusError("Say how long: --bars N or --seconds S.")
+    low, _, high = (args.range or "").partition("-")
+    pitch_range = (int(low), int(high)) if args.range else None
+    sketch = open_sketch(args.input)
+    result = Continuer.load(args.model).continue_(
+        sketch, bars=args.bars, seconds=args.seconds, temperature=args.temperature, top_p=args.top_p,
+        key=None if (args.key or "").lower() in ("none", "off") else (args.key or "auto"), seed=args.seed, pitch_range=pitch_range, max_polyphony=args.max_notes)
+    save_sketch_as(result.sketch, args.output)
+    print(f"wrote {args.output}: {len(result.track.notes)} new notes"
+          f"{f' in {result.key.name}' if result.key else ''}")
     return 0
 
 
@@ -314,6 +379,25 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--sources", default="music21,pop909")
     t.set_defaults(func=cmd_train_attributes)
 
+    t = train_sub.add_parser("transformer", help="the Music Transformer on performance events")
+    t.add_argument("--sources", default="music21,pop909", help="comma-separated corpora")
+    t.add_argument("--out", default="runs/music-transformer", help="checkpoints and the best bundle go here")
+    t.add_argument("--absolute", action="store_true", help="the baseline with absolute positions")
+    t.add_argument("--d-model", type=int, default=256)
+    t.add_argument("--layers", type=int, default=6)
+    t.add_argument("--heads", type=int, default=8)
+    t.add_argument("--max-len", type=int, default=512, help="events per training crop (and attention span)")
+    t.add_argument("--batch-size", type=int, default=16)
+    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--minutes", type=float, default=None, help="stop cleanly after this long")
+    t.add_argument("--max-steps", type=int, default=None)
+    t.add_argument("--eval-every", type=int, default=250)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: the best there is)")
+    t.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"])
+    t.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint in --out")
+    t.set_defaults(func=cmd_train_transformer)
+
     p = sub.add_parser("eval", help="measure a trained model on held-out data")
     eval_sub = p.add_subparsers(dest="model_kind", required=True, metavar="MODEL")
     e = eval_sub.add_parser("musicvae", help="MusicVAE: accuracy, note F1, KL, interpolation, attributes")
@@ -324,6 +408,18 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--limit", type=int, default=None, help="at most this many melodies")
     e.add_argument("--json", action="store_true", help="one line of JSON")
     e.set_defaults(func=cmd_eval_musicvae)
+    e = eval_sub.add_parser("transformer", help="Music Transformer: NLL against the baseline, constraints, speed")
+    e.add_argument("--model", default="music-transformer", help="a bundled model name or a bundle folder")
+    e.add_argument("--baseline", default="music-transformer-absolute",
+                   help="the absolute-position model to compare with ('' for none)")
+    e.add_argument("--midi-dir", default=None, help="evaluate on the music of this folder instead")
+    e.add_argument("--sources", default="music21,pop909", help="corpora whose test split is used")
+    e.add_argument("--sequences", type=int, default=None, help="at most this many performances")
+    e.add_argument("--limit", type=int, default=None, help="at most this many windows for NLL")
+    e.add_argument("--continuations", type=int, default=1000, help="sampled to check the constraints")
+    e.add_argument("--speed-events", type=int, default=512, help="events per sampling-speed run")
+    e.add_argument("--json", action="store_true", help="one line of JSON")
+    e.set_defaults(func=cmd_eval_transformer)
 
     p = sub.add_parser("interpolate", help="melodies between A and B (MusicVAE)")
     p.add_argument("a")
@@ -355,6 +451,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default="musicvae-mel2bar")
     p.add_argument("-o", "--output", required=True)
     p.set_defaults(func=cmd_vary)
+
+    p = sub.add_parser("continue", help="carry a phrase on (Music Transformer)")
+    p.add_argument("input", help="a .mid or .cantus file")
+    p.add_argument("--bars", type=float, default=None, help="this many bars, at the sketch's tempo")
+    p.add_argument("--seconds", type=float, default=None)
+    p.add_argument("--key", default=None, help='lock to a key, e.g. "A:min" (default: the one detected; "none": no lock)')
+    p.add_argument("--range", default=None, metavar="LOW-HIGH", help="MIDI pitches, e.g. 48-84")
+    p.add_argument("--max-notes", type=int, default=None, help="most notes sounding at once")
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--top-p", type=float, default=0.95)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--model", default="music-transformer")
+    p.add_argument("-o", "--output", required=True)
+    p.set_defaults(func=cmd_continue)
 
     p = sub.add_parser("data", help="training data")
     data_sub = p.add_subparsers(dest="data_command", required=True, metavar="ACTION")

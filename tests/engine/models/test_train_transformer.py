@@ -1,6 +1,8 @@
 """Music Transformer training: augmentation keeps music intact, a short run trains, resumes and
 exports a bundle that the continuation code loads."""
 
+import contextlib
+import io
 import json
 
 import numpy as np
@@ -69,3 +71,31 @@ def test_a_short_run_trains_resumes_and_exports(tmp_path, monkeypatch):
     baseline = tt.train(tt.TrainArgs(**{**args.__dict__, "absolute": True, "out": str(tmp_path / "abs"),
                                         "max_steps": 15}))
     assert baseline["steps"] == 15
+
+    # The command line continues a real MIDI file and evaluates both models.
+    from engine.cli import main
+    from engine.music.files import open_sketch, save_sketch_as
+    from engine.music.sketch import Note, Sketch, Track
+
+    phrase = Sketch.new(qpm=100, tracks=[Track("Lead", 0, False, [Note(p, 90, i * 480, (i + 1) * 480)
+                                                                 for i, p in enumerate([60, 64, 67, 65])])])
+    save_sketch_as(phrase, tmp_path / "in.mid")
+    out = tmp_path / "out.mid"
+    assert main(["continue", str(tmp_path / "in.mid"), "--bars", "2", "--key", "C:maj", "--seed", "1",
+                 "--model", str(tmp_path / "best"), "-o", str(out)]) == 0
+    result = open_sketch(out)
+    new = result.tracks[-1]
+    assert new.name == "Continuation" and all(n.pitch % 12 in {0, 2, 4, 5, 7, 9, 11} for n in new.notes)
+    assert all(1920 <= n.start_tick and n.end_tick <= 1920 * 3 + 2 for n in new.notes)
+    assert main(["continue", str(tmp_path / "in.mid"), "-o", str(out)]) == 2  # no length given
+    monkeypatch.setattr(tt, "load_performances", lambda sources, split: perfs[:2])
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert main(["eval", "transformer", "--model", str(tmp_path / "best"), "--baseline",
+                     str(tmp_path / "abs" / "best"), "--continuations", "8", "--speed-events", "32", "--json"]) == 0
+    report = json.loads(buf.getvalue())
+    for key in ("nll_relative", "nll_absolute", "constraint_satisfaction", "events_per_s_cached",
+                "events_per_s_recompute", "n_sequences"):
+        assert key in report
+    assert report["n_sequences"] == 2 and set(report["constraint_satisfaction"].values()) == {1.0}
+    assert report["events_per_s_cached"] > 0 and report["nll_absolute"] > 0
