@@ -141,9 +141,10 @@ def cmd_train_musicvae(args: argparse.Namespace) -> int:
                              device=args.device, precision=args.precision,
                              free_bits=args.free_bits, resume=not args.fresh))
     final = result.get("final", {})
-    print(f"trained {result['steps']} steps in {result['minutes']:.1f} min; best validation loss "
-          f"{result['best_val_loss']:.3f}, accuracy {final.get('accuracy', float('nan')):.4f}; "
-          f"bundle in {args.out}/best")
+    print(f"trained {result['steps']} steps in {result['minutes']:.1f} min; final validation loss "
+          f"{final.get('loss', float('nan')):.3f}, accuracy {final.get('accuracy', float('nan')):.4f} "
+          f"(free-running {final.get('sampled_accuracy', float('nan')):.4f}); best in {args.out}/best, "
+          f"final in {args.out}/last")
     return 0
 
 
@@ -240,8 +241,12 @@ def cmd_eval_musicvae(args: argparse.Namespace) -> int:
         windows = np.concatenate([corpus.windows(bars, s) for s in ("train", "validation", "test")])
     else:
         windows = load_windows(args.sources, bars, "test")
-    if args.limit:
-        windows = windows[: args.limit]
+    if args.limit and len(windows) > args.limit:
+        # A seeded random subset: the splits are stored source by source, so the first N would
+        # all come from one corpus.
+        import numpy as np
+
+        windows = windows[np.sort(np.random.default_rng(0).choice(len(windows), args.limit, replace=False))]
     if not len(windows):
         raise CantusError("There are no melodies to evaluate on.")
     result = evaluate(vae, windows, pairs=args.pairs)
@@ -405,7 +410,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--midi-dir", default=None, help="evaluate on the melodies of this folder instead")
     e.add_argument("--sources", default="music21,pop909", help="corpora whose test split is used")
     e.add_argument("--pairs", type=int, default=200)
-    e.add_argument("--limit", type=int, default=None, help="at most this many melodies")
+    e.add_argument("--limit", type=int, default=None, help="at most this many melodies (a seeded random subset)")
     e.add_argument("--json", action="store_true", help="one line of JSON")
     e.set_defaults(func=cmd_eval_musicvae)
     e = eval_sub.add_parser("transformer", help="Music Transformer: NLL against the baseline, constraints, speed")

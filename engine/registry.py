@@ -70,3 +70,43 @@ def read_bundle(folder: str | Path) -> tuple[dict, dict]:
         raise ModelLoadError(
             f"The weights of the model '{label}' are damaged ({str(e)[:80]}); reinstall or retrain it.") from None
     return config, {k: v.to(torch.float32) for k, v in state.items()}
+
+
+def load_model(name_or_dir, kind: str, build, label: str, device_name_: str | None = None):
+    """(module on its device, config.json, folder) for a bundled model name or a bundle folder.
+
+    ``kind`` is the config's "model" field; ``build(config["config"])`` makes the empty module.
+    Every way this can fail is a `ModelLoadError` that names the model and what to do.
+    """
+    folder = Path(name_or_dir)
+    if not folder.is_dir():
+        folder = model_dir(str(name_or_dir))
+    config, state = read_bundle(folder)
+    if config.get("model") != kind:
+        raise ModelLoadError(f"'{folder.name}' is not a {label} model.")
+    try:
+        module = build(config["config"])
+        module.load_state_dict(state)
+    except (TypeError, KeyError, RuntimeError) as e:
+        raise ModelLoadError(
+            f"The model '{folder.name}' does not match this version of Cantus ({str(e)[:100]}).") from None
+    return module.to(device(device_name_)).eval(), config, folder
+
+
+def save_bundle(model, out_dir: Path, kind: str, config: dict, extra: dict | None = None,
+                skip: tuple[str, ...] = ()) -> None:
+    """config.json + weights.safetensors (float16, ``skip`` left out: tied copies), written atomically."""
+    import torch
+    from safetensors.torch import save_file
+
+    from engine.fileio import atomic_write_text
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().to("cpu", torch.float16).contiguous() for k, v in model.state_dict().items()
+             if k not in skip}
+    tmp = out_dir / "weights.safetensors.tmp"
+    save_file(state, str(tmp))
+    tmp.replace(out_dir / "weights.safetensors")
+    atomic_write_text(out_dir / "config.json", json.dumps({"model": kind, "config": config, **(extra or {})},
+                                                          indent=2))

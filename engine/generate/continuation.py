@@ -27,7 +27,7 @@ from engine.music.encodings.performance import (
 from engine.music.key import Key, detect_key, parse_key
 from engine.music.sketch import Sketch, Track
 from engine.models.music_transformer import MusicTransformer, TransformerConfig
-from engine.registry import ModelLoadError, device as pick_device, model_dir, read_bundle
+from engine.registry import load_model
 
 DEFAULT_VELOCITY = 80
 MODEL_NAME = "music-transformer"
@@ -207,20 +207,9 @@ class Continuer:
 
     @classmethod
     def load(cls, name_or_dir: str | Path = MODEL_NAME, device: str | None = None) -> "Continuer":
-        folder = Path(name_or_dir)
-        if not folder.is_dir():
-            folder = model_dir(str(name_or_dir))
-        config, state = read_bundle(folder)
-        if config.get("model") != "music_transformer":
-            raise ModelLoadError(f"The model '{folder.name}' is not a Music Transformer.")
-        model = MusicTransformer(TransformerConfig(**config["config"]))
-        if "embed.weight" in state:
-            state.setdefault("head.weight", state["embed.weight"])  # tied, stored once
-        try:
-            model.load_state_dict(state)
-        except RuntimeError as e:
-            raise ModelLoadError(f"The model '{folder.name}' does not match its configuration: {e}") from e
-        return cls(model.to(pick_device(device)), folder.name)
+        model, _, folder = load_model(name_or_dir, "music_transformer",
+                                      lambda c: MusicTransformer(TransformerConfig(**c)), "Music Transformer", device)
+        return cls(model, folder.name)
 
     @staticmethod
     def start_of(sketch: Sketch) -> int:

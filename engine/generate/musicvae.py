@@ -20,7 +20,7 @@ from engine.music.melody import extract_melody, skyline
 from engine.music.quantize import is_quantized, quantize_melody
 from engine.music.sketch import TICKS_PER_STEP, Note, Sketch, Track
 from engine.models.musicvae import MusicVAE, MusicVAEConfig
-from engine.registry import ModelLoadError, device as pick_device, model_dir, read_bundle
+from engine.registry import ModelLoadError, load_model
 
 CODEC = MelodyOneHot()
 STEPS_PER_BAR = 16
@@ -95,20 +95,10 @@ class MelodyVAE:
 
     @classmethod
     def load(cls, name_or_dir: str | Path = "musicvae-mel2bar", device: str | None = None) -> "MelodyVAE":
-        folder = Path(name_or_dir)
-        if not folder.is_dir():
-            folder = model_dir(str(name_or_dir))
-        config, state = read_bundle(folder)
-        if config.get("model") != "musicvae":
-            raise ModelLoadError(f"'{folder.name}' is not a MusicVAE model.")
-        try:
-            model = MusicVAE(MusicVAEConfig(**config["config"]))
-            model.load_state_dict(state)
-        except (TypeError, KeyError, RuntimeError) as e:
-            raise ModelLoadError(
-                f"The model '{folder.name}' does not match this version of Cantus ({str(e)[:100]}).") from None
+        model, config, folder = load_model(name_or_dir, "musicvae", lambda c: MusicVAE(MusicVAEConfig(**c)),
+                                           "MusicVAE", device)
         vectors = {k: np.asarray(v, dtype=np.float32) for k, v in config.get("attribute_vectors", {}).items()}
-        return cls(model, vectors, pick_device(device), folder.name)
+        return cls(model, vectors, next(model.parameters()).device, folder.name)
 
     # -- tokens <-> tracks ----------------------------------------------------------------------
 

@@ -149,6 +149,12 @@ class MusicTransformer(nn.Module):
         if isinstance(module, nn.Linear) and module.bias is not None:
             nn.init.zeros_(module.bias)
 
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        """As nn.Module's; bundles store the tied output layer once, as embed.weight."""
+        if "embed.weight" in state_dict and "head.weight" not in state_dict:
+            state_dict = {**state_dict, "head.weight": state_dict["embed.weight"]}
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)
+
     def new_cache(self) -> list[dict]:
         """An empty key/value cache: pass it to `forward` with the new tokens only."""
         return [{"seen": 0} for _ in self.blocks]

@@ -6,9 +6,11 @@
 Batches are random windows of the training split, transposed on the fly (each melody by a
 random shift that keeps it in range). Adam with exponential learning-rate decay, gradient
 clipping, beta annealing, scheduled sampling (inverse sigmoid) for the flat model. Every
-``eval_every`` steps the validation split is scored; the best weights by validation loss are
-kept as a bundle (config.json + weights.safetensors in float16), and a full checkpoint
-(model, optimiser, step, RNG) makes the run resumable.
+``eval_every`` steps the validation split is scored. The best weights are kept as a bundle
+(config.json + weights.safetensors in float16) in ``best/``, the final ones in ``last/``: for the
+flat model, trained with scheduled sampling, best means the highest free-running accuracy; for
+the hierarchical one, the lowest validation loss. A full checkpoint (model, optimiser, step,
+RNG) makes the run resumable.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import torch
 from tqdm import tqdm
 
 from engine.models.musicvae import CONFIGS, MusicVAE, MusicVAEConfig
+from engine.registry import save_bundle
 from engine.train.common import (
     Budget, Dist, autocast, load_checkpoint, pick_device, save_checkpoint, setup_distributed,
 )
@@ -97,9 +100,10 @@ def sampling_probability(step: int, rate: float) -> float:
 @torch.no_grad()
 def evaluate(model: MusicVAE, windows: np.ndarray, device: torch.device, batch_size: int = 512,
              step: int = 10**9, precision: str = "auto") -> dict[str, float]:
-    """Teacher-forced validation: mean loss, reconstruction, KL (nats) and token accuracy."""
+    """Validation: teacher-forced mean loss, reconstruction, KL (nats) and token accuracy, and
+    ``sampled_accuracy``: the token accuracy of free-running argmax decodes from the mean."""
     model.eval()
-    totals = {"loss": 0.0, "recon": 0.0, "kl": 0.0, "accuracy": 0.0}
+    totals = {"loss": 0.0, "recon": 0.0, "kl": 0.0, "accuracy": 0.0, "sampled_accuracy": 0.0}
     n = 0
     g = torch.Generator(device="cpu").manual_seed(1234)  # the same posterior samples every time
     for i in range(0, len(windows), batch_size):
@@ -108,28 +112,24 @@ def evaluate(model: MusicVAE, windows: np.ndarray, device: torch.device, batch_s
             mu, sigma = model.encoder(tokens)
             eps = torch.randn(mu.shape, generator=g).to(device, mu.dtype)
             logits = model.decode_logits(mu + sigma * eps, tokens)
+            decoded = model.decode(mu)
         terms = model.loss({"logits": logits, "mu": mu, "sigma": sigma}, tokens, step)
+        terms["sampled_accuracy"] = (decoded == tokens).float().mean()
         for k in totals:
             totals[k] += float(terms[k]) * len(tokens)
         n += len(tokens)
     model.train()
-    return {k: v / max(n, 1) for k, v in totals.items()}
+    out = {k: v / max(n, 1) for k, v in totals.items()}
+    # What "best" means. With scheduled sampling the teacher-forced loss rises while the model
+    # learns to play from its own output, so the free-running accuracy decides (a 75-minute
+    # mel2bar run had its lowest loss at step 5,000 with note F1 0.81; step 8,000 reached 0.87).
+    out["score"] = out["loss"] if model.cfg.hierarchical else -out["sampled_accuracy"]
+    return out
 
 
 def export_bundle(model: MusicVAE, out_dir: Path, extra: dict | None = None) -> None:
     """config.json + weights.safetensors (float16), the form the app loads."""
-    from safetensors.torch import save_file
-
-    from engine.fileio import atomic_write_text
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().to("cpu", torch.float16).contiguous() for k, v in model.state_dict().items()}
-    tmp = out_dir / "weights.safetensors.tmp"
-    save_file(state, str(tmp))
-    tmp.replace(out_dir / "weights.safetensors")
-    atomic_write_text(out_dir / "config.json",
-                      json.dumps({"model": "musicvae", "config": model.cfg.to_dict(), **(extra or {})},
-                                 indent=2))
+    save_bundle(model, out_dir, "musicvae", model.cfg.to_dict(), extra)
 
 
 def train(args: TrainArgs) -> dict:
@@ -195,8 +195,8 @@ def train(args: TrainArgs) -> dict:
             metrics = evaluate(model, val_windows, device, step=step, precision=args.precision)
             metrics.update(step=step, minutes=budget.elapsed_s / 60, examples_per_s=examples / budget.elapsed_s)
             history.append(metrics)
-            if metrics["loss"] < best:
-                best = metrics["loss"]
+            if metrics["score"] < best:
+                best = metrics["score"]
                 export_bundle(model, out / "best", {"step": step, "validation": metrics})
             save_checkpoint(out / "last.pt", {"model": model.state_dict(), "opt": opt.state_dict(),
                                               "step": step, "best": best, "rng": torch.get_rng_state(),
@@ -204,12 +204,13 @@ def train(args: TrainArgs) -> dict:
             bar.write(f"step {step}: val loss {metrics['loss']:.2f} acc {metrics['accuracy']:.4f} "
                       f"kl {metrics['kl']:.1f} ({metrics['examples_per_s']:.0f} ex/s)")
     bar.close()
-    result = {"steps": step, "minutes": budget.elapsed_s / 60, "best_val_loss": best, "history": history}
+    result = {"steps": step, "minutes": budget.elapsed_s / 60, "best_score": best, "history": history}
     if dist.main:
         final = evaluate(model, val_windows, device, step=step, precision=args.precision)
-        if final["loss"] < best:
+        if final["score"] < best:
             export_bundle(model, out / "best", {"step": step, "validation": final})
-            result["best_val_loss"] = final["loss"]
+            result["best_score"] = final["score"]
+        export_bundle(model, out / "last", {"step": step, "validation": final})
         result["final"] = final
         (out / "train.json").write_text(json.dumps(result, indent=2))
     if dist.enabled:

@@ -29,6 +29,7 @@ from engine.models.music_transformer import CONFIGS, MusicTransformer, Transform
 from engine.music.encodings.performance import (
     END, NOTE_OFF, NOTE_ON, NUM_TIME_SHIFTS, PAD, TIME_SHIFT, VELOCITY,
 )
+from engine.registry import save_bundle
 from engine.train.common import (
     Budget, Dist, autocast, load_checkpoint, pick_device, save_checkpoint, setup_distributed,
 )
@@ -183,19 +184,8 @@ def evaluate(model: MusicTransformer, windows: np.ndarray, device: torch.device,
 
 
 def export_bundle(model: MusicTransformer, out_dir: Path, extra: dict | None = None) -> None:
-    """config.json + weights.safetensors (float16), the form the app loads."""
-    from safetensors.torch import save_file
-
-    from engine.fileio import atomic_write_text
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().to("cpu", torch.float16).contiguous() for k, v in model.state_dict().items()
-             if k != "head.weight"}  # tied to embed.weight
-    tmp = out_dir / "weights.safetensors.tmp"
-    save_file(state, str(tmp))
-    tmp.replace(out_dir / "weights.safetensors")
-    atomic_write_text(out_dir / "config.json", json.dumps(
-        {"model": "music_transformer", "config": model.cfg.to_dict(), **(extra or {})}, indent=2))
+    """The form the app loads (the tied output layer is stored once, as the embedding)."""
+    save_bundle(model, out_dir, "music_transformer", model.cfg.to_dict(), extra, skip=("head.weight",))
 
 
 def model_config(args: TrainArgs) -> TransformerConfig:

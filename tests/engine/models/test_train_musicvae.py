@@ -37,6 +37,8 @@ def test_a_short_run_trains_resumes_and_exports(tmp_path, monkeypatch):
                         eval_windows=32)
     result = tm.train(args)
     assert result["steps"] == 20 and (tmp_path / "best" / "weights.safetensors").is_file()
+    assert (tmp_path / "last" / "weights.safetensors").is_file()
+    assert 0 <= result["final"]["sampled_accuracy"] <= 1 and result["best_score"] <= 0
     config = json.loads((tmp_path / "best" / "config.json").read_text())
     assert config["config"]["name"] == "tiny" and config["validation"]["accuracy"] >= 0
     args.max_steps = 30
