@@ -9,6 +9,18 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("ALSA_CONFIG_PATH", str(Path(__file__).with_name("alsa-null.conf")))
 
+# Under pytest-xdist (`-n 2` on 2 cores) each worker gets one compute thread. Two workers with
+# two spinning OpenMP threads each made a 3-second model fixture take ten minutes.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("MKL_NUM_THREADS", "1")
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:
+        pass
+
 REPO = Path(__file__).resolve().parent.parent
 POP909 = REPO.parent / "shared" / "data" / "pop909"
 
