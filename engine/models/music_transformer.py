@@ -83,6 +83,9 @@ class Attention(nn.Module):
             table = self.rel[:, :n].flip(1)  # column c: distance n-1-c
             rel = skew(q @ table.transpose(-1, -2).to(q.dtype))
             causal = torch.ones(n, n, dtype=torch.bool, device=q.device).triu(1)
+        elif n == 1:  # one new event (sampling): key j is at distance total-1-j, nothing to mask
+            by_distance = q @ self.rel[:, :total].transpose(-1, -2).to(q.dtype)
+            return by_distance.flip(-1) * scale
         else:  # queries past .. total-1 against keys 0 .. total-1: gather by distance
             dist = (past + torch.arange(n, device=q.device))[:, None] - torch.arange(total, device=q.device)[None]
             by_distance = q @ self.rel[:, :total].transpose(-1, -2).to(q.dtype)  # (B, H, n, total)
