@@ -163,3 +163,17 @@ def test_attribute_vectors_exist_for_attributes_that_are_mostly_zero(vae):
     windows = np.concatenate(plain + [vae.to_windows(prepare(synco))] * 2)
     vectors = compute_attribute_vectors(vae.model, windows)
     assert "syncopation_16th" in vectors
+
+
+def test_the_bundled_model_plays_back_a_real_melody(pop909_dir):
+    # A guard on the bundled weights and config (not a held-out measurement: song 001 may be in
+    # the training split; `cantus eval musicvae` measures the test split). Measured: F1 0.865.
+    from engine.eval.musicvae import note_f1
+    from engine.music.files import open_sketch
+
+    bundled = MelodyVAE.load("musicvae-mel2bar")
+    assert set(bundled.attribute_vectors) == {"c_diatonic", "note_density", "mean_interval",
+                                              "syncopation_16th", "syncopation_8th"}
+    windows = bundled.to_windows(prepare(open_sketch(pop909_dir / "001" / "001.mid")))
+    mu = bundled.model.encode(torch.from_numpy(windows.astype(np.int64)))[0].numpy()
+    assert len(windows) == 33 and note_f1(windows, bundled.decode_tokens(mu)) > 0.8
