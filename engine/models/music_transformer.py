@@ -93,17 +93,40 @@ class Attention(nn.Module):
             causal = dist < 0
         return (rel * scale).masked_fill(causal, float("-inf"))
 
+    def remember(self, cache: dict, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Add new keys and values to the cache; return views of all the visible ones.
+
+        The buffers are allocated once (twice the attention span for the relative model, which
+        slides: only the last ``max_len`` keys are visible, and when the buffer is full they are
+        moved to its front, once every ``max_len`` events), so a step copies nothing else.
+        """
+        cfg = self.cfg
+        B, H, n, D = k.shape
+        if "k" not in cache:
+            capacity = 2 * cfg.max_len if cfg.relative else cfg.max_len
+            cache["k"] = k.new_empty(B, H, capacity, D)
+            cache["v"] = v.new_empty(B, H, capacity, D)
+            cache["start"], cache["end"] = 0, 0
+        bk, bv, start, end = cache["k"], cache["v"], cache["start"], cache["end"]
+        if end + n > bk.shape[2]:  # only the relative model gets here (forward checks the other)
+            keep = min(end - start, cfg.max_len - n)
+            bk[:, :, :keep] = bk[:, :, end - keep:end]
+            bv[:, :, :keep] = bv[:, :, end - keep:end]
+            start, end = 0, keep
+        bk[:, :, end:end + n] = k
+        bv[:, :, end:end + n] = v
+        end += n
+        if cfg.relative:
+            start = max(start, end - cfg.max_len)
+        cache["start"], cache["end"] = start, end
+        return bk[:, :, start:end], bv[:, :, start:end]
+
     def forward(self, x: torch.Tensor, cache: dict | None = None) -> torch.Tensor:
         cfg = self.cfg
         B, n, _ = x.shape
         q, k, v = self.qkv(x).view(B, n, 3, cfg.n_heads, cfg.d_head).permute(2, 0, 3, 1, 4)
         if cache is not None:
-            if "k" in cache:
-                k = torch.cat([cache["k"], k], dim=2)
-                v = torch.cat([cache["v"], v], dim=2)
-            if cfg.relative and k.shape[2] > cfg.max_len:  # slide: distances stay below max_len
-                k, v = k[:, :, -cfg.max_len:], v[:, :, -cfg.max_len:]
-            cache["k"], cache["v"] = k, v
+            k, v = self.remember(cache, k, v)
         total = k.shape[2]
         past = total - n
         dropout = cfg.dropout if self.training else 0.0

@@ -58,13 +58,15 @@ def test_the_relative_cache_slides_past_max_len():
     # equal a fresh computation over the last max_len events.
     torch.manual_seed(2)
     model = MusicTransformer(TransformerConfig(**{**TINY, "n_layers": 1})).eval()
-    seq = torch.randint(0, 388, (1, 100))
+    seq = torch.randint(0, 388, (1, 300))  # past the buffer's end (2 x 64) twice
     with torch.no_grad():
         cache = model.new_cache()
-        for t in range(100):
+        model(seq[:, :40], cache)
+        for t in range(40, 300):
             last = model(seq[:, t:t + 1], cache)
-        assert cache[0]["k"].shape[2] == 64 and cache[0]["seen"] == 100
-        assert torch.allclose(last[:, -1], model(seq[:, -64:])[:, -1], atol=1e-4)
+            if t in (100, 128, 129, 200, 299):
+                assert torch.allclose(last[:, -1], model(seq[:, t - 63:t + 1])[:, -1], atol=1e-4), t
+        assert cache[0]["end"] - cache[0]["start"] == 64 and cache[0]["seen"] == 300
     absolute = MusicTransformer(TransformerConfig(**TINY, relative=False)).eval()
     with pytest.raises(ValueError):
         absolute(torch.randint(0, 388, (1, 65)))
