@@ -171,17 +171,13 @@ def cmd_train_transformer(args: argparse.Namespace) -> int:
 
 def _performances(args: argparse.Namespace) -> list:
     """Held-out performances: the corpora's test split, or every piece in --midi-dir."""
-    if args.midi_dir:
-        import numpy as np
+    from engine.train.transformer import ended, load_performances
 
+    if args.midi_dir:
         from engine.data import build_corpus
-        from engine.music.encodings.performance import END
 
         corpus = build_corpus(args.midi_dir, progress=not args.json)
-        return [np.append(p.astype(np.int64), END) for s in ("train", "validation", "test")
-                for p in corpus.performances[s] if len(p)]
-    from engine.train.transformer import load_performances
-
+        return [p for s in ("train", "validation", "test") for p in ended(corpus.performances[s])]
     return load_performances(args.sources, "test")
 
 

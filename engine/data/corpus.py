@@ -460,3 +460,15 @@ def format_counts(corpus: CorpusData) -> str:
     took = "loaded the saved corpus" if c.get("reused_saved_corpus") else "built"
     lines.append(f"  {took} in {c.get('seconds', 0):.1f} s")
     return "\n".join(lines)
+
+
+def load_corpora(sources: str) -> list[CorpusData]:
+    """The corpora named in a comma-separated list ("music21,pop909"), each loaded from the
+    cache, or built first when it has not been built yet."""
+    out = []
+    for source in [s.strip() for s in sources.split(",") if s.strip()]:
+        try:
+            out.append(load_corpus(source))
+        except DataError:
+            out.append(build_corpus(source))
+    return out

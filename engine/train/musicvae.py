@@ -59,16 +59,9 @@ class TrainArgs:
 
 def load_windows(sources: str, num_bars: int, split: str) -> np.ndarray:
     """Windows (n, 16 * num_bars) of one split from each source's built corpus (building it if needed)."""
-    from engine.data import build_corpus, load_corpus
-    from engine.errors import DataError
+    from engine.data import load_corpora
 
-    blocks = []
-    for source in [s.strip() for s in sources.split(",") if s.strip()]:
-        try:
-            corpus = load_corpus(source)
-        except DataError:
-            corpus = build_corpus(source)
-        blocks.append(corpus.windows(num_bars, split))
+    blocks = [corpus.windows(num_bars, split) for corpus in load_corpora(sources)]
     return np.concatenate(blocks) if blocks else np.zeros((0, 16 * num_bars), np.uint8)
 
 

@@ -63,17 +63,14 @@ class TrainArgs:
 
 def load_performances(sources: str, split: str) -> list[np.ndarray]:
     """Every performance of one split, each ending with END (building corpora when needed)."""
-    from engine.data import build_corpus, load_corpus
-    from engine.errors import DataError
+    from engine.data import load_corpora
 
-    out = []
-    for source in [s.strip() for s in sources.split(",") if s.strip()]:
-        try:
-            corpus = load_corpus(source)
-        except DataError:
-            corpus = build_corpus(source)
-        out += [np.append(p.astype(np.int64), END) for p in corpus.performances[split] if len(p)]
-    return out
+    return [p for corpus in load_corpora(sources) for p in ended(corpus.performances[split])]
+
+
+def ended(performances: list[np.ndarray]) -> list[np.ndarray]:
+    """The non-empty performances as int64, each with END appended (how the model sees a piece)."""
+    return [np.append(p.astype(np.int64), END) for p in performances if len(p)]
 
 
 def transpose_events(events: np.ndarray, shift: int) -> np.ndarray:
