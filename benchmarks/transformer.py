@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
-from engine.generate.continuation import Constraints, Continuer, sample_events  # noqa: E402
+from engine.eval.transformer import sampling_speed  # noqa: E402
+from engine.generate.continuation import Continuer  # noqa: E402
 from engine.models.music_transformer import MusicTransformer, TransformerConfig  # noqa: E402
 from engine.music.encodings.performance import NOTE_OFF, NOTE_ON, TIME_SHIFT  # noqa: E402
 from engine.registry import ModelLoadError  # noqa: E402
@@ -30,19 +30,6 @@ def prime_events(n: int = 64) -> list[int]:
         p = (60, 64, 67, 72)[i % 4]
         out += [NOTE_ON + p, TIME_SHIFT + 24, NOTE_OFF + p]
     return out
-
-
-def run(model: MusicTransformer, events: int, use_cache: bool) -> tuple[float, float]:
-    """(events per second, seconds to the first note-on)."""
-    c = Constraints(max_events=events)
-    list(sample_events(model, prime_events(), Constraints(max_events=8), seed=0, use_cache=use_cache))
-    t0 = time.perf_counter()
-    first, n = None, 0
-    for e in sample_events(model, prime_events(), c, seed=0, use_cache=use_cache):
-        n += 1
-        if first is None and e < NOTE_OFF:
-            first = time.perf_counter() - t0
-    return n / (time.perf_counter() - t0), first or float("nan")
 
 
 def main() -> None:
@@ -63,8 +50,8 @@ def main() -> None:
         cfg = model.cfg
         print(f"{label}: {cfg.n_layers} layers, {cfg.d_model} wide, attention span {cfg.max_len}, "
               f"{sum(p.numel() for p in model.parameters()) / 1e6:.1f} M parameters")
-        cached, first_cached = run(model, args.events, True)
-        recompute, first_recompute = run(model, args.events, False)
+        cached, first_cached = sampling_speed(model, args.events, prime_events(), use_cache=True)
+        recompute, first_recompute = sampling_speed(model, args.events, prime_events(), use_cache=False)
         print(f"  cached:     {cached:8.0f} events/s, first note after {first_cached * 1000:6.1f} ms")
         print(f"  recomputed: {recompute:8.0f} events/s, first note after {first_recompute * 1000:6.1f} ms")
         print(f"  cache speed-up: {cached / recompute:.1f}x over {args.events} events")
