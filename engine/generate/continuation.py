@@ -259,7 +259,12 @@ class Continuer:
         """(event, the new notes so far) after every event: the GUI draws notes as they come and
         can stop between any two events. ``request``: the arguments of `plan`."""
         start, _, constraints = self.plan(sketch, **request)
-        yield from self._run(sketch, start, constraints, temperature, top_p, top_k, seed)
+        start_s = sketch.ticks_to_seconds(start)
+        events: list[int] = []
+        for event in sample_events(self.model, self.prime(sketch, start), constraints,
+                                   temperature, top_k, top_p, seed):
+            events.append(event)
+            yield event, self._track(events, sketch, start_s)
 
     def continue_(self, sketch: Sketch, bars: float | None = None, seconds: float | None = None,
                   temperature: float = 1.0, top_p: float | None = 0.95, key: str | Key | None = "auto",
@@ -268,9 +273,9 @@ class Continuer:
         """The sketch with its continuation added: ``into`` "new" (a track named Continuation)
         or the index of a track to append to."""
         start, end, constraints = self.plan(sketch, bars=bars, seconds=seconds, key=key, **request)
-        track, events = Track(name="Continuation"), []
-        for event, track in self._run(sketch, start, constraints, temperature, top_p, top_k, seed):
-            events.append(event)
+        events = list(sample_events(self.model, self.prime(sketch, start), constraints,
+                                    temperature, top_k, top_p, seed))
+        track = self._track(events, sketch, sketch.ticks_to_seconds(start))  # decoded once, at the end
         out = sketch.copy()
         if into == "new":
             out.tracks.append(track)
@@ -278,15 +283,6 @@ class Continuer:
             target = out.tracks[int(into)]
             out.tracks[int(into)] = target.copy(sorted(target.notes + track.notes))
         return Continuation(out, track, constraints.key, start, max(end, track.end_tick), events)
-
-    def _run(self, sketch: Sketch, start: int, constraints: Constraints, temperature: float,
-             top_p: float | None, top_k: int | None, seed: int | None) -> Iterator[tuple[int, Track]]:
-        start_s = sketch.ticks_to_seconds(start)
-        events: list[int] = []
-        for event in sample_events(self.model, self.prime(sketch, start), constraints,
-                                   temperature, top_k, top_p, seed):
-            events.append(event)
-            yield event, self._track(events, sketch, start_s)
 
     @staticmethod
     def _track(events: list[int], sketch: Sketch, start_s: float) -> Track:
