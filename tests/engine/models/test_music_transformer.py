@@ -53,6 +53,25 @@ def test_cached_steps_give_the_logits_of_a_full_recomputation(relative):
     assert torch.allclose(torch.cat(parts, 1), full, atol=1e-4)
 
 
+@pytest.mark.parametrize("relative", [True, False])
+def test_the_single_event_step_matches_the_cached_forward(relative):
+    # step() is forward() without the modules, for sampling; the relative model also slides.
+    torch.manual_seed(4)
+    model = MusicTransformer(TransformerConfig(**TINY, relative=relative)).eval()
+    seq = torch.randint(0, 388, (1, 200 if relative else 64))
+    with torch.no_grad():
+        slow, fast = model.new_cache(), model.new_cache()
+        model(seq[:, :5], slow)
+        model(seq[:, :5], fast)
+        for t in range(5, seq.shape[1]):
+            expected = model(seq[:, t:t + 1], slow)[0, -1]
+            assert torch.allclose(model.step(int(seq[0, t]), fast), expected, atol=1e-5), t
+    assert fast[0]["seen"] == seq.shape[1]
+    if not relative:
+        with pytest.raises(ValueError):
+            model.step(0, fast)
+
+
 def test_the_relative_cache_slides_past_max_len():
     # With one layer, keys depend on their own event only, so after sliding, the newest step must
     # equal a fresh computation over the last max_len events.
