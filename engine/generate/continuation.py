@@ -25,7 +25,7 @@ from engine.music.encodings.performance import (
     NOTE_OFF, NOTE_ON, NUM_EVENTS, NUM_TIME_SHIFTS, TIME_SHIFT, VELOCITY, VOCAB_SIZE, TimedNote,
 )
 from engine.music.key import Key, detect_key, parse_key
-from engine.music.sketch import Sketch, Track
+from engine.music.sketch import Note, Sketch, Track
 from engine.models.music_transformer import MusicTransformer, TransformerConfig
 from engine.registry import load_model
 
@@ -255,16 +255,17 @@ class Continuer:
                                                                      max_steps, max_events)
 
     def stream(self, sketch: Sketch, temperature: float = 1.0, top_p: float | None = 0.95,
-               top_k: int | None = None, seed: int | None = None, **request) -> Iterator[tuple[int, Track]]:
-        """(event, the new notes so far) after every event: the GUI draws notes as they come and
-        can stop between any two events. ``request``: the arguments of `plan`."""
+               top_k: int | None = None, seed: int | None = None, **request) -> Iterator[tuple[int, list[Note]]]:
+        """(event, the notes it completes) after every event, on the sketch's tick grid: the GUI
+        draws notes as they come and can stop between any two events; together the notes are
+        those `continue_` returns. ``request``: the arguments of `plan`."""
         start, _, constraints = self.plan(sketch, **request)
         start_s = sketch.ticks_to_seconds(start)
-        events: list[int] = []
+        decoder = perf.Decoder()
         for event in sample_events(self.model, self.prime(sketch, start), constraints,
                                    temperature, top_k, top_p, seed):
-            events.append(event)
-            yield event, self._track(events, sketch, start_s)
+            done = decoder.feed(event)
+            yield event, self._track(done, sketch, start_s).notes if done else []
 
     def continue_(self, sketch: Sketch, bars: float | None = None, seconds: float | None = None,
                   temperature: float = 1.0, top_p: float | None = 0.95, key: str | Key | None = "auto",
@@ -275,7 +276,7 @@ class Continuer:
         start, end, constraints = self.plan(sketch, bars=bars, seconds=seconds, key=key, **request)
         events = list(sample_events(self.model, self.prime(sketch, start), constraints,
                                     temperature, top_k, top_p, seed))
-        track = self._track(events, sketch, sketch.ticks_to_seconds(start))  # decoded once, at the end
+        track = self._track(perf.decode(events), sketch, sketch.ticks_to_seconds(start))
         out = sketch.copy()
         if into == "new":
             out.tracks.append(track)
@@ -285,7 +286,7 @@ class Continuer:
         return Continuation(out, track, constraints.key, start, max(end, track.end_tick), events)
 
     @staticmethod
-    def _track(events: list[int], sketch: Sketch, start_s: float) -> Track:
-        notes = [TimedNote(n.pitch, n.velocity, n.start_s + start_s, n.end_s + start_s)
-                 for n in perf.decode(events)]
-        return perf.notes_to_track(notes, sketch, name="Continuation")
+    def _track(notes: list[TimedNote], sketch: Sketch, start_s: float) -> Track:
+        """Notes timed from the continuation's start, placed on the sketch's grid."""
+        moved = [TimedNote(n.pitch, n.velocity, n.start_s + start_s, n.end_s + start_s) for n in notes]
+        return perf.notes_to_track(moved, sketch, name="Continuation")

@@ -112,38 +112,51 @@ def encode(notes: Iterable[TimedNote]) -> np.ndarray:
     return np.asarray(events, dtype=np.int16)
 
 
-def decode(events: Iterable[int], default_velocity: int = 80) -> list[TimedNote]:
-    """Notes from events. PAD is skipped, END stops; notes left on close at the last time.
+class Decoder:
+    """Events to notes, one event at a time (for streaming): `feed` returns the notes an event
+    ends, `close` ends those still sounding. ``decode`` is this over a whole list.
 
     A NOTE_ON for a pitch already sounding ends that note first; a NOTE_OFF for a silent pitch
-    is ignored; a note that would last no time lasts one 10 ms step.
+    is ignored; a note that would last no time lasts one 10 ms step. PAD is skipped; after END
+    nothing more is read.
     """
-    notes: list[TimedNote] = []
-    sounding: dict[int, tuple[int, int]] = {}  # pitch -> (start step, velocity)
-    now, velocity = 0, default_velocity
 
-    def close(pitch: int) -> None:
-        start, vel = sounding.pop(pitch)
-        end = max(now, start + 1)
-        notes.append(TimedNote(pitch, vel, start / STEPS_PER_SECOND, end / STEPS_PER_SECOND))
+    def __init__(self, default_velocity: int = 80) -> None:
+        self.now = 0  # in 10 ms steps
+        self.velocity = default_velocity
+        self.sounding: dict[int, tuple[int, int]] = {}  # pitch -> (start step, velocity)
+        self.ended = False
 
-    for ev in events:
-        ev = int(ev)
-        if ev == END:
-            break
+    def _close(self, pitch: int) -> TimedNote:
+        start, vel = self.sounding.pop(pitch)
+        return TimedNote(pitch, vel, start / STEPS_PER_SECOND, max(self.now, start + 1) / STEPS_PER_SECOND)
+
+    def feed(self, event: int) -> list[TimedNote]:
+        ev = int(event)
+        if self.ended or ev >= NUM_EVENTS:
+            self.ended = self.ended or ev == END
+            return []
         if ev < NOTE_OFF:
-            if ev in sounding:
-                close(ev)
-            sounding[ev] = (now, velocity)
-        elif ev < TIME_SHIFT:
-            if ev - NOTE_OFF in sounding:
-                close(ev - NOTE_OFF)
-        elif ev < VELOCITY:
-            now += ev - TIME_SHIFT + 1
-        elif ev < NUM_EVENTS:
-            velocity = bin_to_velocity(ev - VELOCITY)
-    for pitch in list(sounding):
-        close(pitch)
+            done = [self._close(ev)] if ev in self.sounding else []
+            self.sounding[ev] = (self.now, self.velocity)
+            return done
+        if ev < TIME_SHIFT:
+            return [self._close(ev - NOTE_OFF)] if ev - NOTE_OFF in self.sounding else []
+        if ev < VELOCITY:
+            self.now += ev - TIME_SHIFT + 1
+        else:
+            self.velocity = bin_to_velocity(ev - VELOCITY)
+        return []
+
+    def close(self) -> list[TimedNote]:
+        return [self._close(pitch) for pitch in list(self.sounding)]
+
+
+def decode(events: Iterable[int], default_velocity: int = 80) -> list[TimedNote]:
+    """Notes from events, sorted by start and pitch; notes left on close at the last time (see
+    `Decoder` for the rules)."""
+    decoder = Decoder(default_velocity)
+    notes = [note for ev in events for note in decoder.feed(ev)] + decoder.close()
     return sorted(notes, key=lambda n: (n.start_s, n.pitch))
 
 

@@ -81,8 +81,13 @@ def test_seeded_continuation_is_appended_in_bars(model):
 def test_streaming_shows_notes_as_they_come(model):
     sketch = phrase()
     sketch.time_signatures = [TimeSignature(0, 3, 4)]
-    counts = [len(track.notes) for _, track in Continuer(model).stream(sketch, bars=2, seed=2)]
-    assert counts == sorted(counts) and counts[-1] > 0
+    cont = Continuer(model)
+    steps = list(cont.stream(sketch, bars=2, seed=2))
+    streamed = sorted(note for _, notes in steps for note in notes)
+    whole = cont.continue_(sketch, bars=2, seed=2)
+    assert [e for e, _ in steps] == whole.events
+    assert streamed and streamed == whole.track.notes  # the same notes, each once, as they end
+    assert not steps[0][1] and any(notes for _, notes in steps[:-1])  # they arrive along the way
 
 
 def test_cached_and_recomputed_sampling_agree(model):
