@@ -45,7 +45,7 @@ def main() -> None:
             model, label = cont.model, f"{cont.name} on {device}"
         except ModelLoadError as e:
             print(f"{args.model}: {e} (timing an untrained 6-layer, 256-wide model instead)")
-            model = MusicTransformer(TransformerConfig(max_len=512)).to(device).eval()
+            model = MusicTransformer(TransformerConfig()).to(device).eval()
             label = f"untrained 6x256 on {device}"
         cfg = model.cfg
         print(f"{label}: {cfg.n_layers} layers, {cfg.d_model} wide, attention span {cfg.max_len}, "

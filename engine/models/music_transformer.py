@@ -33,8 +33,8 @@ class TransformerConfig:
     d_model: int = 256
     n_layers: int = 6
     n_heads: int = 8
-    d_ff: int = 1024
-    max_len: int = 1024  # the longest distance with its own embedding, and the training crop
+    d_ff: int = 512
+    max_len: int = 256  # the longest distance with its own embedding, and the training crop
     dropout: float = 0.1
     relative: bool = True  # False: learned absolute positions (the baseline)
 
@@ -204,49 +204,62 @@ class MusicTransformer(nn.Module):
                 layer["seen"] = seen + n
         return self.head(self.ln(x))
 
+    def _step_weights(self) -> list[tuple]:
+        """Each layer's weights in the form a one-event step wants them: matrices transposed
+        for ``addmm(bias, x, W^T)`` and the relative table reversed, so that the distances of
+        the visible keys are one contiguous slice of it. Made once per cache."""
+        out = []
+        for block in self.blocks:
+            a = block.attn
+            rev = a.rel.flip(1).contiguous() if a.rel is not None else None
+            out.append((block.ln1.weight, block.ln1.bias, a.qkv.weight.t().contiguous(), a.qkv.bias,
+                        a.proj.weight.t().contiguous(), a.proj.bias, block.ln2.weight, block.ln2.bias,
+                        block.ff[0].weight.t().contiguous(), block.ff[0].bias,
+                        block.ff[2].weight.t().contiguous(), block.ff[2].bias, rev))
+        return out
+
     @torch.inference_mode()
     def step(self, token: int, cache: list[dict]) -> torch.Tensor:
         """Logits (vocab,) for one more event after what ``cache`` holds (batch 1, eval mode).
 
         The same numbers as ``forward(tensor([[token]]), cache)[0, -1]``, computed with bare
-        tensor operations instead of module calls: sampling's hot path, where a step is a few
-        dozen tiny operations and calling overhead would otherwise be most of the time. The
-        relative logits need no flip either: with the table stored in reverse (``rel_rev``,
-        made once per cache), the distances of the visible keys are one contiguous slice of it.
+        tensor operations on pre-arranged weights instead of module calls: this is sampling's
+        hot path, where a step is a few dozen tiny operations and calling overhead would
+        otherwise be most of the time.
         """
         cfg = self.cfg
-        H, D, width = cfg.n_heads, cfg.d_head, (cfg.d_model,)
-        seen = cache[0]["seen"]
+        H, D, width, span = cfg.n_heads, cfg.d_head, (cfg.d_model,), cfg.max_len
+        first = cache[0]
+        seen = first["seen"]
+        weights = first.get("step_weights")
+        if weights is None:
+            weights = first["step_weights"] = self._step_weights()
         x = self.embed.weight[token] * math.sqrt(cfg.d_model)
         if self.pos is not None:
-            if seen >= cfg.max_len:
-                raise ValueError(f"the absolute-position model reads at most {cfg.max_len} events")
+            if seen >= span:
+                raise ValueError(f"the absolute-position model reads at most {span} events")
             x = x + self.pos.weight[seen]
         x = x.view(1, cfg.d_model)
         scale = D ** -0.5
-        for block, layer in zip(self.blocks, cache):
-            attn = block.attn
-            h = F.layer_norm(x, width, block.ln1.weight, block.ln1.bias, block.ln1.eps)
-            q, k, v = F.linear(h, attn.qkv.weight, attn.qkv.bias).view(3, 1, H, 1, D)
+        for (ln1w, ln1b, qkv, qkvb, proj, projb, ln2w, ln2b, up, upb, down, downb, rev), attn, layer \
+                in zip(weights, (b.attn for b in self.blocks), cache):
+            h = F.layer_norm(x, width, ln1w, ln1b)
+            q, k, v = torch.addmm(qkvb, h, qkv).view(3, 1, H, 1, D)
             keys, values = attn.remember(layer, k, v)
             q = q[0] * scale  # (H, 1, D)
-            if attn.rel is not None:
-                rev = layer.get("rel_rev")
-                if rev is None:
-                    rev = layer["rel_rev"] = attn.rel.flip(1).to(q.dtype)
-                total = keys.shape[2]
-                scores = torch.baddbmm(torch.bmm(q, rev[:, cfg.max_len - total:].transpose(1, 2)),
-                                       q, keys[0].transpose(1, 2))
+            keys = keys[0].transpose(1, 2)
+            if rev is not None:
+                rel = torch.bmm(q, rev[:, span - keys.shape[2]:].transpose(1, 2))
+                scores = torch.baddbmm(rel, q, keys)
             else:
-                scores = torch.bmm(q, keys[0].transpose(1, 2))
+                scores = torch.bmm(q, keys)
             out = torch.bmm(torch.softmax(scores, -1), values[0]).view(1, cfg.d_model)
-            x = x + F.linear(out, attn.proj.weight, attn.proj.bias)
-            h = F.layer_norm(x, width, block.ln2.weight, block.ln2.bias, block.ln2.eps)
-            up, down = block.ff[0], block.ff[2]
-            x = x + F.linear(F.gelu(F.linear(h, up.weight, up.bias)), down.weight, down.bias)
+            x = torch.addmm(x + projb, out, proj)
+            h = F.layer_norm(x, width, ln2w, ln2b)
+            x = torch.addmm(x + downb, F.gelu(torch.addmm(upb, h, up)), down)
         for layer in cache:
             layer["seen"] = seen + 1
-        return F.linear(F.layer_norm(x, width, self.ln.weight, self.ln.bias, self.ln.eps), self.head.weight)[0]
+        return F.linear(F.layer_norm(x, width, self.ln.weight, self.ln.bias), self.embed.weight)[0]
 
     def loss(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(mean NLL per predicted event in nats, number of events) for sequences (B, L); PAD is ignored."""

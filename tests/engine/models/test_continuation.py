@@ -95,3 +95,21 @@ def test_cached_and_recomputed_sampling_agree(model):
     fast = list(sample_events(model, [perf.NOTE_ON + 60], c, seed=9))
     slow = list(sample_events(model, [perf.NOTE_ON + 60], c, seed=9, use_cache=False))
     assert fast == slow
+
+
+def test_choose_keeps_to_the_mask_and_the_nucleus():
+    import numpy as np
+
+    from engine.generate.continuation import choose
+
+    logits = torch.tensor([3.0, 2.0, 1.0, 0.0, 5.0] + [-10.0] * 385)
+    mask = np.ones(390, dtype=bool)
+    mask[4] = False  # the likeliest event is not allowed
+    assert choose(logits, mask, temperature=0) == 0
+    rng = np.random.default_rng(0)
+    picks = {choose(logits, mask, 1.0, top_p=0.5, rng=rng) for _ in range(200)}
+    assert picks == {0}  # event 0 alone holds more than half of what is allowed
+    picks = [choose(logits, mask, 1.0, top_k=2, rng=rng) for _ in range(400)]
+    assert set(picks) == {0, 1} and picks.count(0) > picks.count(1)
+    a = [choose(logits, mask, 1.5, rng=np.random.default_rng(3)) for _ in range(5)]
+    assert a == [choose(logits, mask, 1.5, rng=np.random.default_rng(3)) for _ in range(5)]
