@@ -113,3 +113,17 @@ def test_choose_keeps_to_the_mask_and_the_nucleus():
     assert set(picks) == {0, 1} and picks.count(0) > picks.count(1)
     a = [choose(logits, mask, 1.5, rng=np.random.default_rng(3)) for _ in range(5)]
     assert a == [choose(logits, mask, 1.5, rng=np.random.default_rng(3)) for _ in range(5)]
+
+
+def test_notes_held_over_from_the_prime_count_toward_the_polyphony_limit():
+    c = Constraints(max_polyphony=2)
+    held = [60, 64, 67]  # the prime leaves a triad sounding: more than the limit already
+    on, off, shift = perf.NOTE_ON, perf.NOTE_OFF, perf.TIME_SHIFT
+    too_soon = [on + 72, shift + 9, off + 72, off + 60, off + 64, off + 67]
+    assert constraint_report(too_soon, c, prime_sounding=held)["max_polyphony"] is False
+    after_release = [shift + 9, off + 60, off + 64, on + 72, shift + 9, off + 72, off + 67]
+    assert constraint_report(after_release, c, prime_sounding=held)["max_polyphony"] is True
+    state = ConstraintState(c)
+    for p in held:
+        state.observe(on + p)
+    assert not state.allowed()[on:off].any()  # the sampler may not start one either
