@@ -27,20 +27,26 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
+    QFrame,
     QInputDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
     QProgressBar,
+    QScrollArea,
     QToolButton,
     QWidget,
 )
 
 from app.piano_roll import PianoRollEditor
 from app.commands import push
+from app.continue_panel import ContinuePanel
 from app.document_io import MIDI_FILTERS, OPEN_FILTERS, open_any
 from app.engine_bridge import EngineBridge
+from app.latent_panel import LatentPanel
+from app.render_panel import WAV_CHOICES, RenderPanel
 from app.shortcuts import key_sequences
+from app.spectrogram_view import SpectrogramView
 from app.track_list import TrackList
 from app.transport import (
     METER_DENOMINATORS,
@@ -71,12 +77,6 @@ MAX_RECENT = 10
 SAVE_FILTERS = ("Cantus sketches (*.cantus)", "MIDI files (*.mid *.midi)")
 MIDI_SAVE_FILTERS = ("MIDI files (*.mid)",)
 WAV_FILTERS = ("WAV audio (*.wav)",)
-WAV_CHOICES = {  # what Export WAV offers: label -> (bits, sample_rate)
-    "24-bit, 44.1 kHz (default)": (24, 44100),
-    "16-bit, 44.1 kHz (CD)": (16, 44100),
-    "24-bit, 48 kHz (video)": (24, 48000),
-    "32-bit float, 48 kHz": (32, 48000),
-}
 COMMON_METERS = ("4/4", "3/4", "2/4", "6/8", "5/4", "7/8", "9/8", "12/8", "2/2")
 BUSY_SHOW_MS = 250  # a job shorter than this never flashes the progress bar
 STATUS_MESSAGE_MS = 8000
@@ -144,13 +144,25 @@ class MainWindow(QMainWindow):
                                           self.metronome_action, self)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.transport_bar)
         self.track_list = TrackList(self.document, self.undo_stack)
-        self.tracks_dock = QDockWidget("Tracks", self)
-        self.tracks_dock.setObjectName("tracks")
-        self.tracks_dock.setWidget(self.track_list)
-        self.tracks_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
-                                     | QDockWidget.DockWidgetFeature.DockWidgetClosable)
-        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.tracks_dock)
+        self.tracks_dock = self._dock("Tracks", "tracks", self.track_list, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.resizeDocks([self.tracks_dock], [350], Qt.Orientation.Horizontal)
+        # The model panels are tabs on the right; the spectrogram sits under the piano roll.
+        self.latent_panel = LatentPanel(self.document, self.undo_stack, self.bridge, self.view, self.transport)
+        self.continue_panel = ContinuePanel(self.document, self.undo_stack, self.bridge, self.view)
+        self.render_panel = RenderPanel(self)
+        self.spectrogram = SpectrogramView()
+        right = Qt.DockWidgetArea.RightDockWidgetArea
+        self.latent_dock = self._dock("Latent", "latent", self.latent_panel, right, scroll=True)
+        self.continue_dock = self._dock("Continue", "continue", self.continue_panel, right, scroll=True)
+        self.render_dock = self._dock("Render", "render", self.render_panel, right, scroll=True)
+        self.tabifyDockWidget(self.latent_dock, self.continue_dock)
+        self.tabifyDockWidget(self.continue_dock, self.render_dock)
+        self.latent_dock.raise_()
+        self.spectrogram_dock = self._dock("Spectrogram", "spectrogram", self.spectrogram,
+                                           Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.spectrogram.setMinimumHeight(90)
+        self.resizeDocks([self.spectrogram_dock], [170], Qt.Orientation.Vertical)
+        self._mel_job: JobHandle | None = None
         self._build_menus()
         self._build_status_bar()
         self._connect()
@@ -172,6 +184,25 @@ class MainWindow(QMainWindow):
         if root:
             return QSettings(str(Path(root) / "settings.ini"), QSettings.Format.IniFormat)
         return QSettings(APP_NAME, APP_NAME)
+
+    def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea,
+              scroll: bool = False) -> QDockWidget:
+        """A movable, closable dock; ``scroll``: in a scroll area, so a tall panel never makes
+        the window taller than the screen."""
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)
+        if scroll:
+            area_widget = QScrollArea()
+            area_widget.setWidget(widget)
+            area_widget.setWidgetResizable(True)
+            area_widget.setFrameShape(QFrame.Shape.NoFrame)
+            area_widget.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+            widget = area_widget
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        self.addDockWidget(area, dock)
+        return dock
 
     def _make_editor(self):
         """The piano roll editor (tool bar, view, velocity lane) and its view."""
@@ -286,6 +317,18 @@ class MainWindow(QMainWindow):
         tracks_toggle = self.tracks_dock.toggleViewAction()
         tracks_toggle.setText("&Tracks Panel")
         view_menu.addAction(tracks_toggle)
+        latent_toggle = self.latent_dock.toggleViewAction()
+        latent_toggle.setText("&Latent Panel")
+        view_menu.addAction(latent_toggle)
+        continue_toggle = self.continue_dock.toggleViewAction()
+        continue_toggle.setText("&Continue Panel")
+        view_menu.addAction(continue_toggle)
+        render_toggle = self.render_dock.toggleViewAction()
+        render_toggle.setText("&Render Panel")
+        view_menu.addAction(render_toggle)
+        spectrogram_toggle = self.spectrogram_dock.toggleViewAction()
+        spectrogram_toggle.setText("&Spectrogram")
+        view_menu.addAction(spectrogram_toggle)
         transport_toggle = self.transport_bar.toggleViewAction()
         transport_toggle.setText("T&ransport Bar")
         view_menu.addAction(transport_toggle)
@@ -326,8 +369,12 @@ class MainWindow(QMainWindow):
         for widget in (self.job_label, self.job_progress, self.job_cancel):
             bar.addPermanentWidget(widget)
             widget.hide()
+        # Where the models run, said once one has loaded (finding out means importing torch,
+        # which the window does not wait for at start).
+        self.device_label = QLabel("Models: not loaded yet")
+        self.device_label.setToolTip("The models load on first use, on the GPU when there is one")
         for label in (self.tracks_label, self.length_label, self.tempo_label, self.meter_label,
-                      self.sound_label):
+                      self.sound_label, self.device_label):
             label.setContentsMargins(8, 0, 8, 0)
             bar.addPermanentWidget(label)
         # Which synth plays the sketch, and why not FluidSynth when it is missing.
@@ -347,6 +394,10 @@ class MainWindow(QMainWindow):
         self.bridge.finished.connect(self._job_finished)
         self.bridge.failed.connect(self._job_failed)
         self.transport.message.connect(self._transport_message)
+        self.transport.song_changed.connect(self.show_spectrogram)
+        for panel in (self.latent_panel, self.continue_panel):
+            panel.device_known.connect(lambda name: self.device_label.setText(f"Models: {name}"))
+        self.transport.position_changed.connect(lambda seconds, _tick: self.spectrogram.set_playhead(seconds))
         self.transport.loop_changed.connect(self.loop_action.setChecked)
         self.track_list.track_selected.connect(self.view.set_active_track)
         self.view.active_track_changed.connect(self.track_list.show_active)
@@ -598,10 +649,11 @@ class MainWindow(QMainWindow):
             bits, sample_rate = bits or options[0], sample_rate or options[1]
         path = _with_suffix(path, ".wav")
         sketch = self.document.sketch.copy()
+        renderer, soundfont = self.transport.renderer, self.transport.soundfont  # the render panel's choice
 
         def export(ctx):
             ctx.progress(None, f"Rendering {path.name}")
-            rendered = render_sketch(sketch, "synth", sample_rate)
+            rendered = render_sketch(sketch, renderer, sample_rate, soundfont)
             ctx.check()
             ctx.progress(0.9, f"Writing {path.name}")
             write_wav(path, rendered.audio, rendered.sample_rate, bits)
@@ -855,7 +907,24 @@ class MainWindow(QMainWindow):
             self.job_progress.setRange(0, 1000)
             self.job_progress.setValue(int(1000 * min(max(progress.fraction, 0.0), 1.0)))
 
+    def show_spectrogram(self, rendered) -> JobHandle:
+        """Compute the mel spectrogram of rendered audio on the engine thread, then show it."""
+        audio, rate, source = rendered.audio, rendered.sample_rate, rendered.renderer
+
+        def mel(_ctx):
+            from engine.audio.mel import log_mel_of
+
+            return log_mel_of(audio, rate)
+
+        self._mel_job = self.bridge.submit(mel, key="spectrogram", name="Drawing the spectrogram")
+        self._mel_caption = f"{source}, {len(audio) / rate:.1f} s"
+        return self._mel_job
+
     def _job_finished(self, handle: JobHandle) -> None:
+        if handle is self._mel_job:
+            self._mel_job = None
+            self.spectrogram.set_mel(handle.result, self._mel_caption)
+            return
         export = self._exports.pop(handle, None)
         if export is not None:
             path, bits, rate = export

@@ -184,6 +184,7 @@ class _Song:
     sample_rate: int
     sketch: Sketch  # the copy that was rendered (its tempo map turns seconds into ticks)
     rendered: Rendered
+    renderer: tuple[str, str | None] = ("synth", None)  # (renderer, soundfont)
 
 
 class Transport(QObject):
@@ -195,12 +196,14 @@ class Transport(QObject):
     position_changed(float, int)   playhead in seconds and ticks while playing
     loop_changed(bool)   the loop was turned on or off, or its region moved
     message(str)         something to say in the status bar (errors included)
+    song_changed(object) new audio to play arrived (a `Rendered`)
     """
 
     state_changed = Signal(str)
     position_changed = Signal(float, int)
     loop_changed = Signal(bool)
     message = Signal(str)
+    song_changed = Signal(object)
 
     def __init__(self, document: Document, bridge: EngineBridge, view,
                  player_factory: Callable[[], Player] = Player,
@@ -219,7 +222,10 @@ class Transport(QObject):
         self.last_error: str | None = None
         self._song: _Song | None = None
         self._render_handle: JobHandle | None = None
-        self._render_for: tuple[int, bool, int] | None = None
+        self._render_for: tuple | None = None
+        self.renderer = "synth"  # engine.audio.render.RENDERERS; the render panel chooses
+        self.soundfont: str | None = None  # None: the default General MIDI soundfont
+        self._audition: JobHandle | None = None
 
         self._playhead_timer = QTimer(self)
         self._playhead_timer.setInterval(PLAYHEAD_MS)
@@ -230,6 +236,7 @@ class Transport(QObject):
         self._rerender_timer.timeout.connect(self._rerender)
 
         bridge.finished.connect(self._job_finished)
+        bridge.finished.connect(self._play_audition)
         bridge.failed.connect(self._job_failed)
         bridge.cancelled.connect(self._job_cancelled)
         document.subscribe(self._document_changed)
@@ -332,12 +339,27 @@ class Transport(QObject):
                 tick = start
         return sketch.ticks_to_seconds(tick)
 
-    def _key(self) -> tuple[int, bool, int]:
-        return (self.document.revision, self.metronome, self.sample_rate())
+    def _key(self) -> tuple:
+        return (self.document.revision, self.metronome, self.sample_rate(), (self.renderer, self.soundfont))
 
     def _song_is_current(self) -> bool:
         song = self._song
-        return song is not None and (song.revision, song.metronome, song.sample_rate) == self._key()
+        return song is not None and (song.revision, song.metronome, song.sample_rate,
+                                     song.renderer) == self._key()
+
+    def set_renderer(self, renderer: str, soundfont: str | None = None) -> None:
+        """What plays the sketch from now on; a sketch that is playing is rendered again."""
+        if (renderer, soundfont) == (self.renderer, self.soundfont):
+            return
+        self.renderer, self.soundfont = renderer, soundfont
+        if self.playing:
+            self._request_render()
+
+    def render_now(self) -> JobHandle | None:
+        """Render the sketch for playback without playing it (Play then starts at once)."""
+        if not self._song_is_current():
+            self._request_render()
+        return self._render_handle
 
     def _request_render(self) -> None:
         key = self._key()
@@ -348,11 +370,11 @@ class Transport(QObject):
         if self.metronome:
             end = self.loop_ticks[1] if self.loop_enabled and self.loop_ticks else None
             sketch = with_metronome(sketch, max(end or 0, sketch.end_tick))
-        revision, metronome, rate = key
+        revision, metronome, rate, (renderer, soundfont) = key
 
         def render(ctx):
-            rendered = render_sketch(sketch, "synth", rate)
-            return _Song(revision, metronome, rate, sketch, rendered)
+            rendered = render_sketch(sketch, renderer, rate, soundfont)
+            return _Song(revision, metronome, rate, sketch, rendered, (renderer, soundfont))
 
         self._render_for = key
         self._render_handle = self.bridge.submit(render, key="render",
@@ -364,6 +386,7 @@ class Transport(QObject):
         self._render_handle = None
         song: _Song = handle.result
         self._song = song
+        self.song_changed.emit(song.rendered)
         if self.state == "rendering":
             self._start_song()
         elif self.state == "playing":
@@ -530,6 +553,28 @@ class Transport(QObject):
             log.exception("preview failed")
             self._report(f"The note preview failed ({type(error).__name__}: {error}).")
 
+    def audition(self, track: Track) -> JobHandle | None:
+        """Hear a melody that is not in the document (a model's proposal) at the sketch's tempo,
+        on top of whatever plays: rendered on the engine thread, then played as a preview."""
+        if self._closed or not track.notes:
+            return None
+        sketch = Sketch([track], self.document.sketch.tempos, self.document.sketch.time_signatures)
+        rate = self.sample_rate()
+
+        def render(_ctx):
+            return render_sketch(sketch, "synth", rate).audio
+
+        self._audition = self.bridge.submit(render, key="audition", name="Rendering the preview")
+        return self._audition
+
+    def _play_audition(self, handle: JobHandle) -> None:
+        if handle is not self._audition or self._closed:
+            return
+        try:
+            self.ensure_player().preview(handle.result, self.sample_rate())
+        except CantusError as error:
+            self._report(str(error))
+
     # -- the end --------------------------------------------------------------------------------
 
     def close(self) -> None:
@@ -540,6 +585,7 @@ class Transport(QObject):
         self._closed = True
         self.document.unsubscribe(self._document_changed)
         for signal, slot in ((self.bridge.finished, self._job_finished),
+                             (self.bridge.finished, self._play_audition),
                              (self.bridge.failed, self._job_failed),
                              (self.bridge.cancelled, self._job_cancelled)):
             try:

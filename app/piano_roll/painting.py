@@ -230,6 +230,16 @@ class RollPainting:
                 if show_labels and rect.width() >= label_widths[note.pitch] + 7:
                     labels.append((rect, note, is_light(fill)))
 
+        if self._proposal:  # a model's offer: translucent, dashed, over everything else
+            rect_of = self._rect_maker()
+            fill = QColor(theme.proposal_fill)
+            pen = QPen(theme.proposal_outline, 1, Qt.PenStyle.DashLine)
+            lo, hi = x_range
+            for note in self._proposal:
+                rect = rect_of(note)
+                if rect.right() >= lo and rect.left() <= hi:
+                    draw(rect, fill, pen)
+
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
         if labels:

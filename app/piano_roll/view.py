@@ -158,6 +158,7 @@ class PianoRollView(RollPainting, QAbstractScrollArea):
         self._press_button = Qt.MouseButton.NoButton
         self._playhead_tick: float | None = None
         self._loop_region: tuple[int, int] | None = None
+        self._proposal: tuple[Note, ...] = ()  # a model's notes on offer, drawn as ghosts
         self._legend_rows: list[tuple[QRectF, int]] = []
         self.follow_playhead = False  # page the view along with the playhead
         self.default_velocity = DEFAULT_VELOCITY  # of drawn notes and key previews
@@ -568,6 +569,20 @@ class PianoRollView(RollPainting, QAbstractScrollArea):
             if velocity is None:
                 return
         self.push_edit(editing.velocity_edit(self._active_track, {n: velocity for n in notes}))
+
+    # -- proposals: a model's notes before they are applied --------------------------------------
+
+    @property
+    def proposal(self) -> tuple[Note, ...]:
+        return self._proposal
+
+    def set_proposal(self, notes) -> None:
+        """Draw ``notes`` as ghosts over the roll (not part of the document; () clears them)."""
+        self._proposal = tuple(notes)
+        self.viewport().update()
+
+    def clear_proposal(self) -> None:
+        self.set_proposal(())
 
     # -- preview, playhead, loop ------------------------------------------------------------------
 

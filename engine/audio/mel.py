@@ -8,6 +8,7 @@ k describes the audio around sample k * hop_length.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -40,6 +41,28 @@ class MelSpec:
 
 
 MEL = MelSpec()
+
+
+def hz_to_mel(hz):
+    """Slaney's mel scale (librosa's default): linear below 1 kHz, logarithmic above."""
+    hz = np.asarray(hz, dtype=np.float64)
+    f_sp, min_log_hz = 200.0 / 3, 1000.0
+    min_log_mel, logstep = min_log_hz / f_sp, math.log(6.4) / 27.0
+    return np.where(hz >= min_log_hz, min_log_mel + np.log(np.maximum(hz, 1e-9) / min_log_hz) / logstep,
+                    hz / f_sp)
+
+
+def mel_to_hz(mel):
+    mel = np.asarray(mel, dtype=np.float64)
+    f_sp, min_log_hz = 200.0 / 3, 1000.0
+    min_log_mel, logstep = min_log_hz / f_sp, math.log(6.4) / 27.0
+    return np.where(mel >= min_log_mel, min_log_hz * np.exp(logstep * (mel - min_log_mel)), mel * f_sp)
+
+
+def mel_band_frequencies(spec: MelSpec = MEL) -> np.ndarray:
+    """The centre frequency in Hz of each mel band (n_mels,), without librosa (for views)."""
+    edges = mel_to_hz(np.linspace(hz_to_mel(spec.fmin), hz_to_mel(spec.fmax), spec.n_mels + 2))
+    return edges[1:-1]
 
 
 @lru_cache(maxsize=4)
@@ -118,3 +141,16 @@ def log_mel(audio: np.ndarray, spec: MelSpec = MEL) -> np.ndarray:
 
     with torch.no_grad():
         return LogMel(spec)(torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))).numpy()
+
+
+def log_mel_of(audio: np.ndarray, sample_rate: float, spec: MelSpec = MEL) -> np.ndarray:
+    """The log-mel spectrogram (n_mels, frames) of audio at any rate, mono or (frames, channels):
+    channels are averaged and the signal resampled to the scale's rate first."""
+    from engine.audio.dsp import resample
+
+    x = np.asarray(audio, dtype=np.float32)
+    if x.ndim == 2:
+        x = x.mean(axis=1)
+    if sample_rate != spec.sample_rate:
+        x = resample(x, sample_rate, spec.sample_rate)
+    return log_mel(x, spec)

@@ -92,6 +92,7 @@ class MelodyVAE:
         self.cfg: MusicVAEConfig = model.cfg
         self.attribute_vectors = attribute_vectors or {}
         self.name = name
+        self._means: dict[tuple, tuple[np.ndarray, Prepared]] = {}
 
     @classmethod
     def load(cls, name_or_dir: str | Path = "musicvae-mel2bar", device: str | None = None) -> "MelodyVAE":
@@ -151,6 +152,35 @@ class MelodyVAE:
         """One track from latent codes (n_windows, z_size), windows played one after another."""
         return self.to_track(self.decode_tokens(z, temperature, seed), like)
 
+    def means(self, melody: Track | Sketch) -> tuple[np.ndarray, Prepared]:
+        """(mu (n_windows, z_size), the prepared melody); the last few are remembered, so a
+        slider that moves around one melody encodes it once."""
+        key = tuple(melody.sorted_notes()) if isinstance(melody, Track) else None
+        if key is not None and key in self._means:
+            return self._means[key]
+        p = prepare(melody)
+        with torch.no_grad():
+            mu, _ = self.model.encode(torch.from_numpy(self.to_windows(p)).to(self.device))
+        out = (mu.cpu().numpy(), p)
+        if key is not None:
+            if len(self._means) >= 8:
+                self._means.pop(next(iter(self._means)))
+            self._means[key] = out
+        return out
+
+    @staticmethod
+    def _same_length(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Pad the shorter code sequence with the other's windows' codes of silence (zeros)."""
+        n = max(len(a), len(b))
+        pad = lambda m: np.concatenate([m, np.zeros((n - len(m), m.shape[1]), m.dtype)])  # noqa: E731
+        return pad(a), pad(b)
+
+    @staticmethod
+    def blend(mu_a: np.ndarray, mu_b: np.ndarray, t: float, method: str = "slerp") -> np.ndarray:
+        if method not in ("slerp", "lerp"):
+            raise ValueError("method is slerp or lerp")
+        return slerp(mu_a, mu_b, t) if method == "slerp" else (1 - t) * mu_a + t * mu_b
+
     def interpolate(self, a: Track | Sketch, b: Track | Sketch, steps: int = 7,
                     method: str = "slerp") -> list[Track]:
         """``steps`` melodies from A to B on the means; the first is A and the last is B themselves."""
@@ -158,21 +188,59 @@ class MelodyVAE:
             raise ValueError("an interpolation needs at least 2 steps")
         if method not in ("slerp", "lerp"):
             raise ValueError("method is slerp or lerp")
-        pa, pb = prepare(a), prepare(b)
-        ta, tb = self.to_windows(pa), self.to_windows(pb)
-        n = max(len(ta), len(tb))
-        pad = lambda t: np.concatenate([t, np.zeros((n - len(t), t.shape[1]), t.dtype)])  # noqa: E731
-        ta, tb = pad(ta), pad(tb)
-        with torch.no_grad():
-            mu_a, _ = self.model.encode(torch.from_numpy(ta).to(self.device))
-            mu_b, _ = self.model.encode(torch.from_numpy(tb).to(self.device))
-        mu_a, mu_b = mu_a.cpu().numpy(), mu_b.cpu().numpy()
+        (mu_a, pa), (mu_b, pb) = self.means(a), self.means(b)
+        mu_a, mu_b = self._same_length(mu_a, mu_b)
         ts = np.linspace(0.0, 1.0, steps)[1:-1]
-        zs = np.concatenate([slerp(mu_a, mu_b, t) if method == "slerp" else (1 - t) * mu_a + t * mu_b
-                             for t in ts]) if len(ts) else np.zeros((0, mu_a.shape[1]), np.float32)
-        tokens = self.decode_tokens(zs).reshape(len(ts), n, -1) if len(ts) else []
-        middle = [self.to_track(tok, pa.track) for tok in tokens]
-        return [pa.track, *middle, pb.track]
+        if not len(ts):
+            return [pa.track, pb.track]
+        zs = np.concatenate([self.blend(mu_a, mu_b, t, method) for t in ts])
+        tokens = self.decode_tokens(zs).reshape(len(ts), len(mu_a), -1)
+        return [pa.track, *(self.to_track(tok, pa.track) for tok in tokens), pb.track]
+
+    def point(self, a: Track | Sketch, b: Track | Sketch | None = None, t: float = 0.0,
+              attributes: dict[str, float] | None = None, similarity: float = 1.0,
+              temperature: float | None = None, seed: int | None = None,
+              method: str = "slerp") -> Track:
+        """One melody from a point of the latent space that the panel's controls describe: ``t``
+        of the way from A to B (B optional), pushed along attribute vectors, then moved toward a
+        seeded random point by 1 - ``similarity``; decoded by argmax, or sampled at a temperature.
+        Starts at bar 0 (A's own first bar), like `interpolate`."""
+        mu_a, pa = self.means(a)
+        z = mu_a
+        if b is not None and t:
+            mu_b, _ = self.means(b)
+            mu_a, mu_b = self._same_length(mu_a, mu_b)
+            z = self.blend(mu_a, mu_b, float(t), method)
+        for name, amount in (attributes or {}).items():
+            if amount:
+                z = z + float(amount) * self.attribute_vector(name)
+        if similarity < 1.0:
+            if not 0.0 <= similarity <= 1.0:
+                raise ValueError("similarity is between 0 and 1")
+            r = np.random.default_rng(seed).standard_normal(z.shape).astype(np.float32)
+            z = slerp(z, r, 1.0 - similarity)
+        return self.to_track(self.decode_tokens(z, temperature, seed), pa.track)
+
+    def pad_point(self, corners: list[Track | Sketch], u: float, v: float,
+                  temperature: float | None = None, seed: int | None = None) -> Track:
+        """A melody from the four-corner pad: the bilinear blend of the corners' means, A at
+        (0, 0), B at (1, 0), C at (0, 1), D at (1, 1); decoded like `point`, at bar 0."""
+        if len(corners) != 4:
+            raise ValueError("the pad has four corners")
+        means = [self.means(c) for c in corners]
+        n = max(len(m) for m, _ in means)
+        mus = [np.concatenate([m, np.zeros((n - len(m), m.shape[1]), m.dtype)]) for m, _ in means]
+        u, v = float(np.clip(u, 0, 1)), float(np.clip(v, 0, 1))
+        weights = ((1 - u) * (1 - v), u * (1 - v), (1 - u) * v, u * v)
+        z = sum(w * m for w, m in zip(weights, mus))
+        return self.to_track(self.decode_tokens(z, temperature, seed), means[0][1].track)
+
+    def attribute_vector(self, name: str) -> np.ndarray:
+        key = ALIASES.get(name, name)
+        if key not in self.attribute_vectors:
+            known = ", ".join(sorted(self.attribute_vectors)) or "none"
+            raise ModelLoadError(f"This model has no '{name}' attribute (it has: {known}).")
+        return self.attribute_vectors[key]
 
     def sample(self, n: int = 1, temperature: float = 1.0, seed: int | None = None,
                bars: int | None = None) -> list[Track]:
@@ -205,11 +273,7 @@ class MelodyVAE:
         _, mu, _ = self.encode(p.track)
         z = mu.copy()
         for name, amount in amounts.items():
-            key = ALIASES.get(name, name)
-            if key not in self.attribute_vectors:
-                known = ", ".join(sorted(self.attribute_vectors)) or "none"
-                raise ModelLoadError(f"This model has no '{name}' attribute (it has: {known}).")
-            z = z + float(amount) * self.attribute_vectors[key]
+            z = z + float(amount) * self.attribute_vector(name)
         return self.to_track(self.decode_tokens(z), p.track)
 
 

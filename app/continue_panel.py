@@ -1,0 +1,433 @@
+"""The Continue panel: the Music Transformer carries a phrase on, and the notes appear as they
+are sampled.
+
+With notes selected, the selection is the phrase to carry on; with none, the whole sketch up to
+the end of the active track. The continuation starts at the next bar line. It streams in as
+ghost notes (the piano roll stays editable, playback goes on), Cancel stops it at once and
+leaves the document as it was, and when it ends it is applied as one undo step: a new track, or
+notes added to the active track. Regenerate takes the last continuation back and samples again.
+
+Every model call runs on the engine thread; the model loads there at first use. A model that is
+missing or fails to load disables the panel with the reason, and the rest of the window works.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QUndoStack, QValidator
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.commands import push
+from app.engine_bridge import EngineBridge
+from engine.document import AddTrack, Document, NoteEdit
+from engine.jobs import JobHandle, Progress
+from engine.music.key import NAMES, Key
+from engine.music.sketch import Note, Sketch, Track, pitch_name
+
+MODEL = "music-transformer"
+SEED_MAX = 2**31 - 1
+PROGRESS_EVERY_S = 0.1
+
+
+def key_choices() -> list[tuple[str, str | None]]:
+    """(label, key argument) for the key menu: detect, off, then the 24 keys."""
+    out: list[tuple[str, str | None]] = [("Detect from the sketch", "auto"), ("Off (any note)", None)]
+    for minor in (False, True):
+        for tonic, name in enumerate(NAMES):
+            out.append((f"{name} {'minor' if minor else 'major'}", Key(tonic, minor).name))
+    return out
+
+
+def key_label(key: Key | None) -> str:
+    if key is None:
+        return "no key lock"
+    return f"{NAMES[key.tonic]} {'minor' if key.minor else 'major'}"
+
+
+class PitchSpinBox(QSpinBox):
+    """A MIDI pitch shown and typed as a note name (C4 is middle C)."""
+
+    def __init__(self, value: int, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setRange(0, 127)
+        self.setValue(value)
+
+    def textFromValue(self, value: int) -> str:  # noqa: N802 (Qt's name)
+        return pitch_name(value)
+
+    def valueFromText(self, text: str) -> int:  # noqa: N802
+        value = parse_pitch(text)
+        return self.value() if value is None else value
+
+    def validate(self, text: str, pos: int):
+        ok = parse_pitch(text) is not None
+        return (QValidator.State.Acceptable if ok else QValidator.State.Intermediate), text, pos
+
+
+def parse_pitch(text: str) -> int | None:
+    """"C4", "f#3", "Eb5" or a MIDI number; None if it is neither."""
+    text = text.strip()
+    if text.isdigit():
+        return int(text) if 0 <= int(text) <= 127 else None
+    names = {pitch_name(i).lower(): i for i in range(128)}
+    flats = {"db": "c#", "d#": "eb", "gb": "f#", "g#": "ab", "a#": "bb"}
+    low = text.lower()
+    for alias, name in flats.items():
+        if low.startswith(alias):
+            low = name + low[len(alias):]
+    return names.get(low)
+
+
+@dataclass(frozen=True)
+class Request:
+    """What the user asked for, as plain values (handed to the engine thread)."""
+
+    sketch: Sketch
+    start_tick: int
+    bars: float | None
+    seconds: float | None
+    temperature: float
+    top_p: float
+    key: str | None
+    pitch_range: tuple[int, int] | None
+    seed: int
+    into_new_track: bool
+    track: int
+
+
+@dataclass(frozen=True)
+class Outcome:
+    notes: tuple[Note, ...]
+    key: Key | None
+    start_tick: int
+    seed: int
+    device: str = "CPU"
+
+
+class ContinuePanel(QWidget):
+    applied = Signal(int)  # notes added
+    device_known = Signal(str)  # where the model runs ("CPU" or the GPU's name), once loaded
+
+    def __init__(self, document: Document, undo_stack: QUndoStack, bridge: EngineBridge, view,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("continue-panel")
+        self.document = document
+        self.undo_stack = undo_stack
+        self.bridge = bridge
+        self.view = view
+        self._continuer = None  # loaded and used on the engine thread only
+        self._job: JobHandle | None = None
+        self._streamed: list[Note] = []
+        self._last_command = None  # the undo command of the last continuation applied
+        self.last_outcome: Outcome | None = None
+        self.model_error: str | None = None
+
+        self.length = QDoubleSpinBox()
+        self.length.setRange(0.25, 64.0)
+        self.length.setSingleStep(1.0)
+        self.length.setDecimals(2)
+        self.length.setValue(4.0)
+        self.unit = QComboBox()
+        self.unit.addItems(["bars", "seconds"])
+        length_row = QHBoxLayout()
+        length_row.addWidget(self.length, 1)
+        length_row.addWidget(self.unit)
+
+        self.temperature = QDoubleSpinBox()
+        self.temperature.setRange(0.1, 2.0)
+        self.temperature.setSingleStep(0.05)
+        self.temperature.setValue(1.0)
+        self.temperature.setToolTip("Lower: safer and more repetitive. Higher: more surprising.")
+        self.top_p = QDoubleSpinBox()
+        self.top_p.setRange(0.5, 1.0)
+        self.top_p.setSingleStep(0.01)
+        self.top_p.setValue(0.95)
+        self.top_p.setToolTip("Only the most likely events that together make up this share of the "
+                              "probability are ever chosen: lower cuts off unlikely notes.")
+
+        self.key = QComboBox()
+        for label, value in key_choices():
+            self.key.addItem(label, value)
+        self.key.setToolTip("Only notes of this scale are played (the minor scale includes the leading tone)")
+
+        self.limit_range = QCheckBox("Limit to")
+        self.low = PitchSpinBox(48)
+        self.high = PitchSpinBox(84)
+        for box in (self.low, self.high):
+            box.setEnabled(False)
+        self.limit_range.toggled.connect(self.low.setEnabled)
+        self.limit_range.toggled.connect(self.high.setEnabled)
+        range_row = QHBoxLayout()
+        range_row.addWidget(self.limit_range)
+        range_row.addWidget(self.low)
+        range_row.addWidget(QLabel("to"))
+        range_row.addWidget(self.high)
+
+        self.into = QComboBox()
+        self.into.addItem("a new track", True)
+        self.into.addItem("the active track", False)
+
+        self.lock_seed = QCheckBox("Lock")
+        self.lock_seed.setToolTip("The same seed and settings give the same notes")
+        self.seed = QSpinBox()
+        self.seed.setRange(0, SEED_MAX)
+        self.seed.setValue(random.randint(0, 9999))
+        seed_row = QHBoxLayout()
+        seed_row.addWidget(self.seed, 1)
+        seed_row.addWidget(self.lock_seed)
+
+        form = QFormLayout()
+        form.addRow("Length", length_row)
+        form.addRow("Temperature", self.temperature)
+        form.addRow("Top-p", self.top_p)
+        form.addRow("Key", self.key)
+        form.addRow("Pitch range", range_row)
+        form.addRow("Put it in", self.into)
+        form.addRow("Seed", seed_row)
+
+        self.continue_button = QPushButton("Continue")
+        self.continue_button.setToolTip("Carry the selection (or the active track) on from the next bar line")
+        self.continue_button.setDefault(True)
+        self.continue_button.clicked.connect(self.start)
+        self.regenerate_button = QPushButton("Regenerate")
+        self.regenerate_button.setToolTip("Take the last continuation back and try again")
+        self.regenerate_button.clicked.connect(self.regenerate)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.cancel)
+        buttons = QHBoxLayout()
+        for b in (self.continue_button, self.regenerate_button, self.cancel_button):
+            buttons.addWidget(b)
+
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        layout.addWidget(self.status)
+        layout.addStretch(1)
+
+        bridge.partial.connect(self._partial)
+        bridge.finished.connect(self._finished)
+        bridge.failed.connect(self._failed)
+        bridge.cancelled.connect(self._cancelled)
+        undo_stack.indexChanged.connect(self._undo_moved)
+        self._check_model()
+        self._sync()
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def _check_model(self) -> None:
+        from engine.registry import model_dir
+
+        folder = model_dir(MODEL)
+        if not (folder / "weights.safetensors").is_file():
+            self.disable(f"The Music Transformer is not installed ({folder} has no weights), "
+                         "so continuation is off. Everything else works.")
+        else:
+            self.status.setText("Select a phrase, or leave the selection empty to continue the "
+                                "active track, then press Continue.")
+
+    def disable(self, why: str) -> None:
+        self.model_error = why
+        self.status.setText(why)
+        self._sync()
+
+    @property
+    def running(self) -> bool:
+        return self._job is not None
+
+    def _can_regenerate(self) -> bool:
+        if self._last_command is None:
+            return False
+        try:
+            index = self.undo_stack.index()
+            return index > 0 and self.undo_stack.command(index - 1) is self._last_command
+        except RuntimeError:  # the window is closing and the undo stack is gone
+            return False
+
+    def _undo_moved(self, _index: int) -> None:
+        if self._last_command is not None:
+            self._sync()
+
+    def _sync(self) -> None:
+        ok = self.model_error is None
+        for w in (self.length, self.unit, self.temperature, self.top_p, self.key, self.limit_range,
+                  self.into, self.seed, self.lock_seed):
+            w.setEnabled(ok and not self.running)
+        for w in (self.low, self.high):
+            w.setEnabled(ok and not self.running and self.limit_range.isChecked())
+        self.continue_button.setEnabled(ok and not self.running)
+        self.regenerate_button.setEnabled(ok and not self.running and self._can_regenerate())
+        self.cancel_button.setEnabled(self.running)
+
+    # -- the request ---------------------------------------------------------------------------
+
+    def request(self) -> Request:
+        """The phrase and the choices, read from the window now."""
+        sketch = self.document.sketch
+        active = max(0, min(self.view.active_track, len(sketch.tracks) - 1)) if sketch.tracks else 0
+        selected = list(self.view.selected_notes())
+        if selected:
+            # The selection alone is the phrase.
+            phrase = sketch.copy()
+            program = sketch.tracks[active].program if sketch.tracks else 0
+            phrase.tracks = [Track("Selection", program, False, sorted(selected))]
+            end = max(n.end_tick for n in selected)
+        else:
+            phrase = sketch
+            track = sketch.tracks[active] if sketch.tracks else None
+            end = track.end_tick if track is not None and track.notes else sketch.end_tick
+        from engine.generate.continuation import Continuer
+
+        start = Continuer.start_of(phrase, end)
+        if self.unit.currentText() == "bars":
+            bars, seconds = float(self.length.value()), None
+        else:
+            bars, seconds = None, float(self.length.value())
+        low, high = sorted((self.low.value(), self.high.value()))
+        return Request(sketch=phrase.copy(), start_tick=start, bars=bars, seconds=seconds,
+                       temperature=float(self.temperature.value()), top_p=float(self.top_p.value()),
+                       key=self.key.currentData(), pitch_range=(low, high) if self.limit_range.isChecked() else None,
+                       seed=int(self.seed.value()), into_new_track=bool(self.into.currentData()),
+                       track=active)
+
+    # -- actions -------------------------------------------------------------------------------
+
+    def start(self) -> JobHandle | None:
+        """Continue with the current choices; the notes stream in as ghosts."""
+        if self.model_error is not None or self.running:
+            return None
+        if not self.lock_seed.isChecked() and self.last_outcome is not None:
+            self.seed.setValue(random.randint(0, SEED_MAX))  # a fresh take each time unless locked
+        self._request = request = self.request()
+        self._streamed = []
+        self.view.clear_proposal()
+        self._job = self.bridge.submit(lambda ctx: self._run(ctx, request), key="continue",
+                                       name="Continuing the phrase")
+        self.status.setText("Continuing…")
+        self._sync()
+        return self._job
+
+    def regenerate(self) -> JobHandle | None:
+        """Take the last continuation back (if it is still the last edit) and sample again."""
+        if not self._can_regenerate() or self.running:
+            return None
+        self.undo_stack.undo()
+        if self.lock_seed.isChecked():
+            self.seed.setValue((self.seed.value() + 1) % SEED_MAX)
+        else:
+            self.seed.setValue(random.randint(0, SEED_MAX))
+        self.last_outcome = None
+        return self.start()
+
+    def cancel(self) -> None:
+        if self._job is not None:
+            self._job.cancel()
+
+    # -- the engine thread ---------------------------------------------------------------------
+
+    def _run(self, ctx, request: Request):
+        from engine.generate.continuation import Continuer
+        from engine.music.encodings.performance import TIME_SHIFT, VELOCITY
+        from engine.registry import device_name
+
+        if self._continuer is None:
+            yield Progress(None, "Loading the Music Transformer")
+            self._continuer = Continuer.load(MODEL)
+        cont = self._continuer
+        args = dict(bars=request.bars, seconds=request.seconds, key=request.key,
+                    pitch_range=request.pitch_range, start_tick=request.start_tick)
+        _, _, constraints = cont.plan(request.sketch, **args)
+        total = max(constraints.max_steps or 1, 1)
+        device = device_name(next(cont.model.parameters()).device)
+        yield Progress(0.0, f"Continuing on the {device}")
+        notes: list[Note] = []
+        now, last_report = 0, time.monotonic()
+        for event, done in cont.stream(request.sketch, temperature=request.temperature, top_p=request.top_p,
+                                       seed=request.seed, **args):
+            ctx.check()  # Cancel stops between any two events
+            if TIME_SHIFT <= event < VELOCITY:
+                now += event - TIME_SHIFT + 1
+            if done:
+                notes += done
+                yield tuple(done)
+            if time.monotonic() - last_report > PROGRESS_EVERY_S:
+                last_report = time.monotonic()
+                yield Progress(min(now / total, 1.0), "Continuing")
+        return Outcome(tuple(sorted(notes)), constraints.key, request.start_tick, request.seed, device)
+
+    # -- back on the GUI thread ----------------------------------------------------------------
+
+    def _partial(self, handle: JobHandle, notes) -> None:
+        if handle is not self._job:
+            return
+        self._streamed += list(notes)
+        self.view.set_proposal(self._streamed)
+        self.status.setText(f"Continuing… {len(self._streamed)} notes so far")
+
+    def _finished(self, handle: JobHandle) -> None:
+        if handle is not self._job:
+            return
+        self._job = None
+        self.view.clear_proposal()
+        outcome: Outcome = handle.result
+        self.last_outcome = outcome
+        self.device_known.emit(outcome.device)
+        key = key_label(outcome.key)
+        if not outcome.notes:
+            self.status.setText(f"The model wrote no notes this time ({key}); try again or raise the temperature.")
+            self._sync()
+            return
+        request = self._request
+        sketch = self.document.sketch
+        if request.into_new_track or not sketch.tracks:
+            program = sketch.tracks[request.track].program if sketch.tracks else 0
+            edit = AddTrack(len(sketch.tracks), Track("Continuation", program, False, list(outcome.notes)),
+                            label="Continue")
+        else:
+            track = min(request.track, len(sketch.tracks) - 1)
+            existing = set(sketch.tracks[track].notes)
+            edit = NoteEdit(track, (), tuple(n for n in outcome.notes if n not in existing), label="Continue")
+        push(self.undo_stack, self.document, edit, "Continue")
+        self._last_command = self.undo_stack.command(self.undo_stack.index() - 1)
+        self.status.setText(f"Added {len(outcome.notes)} notes in {key}, seed {outcome.seed}. "
+                            "Undo takes them back; Regenerate tries again.")
+        self._sync()
+        self.applied.emit(len(outcome.notes))
+
+    def _failed(self, handle: JobHandle, message: str) -> None:
+        if handle is not self._job:
+            return
+        self._job = None
+        self.view.clear_proposal()
+        if self._continuer is None:  # the model itself would not load: say why and stay off
+            self.disable(f"The Music Transformer could not be loaded, so continuation is off: {message}")
+        else:
+            self.status.setText(message)
+        self._sync()
+
+    def _cancelled(self, handle: JobHandle) -> None:
+        if handle is not self._job:
+            return
+        self._job = None
+        self.view.clear_proposal()
+        self.status.setText("Cancelled; nothing was changed.")
+        self._sync()

@@ -1,0 +1,592 @@
+"""The Latent panel: MusicVAE in the window.
+
+- Slots A and B (and C and D, for the pad) take a melody from the selection (or the active track when nothing is
+  selected), or from a MIDI file dropped on them.
+- Interpolate fills a strip with N small piano rolls from the real A to the real B; clicking one
+  plays it and shows it in the piano roll as ghost notes.
+- The A-B slider, the attribute sliders (-2 to +2), the "similar" slider and the temperature
+  describe one point of the latent space; moving any of them previews that melody live as ghost
+  notes (the newest request wins on the engine thread, so the window never waits).
+- The four-corner pad blends four melodies (A, B, C, D) at once, bilinearly in latent space.
+- Sample fills the strip with N new melodies (the seed can be locked).
+- Apply puts the melody on show into the sketch as a new track: one undo step.
+
+Every model call runs on the engine thread; the model loads there at first use. A missing or
+damaged model disables the panel with the reason, and the rest of the window works.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QPainter, QUndoStack
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QSlider,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.commands import push
+from app.engine_bridge import EngineBridge
+from engine.document import AddTrack, Document
+from engine.jobs import JobHandle, Progress
+from engine.music.sketch import Note, Track
+
+MODEL = "musicvae-mel2bar"
+SEED_MAX = 2**31 - 1
+BAR_TICKS = 16 * 120  # MusicVAE works in 4/4 bars of 16 sixteenths
+ATTRIBUTE_LABELS = {  # model key -> what a composer calls it
+    "note_density": "Note density",
+    "mean_interval": "Interval size",
+    "syncopation_16th": "Syncopation (16ths)",
+    "syncopation_8th": "Syncopation (8ths)",
+    "c_diatonic": "Diatonic (white keys)",
+}
+SLIDER_STEPS = 20  # an attribute slider moves in tenths from -2 to +2
+
+
+class MelodyThumb(QFrame):
+    """A small piano roll of one melody; click it to choose it."""
+
+    clicked = Signal()
+
+    def __init__(self, track: Track | None = None, caption: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.track = track
+        self.caption = caption
+        self.selected = False
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setMinimumSize(96, 56)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+
+    def set_track(self, track: Track | None, caption: str = "") -> None:
+        self.track, self.caption = track, caption
+        self.setToolTip(f"{caption}: {len(track.notes)} notes" if track is not None else "")
+        self.update()
+
+    def set_selected(self, on: bool) -> None:
+        self.selected = on
+        self.update()
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        if event.button() == Qt.MouseButton.LeftButton and self.track is not None:
+            self.clicked.emit()
+        super().mousePressEvent(event)
+
+    def paintEvent(self, event) -> None:  # noqa: N802
+        painter = QPainter(self)
+        try:
+            rect = QRectF(self.rect()).adjusted(2, 2, -2, -2)
+            painter.fillRect(rect, QColor("#25282e"))
+            if self.selected:
+                painter.setPen(QColor("#ffd166"))
+                painter.drawRect(rect.adjusted(0, 0, -1, -1))
+            notes = self.track.notes if self.track is not None else []
+            if notes:
+                end = max(max(n.end_tick for n in notes), BAR_TICKS * 2)
+                low = min(n.pitch for n in notes) - 2
+                high = max(n.pitch for n in notes) + 2
+                span = max(high - low, 12)
+                body = rect.adjusted(3, 3, -3, -14)
+                for n in notes:
+                    x = body.left() + body.width() * n.start_tick / end
+                    w = max(body.width() * (n.end_tick - n.start_tick) / end, 1.5)
+                    y = body.top() + body.height() * (high - n.pitch) / span
+                    painter.fillRect(QRectF(x, y, w, max(body.height() / span, 2.0)), QColor("#f5a524"))
+            painter.setPen(QColor("#c9ced8"))
+            painter.drawText(rect.adjusted(4, 0, -4, -2), int(Qt.AlignmentFlag.AlignBottom
+                                                              | Qt.AlignmentFlag.AlignLeft), self.caption)
+        finally:
+            painter.end()
+
+
+class LatentPad(QWidget):
+    """The four-corner pad: A top left, B top right, C bottom left, D bottom right; drag the dot
+    to blend the four melodies."""
+
+    moved = Signal(float, float)  # u (left to right), v (top to bottom), each 0..1
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.u, self.v = 0.0, 0.0
+        self.setMinimumSize(120, 120)
+        self.setMaximumHeight(160)
+        self.setToolTip("Drag between the four corners to blend melodies A, B, C and D")
+        self.setCursor(Qt.CursorShape.CrossCursor)
+
+    def _area(self) -> QRectF:
+        side = min(self.width(), self.height()) - 16
+        return QRectF((self.width() - side) / 2, 8, side, side)
+
+    def set_position(self, u: float, v: float, emit: bool = True) -> None:
+        self.u, self.v = min(max(u, 0.0), 1.0), min(max(v, 0.0), 1.0)
+        self.update()
+        if emit:
+            self.moved.emit(self.u, self.v)
+
+    def _at(self, event) -> None:
+        area = self._area()
+        pos = event.position()
+        self.set_position((pos.x() - area.left()) / area.width(), (pos.y() - area.top()) / area.height())
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802
+        if self.isEnabled() and event.button() == Qt.MouseButton.LeftButton:
+            self._at(event)
+
+    def mouseMoveEvent(self, event) -> None:  # noqa: N802
+        if self.isEnabled() and event.buttons() & Qt.MouseButton.LeftButton:
+            self._at(event)
+
+    def paintEvent(self, event) -> None:  # noqa: N802
+        painter = QPainter(self)
+        try:
+            area = self._area()
+            painter.fillRect(area, QColor("#25282e" if self.isEnabled() else "#1c1e22"))
+            painter.setPen(QColor("#606778"))
+            painter.drawRect(area)
+            painter.setPen(QColor("#c9ced8"))
+            for label, (x, y) in zip("ABCD", ((0, 0), (1, 0), (0, 1), (1, 1))):
+                painter.drawText(QRectF(area.left() + x * (area.width() - 14) + 2,
+                                        area.top() + y * (area.height() - 16), 12, 16),
+                                 int(Qt.AlignmentFlag.AlignCenter), label)
+            if self.isEnabled():
+                cx, cy = area.left() + self.u * area.width(), area.top() + self.v * area.height()
+                painter.setBrush(QColor("#ffd166"))
+                painter.setPen(Qt.PenStyle.NoPen)
+                painter.drawEllipse(QRectF(cx - 5, cy - 5, 10, 10))
+        finally:
+            painter.end()
+
+
+class SlotBox(QWidget):
+    """Slot A or B: a thumbnail, a button to take the selection, and a MIDI file drop target."""
+
+    def __init__(self, name: str, panel: "LatentPanel") -> None:
+        super().__init__()
+        self.name = name
+        self.panel = panel
+        self.thumb = MelodyThumb(caption=f"{name}: empty")
+        self.thumb.setMinimumSize(120, 64)
+        self.take = QPushButton(f"Set {name}")
+        self.take.setToolTip(f"Put the selected notes (or the active track) in slot {name}; "
+                             "or drop a MIDI file here")
+        self.take.clicked.connect(lambda: panel.fill_slot(name))
+        self.thumb.clicked.connect(lambda: panel.audition_slot(name))
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.thumb)
+        layout.addWidget(self.take)
+        self.setAcceptDrops(True)
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802
+        if any(u.toLocalFile().lower().endswith((".mid", ".midi")) for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        for url in event.mimeData().urls():
+            path = url.toLocalFile()
+            if path.lower().endswith((".mid", ".midi")):
+                self.panel.fill_slot_from_file(self.name, path)
+                event.acceptProposedAction()
+                return
+
+
+@dataclass(frozen=True)
+class Point:
+    """What the sliders say, as plain values handed to the engine thread."""
+
+    a: Track
+    b: Track | None
+    t: float = 0.0
+    attributes: dict[str, float] = field(default_factory=dict)
+    similarity: float = 1.0
+    temperature: float | None = None
+    seed: int | None = None
+
+
+class LatentPanel(QWidget):
+    applied = Signal(int)  # notes added
+    device_known = Signal(str)  # where the model runs ("CPU" or the GPU's name), once loaded
+
+    def __init__(self, document: Document, undo_stack: QUndoStack, bridge: EngineBridge, view,
+                 transport=None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("latent-panel")
+        self.document = document
+        self.undo_stack = undo_stack
+        self.bridge = bridge
+        self.view = view
+        self.transport = transport
+        self._vae = None  # loaded and used on the engine thread only
+        self.slots: dict[str, Track | None] = dict.fromkeys("ABCD")
+        self.offsets: dict[str, int] = dict.fromkeys("ABCD", 0)  # where each slot's melody began (ticks)
+        self.current: Track | None = None  # the melody on show (at bar 0)
+        self.model_error: str | None = None
+        self._preview_job: JobHandle | None = None
+        self._strip_job: JobHandle | None = None
+        self.previews_shown = 0
+        self.device: str | None = None  # set on the engine thread once the model is loaded
+
+        self.slot_boxes = {name: SlotBox(name, self) for name in "ABCD"}
+        self.slot_a, self.slot_b = self.slot_boxes["A"], self.slot_boxes["B"]
+        slots_row = QHBoxLayout()
+        slots_row.addWidget(self.slot_a)
+        slots_row.addWidget(self.slot_b)
+        self.pad = LatentPad()
+        self.pad.moved.connect(self.preview_pad)
+        pad_slots = QVBoxLayout()
+        pad_slots.addWidget(self.slot_boxes["C"])
+        pad_slots.addWidget(self.slot_boxes["D"])
+        pad_row = QHBoxLayout()
+        pad_row.addLayout(pad_slots)
+        pad_row.addWidget(self.pad, 1)
+
+        self.steps = QSpinBox()
+        self.steps.setRange(2, 16)
+        self.steps.setValue(7)
+        self.steps.setToolTip("How many melodies from A to B, A and B included")
+        self.interpolate_button = QPushButton("Interpolate")
+        self.interpolate_button.clicked.connect(self.interpolate)
+        self.sample_count = QSpinBox()
+        self.sample_count.setRange(1, 16)
+        self.sample_count.setValue(4)
+        self.sample_button = QPushButton("Sample")
+        self.sample_button.setToolTip("New melodies from the model's imagination")
+        self.sample_button.clicked.connect(self.sample)
+        strip_row = QHBoxLayout()
+        strip_row.addWidget(QLabel("Steps"))
+        strip_row.addWidget(self.steps)
+        strip_row.addWidget(self.interpolate_button)
+        strip_row.addStretch(1)
+        strip_row.addWidget(self.sample_count)
+        strip_row.addWidget(self.sample_button)
+
+        self.strip = QWidget()
+        self.strip_layout = QHBoxLayout(self.strip)
+        self.strip_layout.setContentsMargins(0, 0, 0, 0)
+        self.strip_layout.addStretch(1)
+        self.thumbs: list[MelodyThumb] = []
+        strip_scroll = QScrollArea()
+        strip_scroll.setWidget(self.strip)
+        strip_scroll.setWidgetResizable(True)
+        strip_scroll.setFixedHeight(90)
+
+        self.blend = QSlider(Qt.Orientation.Horizontal)
+        self.blend.setRange(0, 100)
+        self.blend.setToolTip("Slide from A (left) to B (right); the piano roll shows the melody there")
+        self.blend.valueChanged.connect(self.preview)
+        blend_row = QHBoxLayout()
+        blend_row.addWidget(QLabel("A"))
+        blend_row.addWidget(self.blend, 1)
+        blend_row.addWidget(QLabel("B"))
+
+        self.attribute_sliders: dict[str, QSlider] = {}
+        grid = QGridLayout()
+        for row, (key, label) in enumerate(ATTRIBUTE_LABELS.items()):
+            slider = QSlider(Qt.Orientation.Horizontal)
+            slider.setRange(-SLIDER_STEPS, SLIDER_STEPS)
+            slider.setToolTip(f"Less ({-2}) or more (+2) {label.lower()} than melody A")
+            value = QLabel("0.0")
+            value.setMinimumWidth(30)
+            slider.valueChanged.connect(lambda v, lab=value: lab.setText(f"{v / 10:+.1f}" if v else "0.0"))
+            slider.valueChanged.connect(self.preview)
+            grid.addWidget(QLabel(label), row, 0)
+            grid.addWidget(slider, row, 1)
+            grid.addWidget(value, row, 2)
+            self.attribute_sliders[key] = slider
+        row = len(ATTRIBUTE_LABELS)
+        self.similar = QSlider(Qt.Orientation.Horizontal)
+        self.similar.setRange(0, 100)
+        self.similar.setValue(100)
+        self.similar.setToolTip("100%: the melody itself; lower: variations further and further away")
+        similar_value = QLabel("100%")
+        self.similar.valueChanged.connect(lambda v: similar_value.setText(f"{v}%"))
+        self.similar.valueChanged.connect(self.preview)
+        grid.addWidget(QLabel("Similar"), row, 0)
+        grid.addWidget(self.similar, row, 1)
+        grid.addWidget(similar_value, row, 2)
+
+        self.temperature = QDoubleSpinBox()
+        self.temperature.setRange(0.0, 2.0)
+        self.temperature.setSingleStep(0.1)
+        self.temperature.setValue(0.0)
+        self.temperature.setSpecialValueText("off (most likely notes)")
+        self.temperature.setToolTip("0: always the most likely notes; higher: more surprising")
+        self.temperature.valueChanged.connect(self.preview)
+        self.seed = QSpinBox()
+        self.seed.setRange(0, SEED_MAX)
+        self.seed.setValue(random.randint(0, 9999))
+        self.seed.valueChanged.connect(self.preview)
+        self.lock_seed = QCheckBox("Lock")
+        self.lock_seed.setToolTip("The same seed and settings give the same notes")
+        seed_row = QHBoxLayout()
+        seed_row.addWidget(self.seed, 1)
+        seed_row.addWidget(self.lock_seed)
+        form = QFormLayout()
+        form.addRow("Temperature", self.temperature)
+        form.addRow("Seed", seed_row)
+
+        self.apply_button = QPushButton("Apply")
+        self.apply_button.setToolTip("Add the melody on show to the sketch as a new track")
+        self.apply_button.clicked.connect(self.apply)
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(slots_row)
+        layout.addLayout(strip_row)
+        layout.addWidget(strip_scroll)
+        layout.addLayout(blend_row)
+        layout.addLayout(pad_row)
+        layout.addLayout(grid)
+        layout.addLayout(form)
+        layout.addWidget(self.apply_button)
+        layout.addWidget(self.status)
+        layout.addStretch(1)
+
+        bridge.finished.connect(self._finished)
+        bridge.failed.connect(self._failed)
+        self._check_model()
+        self._sync()
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def _check_model(self) -> None:
+        from engine.registry import model_dir
+
+        folder = model_dir(MODEL)
+        if not (folder / "weights.safetensors").is_file():
+            self.disable(f"MusicVAE is not installed ({folder} has no weights), so the latent "
+                         "panel is off. Everything else works.")
+        else:
+            self.status.setText("Put a melody in A (and B), then interpolate, slide or sample.")
+
+    def disable(self, why: str) -> None:
+        self.model_error = why
+        self.status.setText(why)
+        self._sync()
+
+    def _sync(self) -> None:
+        ok = self.model_error is None
+        has_a, has_b = self.slots["A"] is not None, self.slots["B"] is not None
+        for w in (*(box.take for box in self.slot_boxes.values()), self.sample_button, self.sample_count,
+                  self.temperature, self.seed, self.lock_seed):
+            w.setEnabled(ok)
+        self.pad.setEnabled(ok and all(self.slots[name] is not None for name in "ABCD"))
+        self.interpolate_button.setEnabled(ok and has_a and has_b)
+        self.steps.setEnabled(ok and has_a and has_b)
+        self.blend.setEnabled(ok and has_a and has_b)
+        for w in (*self.attribute_sliders.values(), self.similar):
+            w.setEnabled(ok and has_a)
+        self.apply_button.setEnabled(ok and self.current is not None and bool(self.current.notes))
+
+    # -- slots ---------------------------------------------------------------------------------
+
+    def fill_slot(self, name: str) -> bool:
+        """Slot ``name`` takes the selected notes, or the active track when none are selected."""
+        sketch = self.document.sketch
+        notes = sorted(self.view.selected_notes())
+        if not notes and sketch.tracks:
+            active = max(0, min(self.view.active_track, len(sketch.tracks) - 1))
+            notes = sorted(sketch.tracks[active].notes)
+        if not notes:
+            self.status.setText(f"There are no notes to put in {name}: select some, or draw a melody first.")
+            return False
+        return self.set_slot(name, Track(name, 0, False, notes))
+
+    def fill_slot_from_file(self, name: str, path: str | Path) -> bool:
+        from engine.music.melody import extract_melody
+        from engine.music.midi_io import read_midi
+        from engine.errors import CantusError
+
+        try:
+            found = extract_melody(read_midi(path))
+        except CantusError as error:
+            self.status.setText(str(error))
+            return False
+        return self.set_slot(name, found.track.copy(sorted(found.track.notes)))
+
+    def set_slot(self, name: str, track: Track) -> bool:
+        if not track.notes:
+            self.status.setText(f"That has no notes to put in {name}.")
+            return False
+        bar = BAR_TICKS
+        offset = (min(n.start_tick for n in track.notes) // bar) * bar
+        self.slots[name] = track
+        self.offsets[name] = offset
+        shown = track.copy([n.shifted(ticks=-offset) for n in track.notes])
+        self.slot_boxes[name].thumb.set_track(shown, f"{name}: {len(track.notes)} notes")
+        self.status.setText(f"{name} holds {len(track.notes)} notes.")
+        self._sync()
+        return True
+
+    def audition_slot(self, name: str) -> None:
+        track = self.slots[name]
+        if track is not None and self.transport is not None:
+            self.transport.audition(track)
+
+    # -- the engine thread ---------------------------------------------------------------------
+
+    def _model(self):
+        from engine.generate.musicvae import MelodyVAE
+
+        if self._vae is None:
+            from engine.registry import device_name
+
+            self._vae = MelodyVAE.load(MODEL)
+            self.device = device_name(self._vae.device)
+        return self._vae
+
+    def point(self) -> Point:
+        attributes = {k: s.value() / 10 for k, s in self.attribute_sliders.items() if s.value()}
+        temperature = float(self.temperature.value()) or None
+        similarity = self.similar.value() / 100
+        seed = int(self.seed.value()) if (temperature or similarity < 1.0) else None
+        return Point(self.slots["A"], self.slots["B"], self.blend.value() / 100, attributes,
+                     similarity, temperature, seed)
+
+    def preview(self, *_args) -> JobHandle | None:
+        """Decode the point the controls describe and show it as ghosts (newest request wins)."""
+        if self.model_error is not None or self.slots["A"] is None:
+            return None
+        point = self.point()
+
+        def decode(_ctx):
+            vae = self._model()
+            return vae.point(point.a, point.b, point.t, point.attributes, point.similarity,
+                             point.temperature, point.seed)
+
+        self._preview_job = self.bridge.submit(decode, key="latent-preview", name="Previewing the melody")
+        return self._preview_job
+
+    def preview_pad(self, u: float, v: float) -> JobHandle | None:
+        """Decode the blend of the four corners at (u, v) and show it as ghosts (newest wins)."""
+        corners = [self.slots[name] for name in "ABCD"]
+        if self.model_error is not None or any(c is None for c in corners):
+            return None
+        temperature = float(self.temperature.value()) or None
+        seed = int(self.seed.value()) if temperature else None
+
+        def decode(_ctx):
+            return self._model().pad_point(corners, u, v, temperature, seed)
+
+        self._preview_job = self.bridge.submit(decode, key="latent-preview", name="Previewing the melody")
+        return self._preview_job
+
+    def interpolate(self) -> JobHandle | None:
+        a, b = self.slots["A"], self.slots["B"]
+        if self.model_error is not None or a is None or b is None:
+            return None
+        steps = int(self.steps.value())
+
+        def run(_ctx):
+            yield Progress(None, "Interpolating")
+            return self._model().interpolate(a, b, steps)
+
+        self._strip_kind = "step"
+        self._strip_job = self.bridge.submit(run, key="latent-strip", name="Interpolating")
+        return self._strip_job
+
+    def sample(self) -> JobHandle | None:
+        if self.model_error is not None:
+            return None
+        if not self.lock_seed.isChecked():
+            self.seed.blockSignals(True)
+            self.seed.setValue(random.randint(0, SEED_MAX))
+            self.seed.blockSignals(False)
+        n, seed = int(self.sample_count.value()), int(self.seed.value())
+        temperature = float(self.temperature.value()) or 1.0
+
+        def run(_ctx):
+            return self._model().sample(n, temperature, seed)
+
+        self._strip_kind = "sample"
+        self._strip_job = self.bridge.submit(run, key="latent-strip", name="Sampling melodies")
+        return self._strip_job
+
+    # -- back on the GUI thread ----------------------------------------------------------------
+
+    def _place(self, track: Track) -> list[Note]:
+        """The notes of a model's melody (at bar 0) where slot A's melody began."""
+        offset = self.offsets["A"] if self.slots["A"] is not None else 0
+        return [n.shifted(ticks=offset) for n in track.notes]
+
+    def show_melody(self, track: Track) -> None:
+        self.current = track
+        self.view.set_proposal(self._place(track))
+        self._sync()
+
+    def _finished(self, handle: JobHandle) -> None:
+        if handle in (self._preview_job, self._strip_job) and self.device:
+            self.device_known.emit(self.device)
+        if handle is self._preview_job:
+            self._preview_job = None
+            self.previews_shown += 1
+            self.show_melody(handle.result)
+            self.status.setText(f"Preview: {len(handle.result.notes)} notes. Apply adds it as a new track.")
+        elif handle is self._strip_job:
+            self._strip_job = None
+            self._fill_strip(handle.result)
+
+    def _failed(self, handle: JobHandle, message: str) -> None:
+        if handle not in (self._preview_job, self._strip_job):
+            return
+        self._preview_job = self._strip_job = None
+        if self._vae is None:
+            self.disable(f"MusicVAE could not be loaded, so the latent panel is off: {message}")
+        else:
+            self.status.setText(message)
+
+    def _fill_strip(self, tracks: list[Track]) -> None:
+        for thumb in self.thumbs:
+            thumb.setParent(None)
+            thumb.deleteLater()
+        self.thumbs = []
+        sampled = self._strip_kind == "sample"
+        for i, track in enumerate(tracks):
+            if sampled:
+                caption = f"#{i + 1}"
+            else:
+                caption = "A" if i == 0 else "B" if i == len(tracks) - 1 else f"{i}"
+            thumb = MelodyThumb(track, caption)
+            thumb.setToolTip(f"{caption}: {len(track.notes)} notes. Click to hear it and see it in the roll.")
+            thumb.clicked.connect(lambda t=thumb: self.choose(t))
+            self.strip_layout.insertWidget(self.strip_layout.count() - 1, thumb)
+            self.thumbs.append(thumb)
+        what = "samples" if sampled else "steps from A to B"
+        self.status.setText(f"{len(tracks)} {what}. Click one to hear it; Apply adds it.")
+
+    def choose(self, thumb: MelodyThumb) -> None:
+        for t in self.thumbs:
+            t.set_selected(t is thumb)
+        self.show_melody(thumb.track)
+        if self.transport is not None:
+            self.transport.audition(thumb.track.copy(self._place(thumb.track)))
+
+    def apply(self) -> bool:
+        """Add the melody on show as a new track (one undo step)."""
+        if self.current is None or not self.current.notes:
+            return False
+        sketch = self.document.sketch
+        program = sketch.tracks[self.view.active_track].program if sketch.tracks else 0
+        track = Track("Latent", program, False, self._place(self.current))
+        push(self.undo_stack, self.document, AddTrack(len(sketch.tracks), track, label="Apply Melody"), "Apply Melody")
+        self.view.clear_proposal()
+        self.current = None
+        self.status.setText(f"Added a track of {len(track.notes)} notes. Undo takes it back.")
+        self._sync()
+        self.applied.emit(len(track.notes))
+        return True

@@ -1,0 +1,96 @@
+"""The spectrogram view: a mel spectrogram in dB, with seconds and Hz axes and a playhead.
+
+It shows any array on Cantus's one mel scale (engine.audio.mel.MEL): the mel of rendered audio
+now, a generated mel beside it later. Colour levels are fixed (-80 to +20 dB), so two
+spectrograms can be compared by eye and quiet passages do not get stretched into noise. The
+frequency axis is labelled in Hz at the mel bands where those frequencies fall.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from engine.audio.mel import MEL, MelSpec, mel_band_frequencies
+
+LEVELS_DB = (-80.0, 20.0)
+DB_PER_NEPER = 20.0 / math.log(10.0)  # natural-log magnitude to dB
+HZ_TICKS = (50, 100, 200, 500, 1000, 2000, 5000, 10000)
+
+
+def to_db(log_mel: np.ndarray) -> np.ndarray:
+    """Natural-log mel magnitudes (what the models and `log_mel` use) in dB."""
+    return np.asarray(log_mel, dtype=np.float32) * DB_PER_NEPER
+
+
+def hz_ticks(spec: MelSpec = MEL) -> list[tuple[float, str]]:
+    """(band position, label) for round frequencies inside the scale."""
+    centers = mel_band_frequencies(spec)
+    out = []
+    for hz in HZ_TICKS:
+        if centers[0] <= hz <= centers[-1]:
+            position = float(np.interp(hz, centers, np.arange(len(centers)))) + 0.5
+            out.append((position, f"{hz // 1000}k" if hz >= 1000 else str(hz)))
+    return out
+
+
+class SpectrogramView(QWidget):
+    """``set_mel(log_mel)`` shows a (n_mels, frames) array; ``set_playhead(seconds)`` moves the line."""
+
+    def __init__(self, spec: MelSpec = MEL, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("spectrogram")
+        self.spec = spec
+        self.mel: np.ndarray | None = None
+        self.plot = pg.PlotWidget()
+        self.plot.setMenuEnabled(False)
+        self.plot.setMouseEnabled(x=True, y=False)
+        self.plot.setLabel("bottom", "time", units="s")
+        self.plot.setLabel("left", "frequency (Hz)")
+        self.plot.getAxis("left").setTicks([hz_ticks(spec)])
+        self.plot.setYRange(0, spec.n_mels, padding=0)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image.setColorMap(pg.colormap.get("inferno"))
+        self.image.setLevels(LEVELS_DB)
+        self.plot.addItem(self.image)
+        self.playhead = pg.InfiniteLine(pos=0.0, angle=90, pen=pg.mkPen("#ffffff", width=1))
+        self.playhead.hide()
+        self.plot.addItem(self.playhead)
+        self.caption = QLabel("Play or render the sketch to see its spectrogram.")
+        self.caption.setContentsMargins(6, 2, 6, 2)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.plot, 1)
+        layout.addWidget(self.caption)
+
+    @property
+    def duration_s(self) -> float:
+        return 0.0 if self.mel is None else self.mel.shape[1] / self.spec.frames_per_second
+
+    def set_mel(self, log_mel: np.ndarray | None, caption: str = "") -> None:
+        """Show a natural-log mel spectrogram (n_mels, frames); None clears the view."""
+        if log_mel is None:
+            self.mel = None
+            self.image.clear()
+            self.caption.setText(caption or "No spectrogram.")
+            return
+        log_mel = np.asarray(log_mel)
+        if log_mel.ndim != 2 or log_mel.shape[0] != self.spec.n_mels:
+            raise ValueError(f"a mel spectrogram has {self.spec.n_mels} bands; got shape {log_mel.shape}")
+        self.mel = log_mel
+        # Row-major: rows are mel bands (low at the bottom), columns frames; one frame is
+        # 1 / frames_per_second seconds wide, one band one unit high.
+        self.image.setImage(to_db(log_mel), levels=LEVELS_DB, autoLevels=False)
+        self.image.setRect(0.0, 0.0, self.duration_s, float(self.spec.n_mels))
+        self.plot.setXRange(0.0, max(self.duration_s, 0.1), padding=0)
+        self.caption.setText(caption or f"{self.duration_s:.1f} s, {LEVELS_DB[0]:g} to {LEVELS_DB[1]:+g} dB")
+
+    def set_playhead(self, seconds: float | None) -> None:
+        if seconds is None:
+            self.playhead.hide()
+            return
+        self.playhead.setValue(float(seconds))
+        self.playhead.show()

@@ -1,0 +1,130 @@
+"""The Latent panel with the bundled 2-bar MusicVAE: slots, the interpolation strip, live slider
+previews (newest wins), attribute sliders, sampling, and Apply as one undo step."""
+
+import pytest
+
+from engine.music.sketch import Note, Sketch, Track
+
+
+def melody(pitches, start_bar=0, step=240) -> Track:
+    base = start_bar * 1920
+    return Track("Melody", 0, False, [Note(p, 90, base + i * step, base + i * step + step - 20)
+                                      for i, p in enumerate(pitches)])
+
+
+A_PITCHES = [60, 62, 64, 65, 67, 65, 64, 62, 60, 64, 67, 72, 67, 64, 62, 60]
+B_PITCHES = [72, 71, 69, 67, 65, 64, 62, 60]
+
+
+@pytest.fixture
+def panel(window):
+    p = window.latent_panel
+    assert p.model_error is None, p.model_error
+    return p
+
+
+def wait(qtbot, handle, timeout=30_000):
+    qtbot.waitUntil(lambda: handle.finished, timeout=timeout)
+    qtbot.wait(20)  # let the finished signal reach the panel
+
+
+def test_interpolate_choose_a_step_apply_and_undo(window, panel, qtbot):
+    a, b = melody(A_PITCHES, start_bar=2), melody(B_PITCHES, step=480)
+    window.set_document(Sketch(tracks=[a, b]))
+    window.view.set_active_track(0)
+    assert panel.fill_slot("A") and panel.offsets["A"] == 2 * 1920
+    window.view.set_active_track(1)
+    assert panel.fill_slot("B")
+    panel.steps.setValue(5)
+    wait(qtbot, panel.interpolate())
+    assert len(panel.thumbs) == 5
+    first, last = panel.thumbs[0].track.notes, panel.thumbs[-1].track.notes
+    assert [n.pitch for n in first] == A_PITCHES and [n.pitch for n in last] == B_PITCHES  # the real A and B
+    panel.choose(panel.thumbs[2])
+    middle = panel.thumbs[2].track
+    assert panel.current is middle and window.view.proposal  # shown as ghosts where A was
+    assert min(n.start_tick for n in window.view.proposal) >= 2 * 1920
+    assert panel.apply()
+    sketch = window.document.sketch
+    assert len(sketch.tracks) == 3 and sketch.tracks[2].name == "Latent"
+    assert len(sketch.tracks[2].notes) == len(middle.notes) and not window.view.proposal
+    window.undo_stack.undo()
+    assert len(window.document.sketch.tracks) == 2
+
+
+def test_slider_previews_arrive_newest_first(window, panel, qtbot):
+    window.set_document(Sketch(tracks=[melody(A_PITCHES)]))
+    panel.set_slot("A", melody(A_PITCHES))
+    panel.set_slot("B", melody(B_PITCHES, step=480))
+    handles = []
+    for value in range(5, 101, 5):  # a drag: 20 values in a row, faster than the engine decodes
+        panel.blend.setValue(value)
+        handles.append(panel._preview_job)
+    wait(qtbot, handles[-1])
+    qtbot.waitUntil(lambda: all(h.finished for h in handles), timeout=10_000)
+    assert panel.previews_shown < len(handles)  # older requests were dropped
+    assert panel.blend.value() == 100
+    from engine.generate.musicvae import MelodyVAE
+
+    expected = MelodyVAE.load().point(melody(A_PITCHES), melody(B_PITCHES, step=480), 1.0)
+    assert [(n.pitch, n.start_tick) for n in panel.current.notes] == \
+        [(n.pitch, n.start_tick) for n in expected.notes]
+
+
+def test_density_slider_changes_the_note_count(window, panel, qtbot):
+    sparse = melody([60, 64, 67, 72, 67, 64, 62, 60], step=480)
+    panel.set_slot("A", sparse)
+    counts = {}
+    for amount in (-20, 20):
+        panel.attribute_sliders["note_density"].setValue(amount)
+        wait(qtbot, panel._preview_job)
+        counts[amount] = len(panel.current.notes)
+    assert counts[20] > counts[-20]
+
+
+def test_sampling_with_a_locked_seed_repeats(window, panel, qtbot):
+    panel.lock_seed.setChecked(True)
+    panel.seed.setValue(123)
+    panel.sample_count.setValue(3)
+    wait(qtbot, panel.sample())
+    first = [t.track.notes for t in panel.thumbs]
+    wait(qtbot, panel.sample())
+    assert len(first) == 3 and [t.track.notes for t in panel.thumbs] == first
+    assert any(first)
+
+
+def test_a_dropped_midi_file_fills_a_slot(panel, write_midi):
+    path = write_midi("tune.mid", {"Lead": [(67, 100, i * 480, i * 480 + 400) for i in range(6)]})
+    assert panel.fill_slot_from_file("B", path)
+    assert [n.pitch for n in panel.slots["B"].notes] == [67] * 6
+    bad = path.with_name("bad.mid")
+    bad.write_bytes(b"not a midi file")
+    assert not panel.fill_slot_from_file("A", bad) and panel.slots["A"] is None
+    assert panel.status.text()
+
+
+def test_a_missing_model_turns_the_panel_off(window, tmp_path, monkeypatch, qtbot):
+    from app.latent_panel import LatentPanel
+    import engine.registry
+
+    monkeypatch.setattr(engine.registry, "MODELS_DIR", tmp_path / "none")
+    p = LatentPanel(window.document, window.undo_stack, window.bridge, window.view)
+    qtbot.addWidget(p)
+    assert p.model_error and "not installed" in p.status.text()
+    assert not p.sample_button.isEnabled() and p.sample() is None
+
+
+def test_the_four_corner_pad_blends_four_melodies(window, panel, qtbot):
+    corners = {"A": melody(A_PITCHES), "B": melody(B_PITCHES, step=480),
+               "C": melody([48, 55, 60, 55] * 2, step=480), "D": melody([84, 83, 81, 79, 77, 76, 74, 72])}
+    assert not panel.pad.isEnabled()
+    for name, track in corners.items():
+        panel.set_slot(name, track)
+    assert panel.pad.isEnabled()
+    shown = {}
+    for u, v in ((0, 0), (1, 1)):
+        panel.pad.set_position(u, v)  # as a drag there would
+        wait(qtbot, panel._preview_job)
+        shown[(u, v)] = [n.pitch for n in panel.current.notes]
+    assert shown[(0, 0)] != shown[(1, 1)]
+    assert max(shown[(1, 1)]) > max(shown[(0, 0)])  # D is the high corner

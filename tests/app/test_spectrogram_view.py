@@ -1,0 +1,49 @@
+"""The spectrogram view: any mel array on the one scale, fixed dB levels, Hz ticks, a playhead;
+and in the window, the spectrogram of what was rendered, with the energy where the notes are."""
+
+import numpy as np
+import pytest
+
+from app.spectrogram_view import LEVELS_DB, SpectrogramView, hz_ticks, to_db
+from engine.audio.mel import MEL, mel_band_frequencies
+from engine.music.sketch import Note, Sketch, Track
+
+
+def test_shows_any_mel_with_fixed_levels_and_a_playhead(qtbot):
+    view = SpectrogramView()
+    qtbot.addWidget(view)
+    mel = np.full((MEL.n_mels, 431), MEL.silence, np.float32)  # 5 s of silence
+    mel[20, 100:200] = 0.0
+    view.set_mel(mel)
+    assert view.duration_s == pytest.approx(431 / MEL.frames_per_second)
+    assert view.image.image.shape == (80, 431)
+    assert tuple(view.image.getLevels()) == LEVELS_DB  # never auto-levelled
+    assert to_db(np.array([0.0, MEL.silence])) == pytest.approx([0.0, -100.0], abs=0.01)
+    view.set_playhead(2.5)
+    assert view.playhead.isVisible() and view.playhead.value() == 2.5
+    with pytest.raises(ValueError):
+        view.set_mel(np.zeros((128, 10)))
+    view.set_mel(None)
+    assert view.mel is None
+
+
+def test_frequency_ticks_sit_on_their_mel_bands():
+    centers = mel_band_frequencies()
+    for position, label in hz_ticks():
+        hz = float(label[:-1]) * 1000 if label.endswith("k") else float(label)
+        band = int(position - 0.5)  # ticks sit at the middle of a band row
+        assert centers[band] <= hz <= centers[min(band + 1, len(centers) - 1)] + 1e-6
+
+
+def test_the_window_draws_the_spectrogram_of_a_render(window, qtbot):
+    from engine.audio.render import render_sketch
+
+    a4 = Sketch(tracks=[Track("Flute", 73, False, [Note(69, 100, 0, 960)])])  # A4, 440 Hz, 1 s
+    rendered = render_sketch(a4, "synth", 44100)
+    handle = window.show_spectrogram(rendered)
+    qtbot.waitUntil(lambda: handle.finished and window.spectrogram.mel is not None, timeout=30_000)
+    mel = window.spectrogram.mel
+    assert mel.shape[0] == MEL.n_mels and window.spectrogram.duration_s >= 1.0
+    loudest = int(np.argmax(mel[:, 10:80].mean(axis=1)))  # during the note
+    assert 400 < mel_band_frequencies()[loudest] < 490
+    assert "s" in window.spectrogram.caption.text()
