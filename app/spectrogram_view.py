@@ -18,7 +18,9 @@ from engine.audio.mel import MEL, MelSpec, mel_band_frequencies
 
 LEVELS_DB = (-80.0, 20.0)
 DB_PER_NEPER = 20.0 / math.log(10.0)  # natural-log magnitude to dB
-HZ_TICKS = (50, 100, 200, 500, 1000, 2000, 5000, 10000)
+HZ_TICKS = (500, 1000, 2000, 5000, 10000)  # labelled; the minor ones only when there is room
+HZ_MINOR_TICKS = (100, 200)
+EMPTY_SECONDS = 8.0  # the time axis of an empty view
 
 
 def to_db(log_mel: np.ndarray) -> np.ndarray:
@@ -26,11 +28,11 @@ def to_db(log_mel: np.ndarray) -> np.ndarray:
     return np.asarray(log_mel, dtype=np.float32) * DB_PER_NEPER
 
 
-def hz_ticks(spec: MelSpec = MEL) -> list[tuple[float, str]]:
+def hz_ticks(spec: MelSpec = MEL, frequencies=HZ_TICKS) -> list[tuple[float, str]]:
     """(band position, label) for round frequencies inside the scale."""
     centers = mel_band_frequencies(spec)
     out = []
-    for hz in HZ_TICKS:
+    for hz in frequencies:
         if centers[0] <= hz <= centers[-1]:
             position = float(np.interp(hz, centers, np.arange(len(centers)))) + 0.5
             out.append((position, f"{hz // 1000}k" if hz >= 1000 else str(hz)))
@@ -48,10 +50,11 @@ class SpectrogramView(QWidget):
         self.plot = pg.PlotWidget()
         self.plot.setMenuEnabled(False)
         self.plot.setMouseEnabled(x=True, y=False)
-        self.plot.setLabel("bottom", "time", units="s")
-        self.plot.setLabel("left", "frequency (Hz)")
-        self.plot.getAxis("left").setTicks([hz_ticks(spec)])
+        self.plot.setLabel("bottom", "time (s)")
+        self.plot.setLabel("left", "Hz")
+        self.plot.getAxis("left").setTicks([hz_ticks(spec), hz_ticks(spec, HZ_MINOR_TICKS)])
         self.plot.setYRange(0, spec.n_mels, padding=0)
+        self.plot.setXRange(0, EMPTY_SECONDS, padding=0)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.image.setColorMap(pg.colormap.get("inferno"))
         self.image.setLevels(LEVELS_DB)
@@ -75,6 +78,7 @@ class SpectrogramView(QWidget):
         if log_mel is None:
             self.mel = None
             self.image.clear()
+            self.plot.setXRange(0, EMPTY_SECONDS, padding=0)
             self.caption.setText(caption or "No spectrogram.")
             return
         log_mel = np.asarray(log_mel)

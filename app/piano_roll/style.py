@@ -44,8 +44,8 @@ class Theme:
     # Editing.
     selection_outline: QColor = _color("#ffffff")
     ghost_outline: QColor = _color("#ffffff", 110)
-    proposal_fill: QColor = _color("#ffd166", 120)  # notes a model offers, not yet applied
-    proposal_outline: QColor = _color("#ffd166", 230)
+    proposal_fill: QColor = _color("#ffffff", 95)  # notes a model offers, not yet applied
+    proposal_outline: QColor = _color("#ffffff", 235)
     rubber_band_fill: QColor = _color("#60a5fa", 45)
     rubber_band_edge: QColor = _color("#93c5fd")
     label_dark: QColor = _color("#0d0e10", 225)
