@@ -47,3 +47,17 @@ def test_the_window_draws_the_spectrogram_of_a_render(window, qtbot):
     loudest = int(np.argmax(mel[:, 10:80].mean(axis=1)))  # during the note
     assert 400 < mel_band_frequencies()[loudest] < 490
     assert "s" in window.spectrogram.caption.text()
+
+
+def test_playback_fills_the_spectrogram_and_its_playhead_follows(window, qtbot):
+    window.set_document(Sketch(tracks=[Track("Lead", 0, False, [Note(60 + i, 90, i * 480, i * 480 + 400)
+                                                                for i in range(8)])]))
+    window.play_action.trigger()  # on the null audio device, which may finish the song at once
+    try:
+        qtbot.waitUntil(lambda: window.spectrogram.mel is not None, timeout=20_000)
+        assert window.spectrogram.duration_s == pytest.approx(window.transport.rendered.duration_s, abs=0.05)
+    finally:
+        window.transport.stop()
+    # The playhead follows what the transport reports while it plays (in seconds).
+    window.transport.position_changed.emit(1.5, 1440)
+    assert window.spectrogram.playhead.isVisible() and window.spectrogram.playhead.value() == 1.5
