@@ -3,7 +3,8 @@
 - Slots A and B (and C and D, for the pad) take a melody from the selection (or the active track when nothing is
   selected), or from a MIDI file dropped on them.
 - Interpolate fills a strip with N small piano rolls from the real A to the real B; clicking one
-  plays it and shows it in the piano roll as ghost notes.
+  plays it and shows it in the piano roll as ghost notes; dragging one onto the piano roll adds
+  it there as a new track (one undo step).
 - The A-B slider, the attribute sliders (-2 to +2), the "similar" slider and the temperature
   describe one point of the latent space; moving any of them previews that melody live as ghost
   notes (the newest request wins on the engine thread, so the window never waits).
@@ -22,8 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QPainter, QUndoStack
+from PySide6.QtGui import QColor, QDrag, QPainter, QUndoStack
 from PySide6.QtWidgets import (
+    QApplication,
     QCheckBox,
     QDoubleSpinBox,
     QFormLayout,
@@ -41,6 +43,7 @@ from PySide6.QtWidgets import (
 
 from app.commands import push
 from app.engine_bridge import EngineBridge
+from app.piano_roll.view import melody_mime
 from engine.document import AddTrack, Document
 from engine.jobs import JobHandle, Progress
 from engine.music.sketch import Note, Track
@@ -82,9 +85,27 @@ class MelodyThumb(QFrame):
         self.update()
 
     def mousePressEvent(self, event) -> None:  # noqa: N802 (Qt's name)
-        if event.button() == Qt.MouseButton.LeftButton and self.track is not None:
-            self.clicked.emit()
+        self._press = event.position() if event.button() == Qt.MouseButton.LeftButton else None
         super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event) -> None:  # noqa: N802
+        # A drag carries the melody to the piano roll, which adds it where it is dropped.
+        press = getattr(self, "_press", None)
+        if press is None or self.track is None or not self.track.notes:
+            return
+        if (event.position() - press).manhattanLength() < QApplication.startDragDistance():
+            return
+        self._press = None
+        drag = QDrag(self)
+        drag.setMimeData(melody_mime(self.track.notes))
+        drag.setPixmap(self.grab().scaledToHeight(40))
+        drag.exec(Qt.DropAction.CopyAction)
+
+    def mouseReleaseEvent(self, event) -> None:  # noqa: N802
+        if getattr(self, "_press", None) is not None and self.track is not None:
+            self.clicked.emit()
+        self._press = None
+        super().mouseReleaseEvent(event)
 
     def paintEvent(self, event) -> None:  # noqa: N802
         painter = QPainter(self)
@@ -359,6 +380,7 @@ class LatentPanel(QWidget):
 
         bridge.finished.connect(self._finished)
         bridge.failed.connect(self._failed)
+        view.melody_dropped.connect(self.drop)
         self._check_model()
         self._sync()
 
@@ -577,16 +599,24 @@ class LatentPanel(QWidget):
             self.transport.audition(thumb.track.copy(self._place(thumb.track)))
 
     def apply(self) -> bool:
-        """Add the melody on show as a new track (one undo step)."""
+        """Add the melody on show as a new track where A was (one undo step)."""
         if self.current is None or not self.current.notes:
             return False
+        self._add_track(self._place(self.current))
+        self.current = None
+        self._sync()
+        return True
+
+    def drop(self, notes: list[Note], tick: int) -> None:
+        """A melody from the strip dropped on the piano roll: a new track from that bar on."""
+        if self.model_error is None and notes:
+            self._add_track([n.shifted(ticks=int(tick)) for n in notes])
+
+    def _add_track(self, notes: list[Note]) -> None:
         sketch = self.document.sketch
         program = sketch.tracks[self.view.active_track].program if sketch.tracks else 0
-        track = Track("Latent", program, False, self._place(self.current))
+        track = Track("Latent", program, False, sorted(notes))
         push(self.undo_stack, self.document, AddTrack(len(sketch.tracks), track, label="Apply Melody"), "Apply Melody")
         self.view.clear_proposal()
-        self.current = None
         self.status.setText(f"Added a track of {len(track.notes)} notes. Undo takes it back.")
-        self._sync()
         self.applied.emit(len(track.notes))
-        return True

@@ -11,6 +11,7 @@ alone, which the painter, `note_rects()` and `hit_test()` share.
 
 from __future__ import annotations
 
+import json
 import math
 import weakref
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import shiboken6
-from PySide6.QtCore import QKeyCombination, QPoint, QPointF, QRect, QRectF, Qt, Signal
+from PySide6.QtCore import QByteArray, QKeyCombination, QMimeData, QPoint, QPointF, QRect, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -100,6 +101,26 @@ class _TrackCache:
         return lo, hi
 
 
+MELODY_MIME = "application/x-cantus-melody"  # a melody dragged between Cantus widgets
+
+
+def melody_mime(notes) -> QMimeData:
+    """Notes as drag-and-drop data (JSON: pitch, velocity, start and end tick)."""
+    data = QMimeData()
+    payload = [[n.pitch, n.velocity, n.start_tick, n.end_tick] for n in notes]
+    data.setData(MELODY_MIME, QByteArray(json.dumps(payload).encode()))
+    return data
+
+
+def melody_from_mime(data: QMimeData) -> list[Note] | None:
+    if not data.hasFormat(MELODY_MIME):
+        return None
+    try:
+        return [Note(int(p), int(v), int(s), int(e)) for p, v, s, e in json.loads(bytes(data.data(MELODY_MIME)))]
+    except (ValueError, TypeError):
+        return None
+
+
 def _document_listener(view: "PianoRollView") -> Callable[[object], None]:
     # The document must not keep a closed view alive, nor call into a deleted one.
     ref = weakref.ref(view)
@@ -136,6 +157,7 @@ class PianoRollView(RollPainting, QAbstractScrollArea):
     seek_requested = Signal(int)  # a click on the ruler: tick
     loop_region_requested = Signal(int, int)  # a drag along the ruler: start_tick, end_tick
     view_changed = Signal()  # zoom, scroll, notes, selection: what the velocity lane follows
+    melody_dropped = Signal(object, int)  # notes (from bar 0) dragged in from a panel, the bar tick
 
     def __init__(self, document: Document, undo_stack: QUndoStack,
                  parent: QWidget | None = None) -> None:
@@ -171,6 +193,7 @@ class PianoRollView(RollPainting, QAbstractScrollArea):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.viewport().setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.viewport().setMouseTracking(True)  # the cursor tells body from edge before a press
+        self.viewport().setAcceptDrops(True)  # melodies dragged from the model panels
         self.setMinimumSize(KEYBOARD_WIDTH_PX + 80, RULER_HEIGHT_PX + 60)
         for bar in (self.horizontalScrollBar(), self.verticalScrollBar()):
             bar.actionTriggered.connect(self._user_scrolled)
@@ -583,6 +606,32 @@ class PianoRollView(RollPainting, QAbstractScrollArea):
 
     def clear_proposal(self) -> None:
         self.set_proposal(())
+
+    def bar_at(self, x: float) -> int:
+        """The tick of the bar line at or before viewport x."""
+        tick = max(int(self.tick_at(x)), 0)
+        ts = self.sketch.time_signature_at(tick)
+        return ts.tick + (tick - ts.tick) // ts.bar_ticks * ts.bar_ticks
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        if event.mimeData().hasFormat(MELODY_MIME):
+            event.acceptProposedAction()
+        else:
+            event.ignore()  # files go on to the window
+
+    def dragMoveEvent(self, event) -> None:  # noqa: N802
+        if event.mimeData().hasFormat(MELODY_MIME):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        notes = melody_from_mime(event.mimeData())
+        if notes is None:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self.melody_dropped.emit(notes, self.bar_at(event.position().x()))
 
     # -- preview, playhead, loop ------------------------------------------------------------------
 

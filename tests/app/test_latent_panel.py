@@ -128,3 +128,25 @@ def test_the_four_corner_pad_blends_four_melodies(window, panel, qtbot):
         shown[(u, v)] = [n.pitch for n in panel.current.notes]
     assert shown[(0, 0)] != shown[(1, 1)]
     assert max(shown[(1, 1)]) > max(shown[(0, 0)])  # D is the high corner
+
+
+def test_a_strip_step_dragged_onto_the_piano_roll_lands_on_that_bar(window, panel, qtbot):
+    from PySide6.QtCore import QPointF, Qt
+    from PySide6.QtGui import QDropEvent
+
+    from app.piano_roll.view import melody_from_mime, melody_mime
+
+    window.set_document(Sketch(tracks=[melody(A_PITCHES)]))
+    step = melody(B_PITCHES, step=480)
+    data = melody_mime(step.notes)
+    assert melody_from_mime(data) == step.notes  # what a thumbnail's drag carries
+    view = window.view
+    x = view.x_at_tick(3 * 1920 + 500)  # inside bar 4
+    drop = QDropEvent(QPointF(x, 200), Qt.DropAction.CopyAction, data, Qt.MouseButton.LeftButton,
+                      Qt.KeyboardModifier.NoModifier)
+    view.dropEvent(drop)
+    tracks = window.document.sketch.tracks
+    assert len(tracks) == 2 and tracks[1].name == "Latent"
+    assert [n.start_tick for n in tracks[1].notes] == [n.start_tick + 3 * 1920 for n in step.notes]
+    window.undo_stack.undo()
+    assert len(window.document.sketch.tracks) == 1
