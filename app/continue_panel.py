@@ -235,12 +235,11 @@ class ContinuePanel(QWidget):
     # -- state ---------------------------------------------------------------------------------
 
     def _check_model(self) -> None:
-        from engine.registry import model_dir
+        from engine.registry import not_installed
 
-        folder = model_dir(MODEL)
-        if not (folder / "weights.safetensors").is_file():
-            self.disable(f"The Music Transformer is not installed ({folder} has no weights), "
-                         "so continuation is off. Everything else works.")
+        why = not_installed(MODEL, "The Music Transformer")
+        if why:
+            self.disable(f"{why}, so continuation is off. Everything else works.")
         else:
             self.status.setText("Select a phrase, or leave the selection empty to continue the "
                                 "active track, then press Continue.")

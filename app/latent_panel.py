@@ -387,12 +387,11 @@ class LatentPanel(QWidget):
     # -- state ---------------------------------------------------------------------------------
 
     def _check_model(self) -> None:
-        from engine.registry import model_dir
+        from engine.registry import not_installed
 
-        folder = model_dir(MODEL)
-        if not (folder / "weights.safetensors").is_file():
-            self.disable(f"MusicVAE is not installed ({folder} has no weights), so the latent "
-                         "panel is off. Everything else works.")
+        why = not_installed(MODEL, "MusicVAE")
+        if why:
+            self.disable(f"{why}, so the latent panel is off. Everything else works.")
         else:
             self.status.setText("Put a melody in A (and B), then interpolate, slide or sample.")
 

@@ -19,6 +19,15 @@ def model_dir(name: str) -> Path:
     return MODELS_DIR / name
 
 
+def not_installed(name: str, label: str) -> str | None:
+    """Why a bundled model cannot be used, in a sentence (None when its weights are there).
+    Cheap: it looks for the files and loads nothing."""
+    folder = model_dir(name)
+    if (folder / "weights.safetensors").is_file():
+        return None
+    return f"{label} is not installed ({folder} has no weights)"
+
+
 def device(preferred: str | None = None):
     """CUDA when there is a GPU, else Apple's MPS, else the CPU (or the named device)."""
     import torch
