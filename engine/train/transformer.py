@@ -56,7 +56,7 @@ class TrainArgs:
     minutes: float | None = None
     max_steps: int | None = None
     eval_every: int = 250
-    eval_sequences: int = 64
+    eval_windows: int = 256  # validation windows, a seeded sample across all validation pieces
     seed: int = 0
     device: str | None = None
     precision: str = "auto"
@@ -161,6 +161,15 @@ def eval_windows(performances: list[np.ndarray], length: int, limit: int | None 
     return np.stack(rows) if rows else np.zeros((0, length), np.int64)
 
 
+def validation_sample(performances: list[np.ndarray], length: int, n: int, seed: int = 0) -> np.ndarray:
+    """``n`` of the consecutive windows of all performances, chosen at random (seeded), in order:
+    a sample across pieces, not the first few pieces (whose style would decide the best step)."""
+    windows = eval_windows(performances, length)
+    if len(windows) <= n:
+        return windows
+    return windows[np.sort(np.random.default_rng(seed).choice(len(windows), n, replace=False))]
+
+
 @torch.no_grad()
 def evaluate(model: MusicTransformer, windows: np.ndarray, device: torch.device, batch_size: int = 16,
              precision: str = "auto") -> dict[str, float]:
@@ -209,7 +218,7 @@ def train(args: TrainArgs) -> dict:
     cfg = model_config(args)
     train_set = Crops(load_performances(args.sources, "train"), cfg.max_len + 1, augment=True,
                       transpose=args.transpose, stretch=args.stretch, seed=args.seed * 1000 + dist.rank)
-    val = eval_windows(load_performances(args.sources, "validation"), cfg.max_len + 1, args.eval_sequences)
+    val = validation_sample(load_performances(args.sources, "validation"), cfg.max_len + 1, args.eval_windows)
 
     model = MusicTransformer(cfg).to(device)
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and not n.endswith(".rel")]

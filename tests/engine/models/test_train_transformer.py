@@ -51,13 +51,18 @@ def test_crops_are_full_length_padded_and_in_vocabulary():
     assert batch.shape == (32, 65) and batch.min() >= 0 and batch.max() <= perf.END
     windows = tt.eval_windows([np.arange(10), np.arange(3)], 4)
     assert windows.tolist() == [[0, 1, 2, 3], [3, 4, 5, 6], [6, 7, 8, 9], [0, 1, 2, perf.PAD]]
+    pieces = [np.full(40, i) for i in range(10)]  # ten pieces, 13 windows each
+    sample = tt.validation_sample(pieces, 4, 20)
+    assert len(sample) == 20 and len({int(w[0]) for w in sample}) >= 6  # from many pieces
+    assert (sample == tt.validation_sample(pieces, 4, 20)).all()  # seeded
+    assert len(tt.validation_sample(pieces, 4, 1000)) == 130  # all when asked for more
 
 
 def test_a_short_run_trains_resumes_and_exports(tmp_path, monkeypatch):
     perfs = [np.append(performance(s), perf.END) for s in range(6)]
     monkeypatch.setattr(tt, "load_performances", lambda sources, split: perfs)
     args = tt.TrainArgs(out=str(tmp_path), d_model=32, n_layers=2, n_heads=4, max_len=64, batch_size=4,
-                        max_steps=30, eval_every=15, eval_sequences=8, warmup=5, lr=3e-3)
+                        max_steps=30, eval_every=15, eval_windows=8, warmup=5, lr=3e-3)
     result = tt.train(args)
     first, last = result["history"][0]["nll"], result["final"]["nll"]
     assert result["steps"] == 30 and last < first < 6.5
