@@ -169,11 +169,10 @@ class MelodyVAE:
         return out
 
     @staticmethod
-    def _same_length(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Pad the shorter code sequence with the other's windows' codes of silence (zeros)."""
-        n = max(len(a), len(b))
-        pad = lambda m: np.concatenate([m, np.zeros((n - len(m), m.shape[1]), m.dtype)])  # noqa: E731
-        return pad(a), pad(b)
+    def _same_length(*mus: np.ndarray) -> list[np.ndarray]:
+        """Code sequences (n_windows, z_size) padded with zeros to the longest one's windows."""
+        n = max(len(m) for m in mus)
+        return [np.concatenate([m, np.zeros((n - len(m), m.shape[1]), m.dtype)]) for m in mus]
 
     @staticmethod
     def blend(mu_a: np.ndarray, mu_b: np.ndarray, t: float, method: str = "slerp") -> np.ndarray:
@@ -228,8 +227,7 @@ class MelodyVAE:
         if len(corners) != 4:
             raise ValueError("the pad has four corners")
         means = [self.means(c) for c in corners]
-        n = max(len(m) for m, _ in means)
-        mus = [np.concatenate([m, np.zeros((n - len(m), m.shape[1]), m.dtype)]) for m, _ in means]
+        mus = self._same_length(*(m for m, _ in means))
         u, v = float(np.clip(u, 0, 1)), float(np.clip(v, 0, 1))
         weights = ((1 - u) * (1 - v), u * (1 - v), (1 - u) * v, u * v)
         z = sum(w * m for w, m in zip(weights, mus))
