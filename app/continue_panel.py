@@ -17,7 +17,7 @@ import random
 import time
 from dataclasses import dataclass
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtGui import QUndoStack, QValidator
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -34,13 +34,13 @@ from PySide6.QtWidgets import (
 
 from app.commands import push
 from app.engine_bridge import EngineBridge
+from app.panel_parts import SEED_MAX, ModelPanel, seed_controls
 from engine.document import AddTrack, Document, NoteEdit
 from engine.jobs import JobHandle, Progress
 from engine.music.key import NAMES, Key
 from engine.music.sketch import Note, Sketch, Track, pitch_name
 
 MODEL = "music-transformer"
-SEED_MAX = 2**31 - 1
 PROGRESS_EVERY_S = 0.1
 
 
@@ -119,13 +119,13 @@ class Outcome:
     device: str = "CPU"
 
 
-class ContinuePanel(QWidget):
+class ContinuePanel(ModelPanel):
     applied = Signal(int)  # notes added
     device_known = Signal(str)  # where the model runs ("CPU" or the GPU's name), once loaded
 
     def __init__(self, document: Document, undo_stack: QUndoStack, bridge: EngineBridge, view,
                  parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+        super().__init__(MODEL, "The Music Transformer", "continuation is off", parent)
         self.setObjectName("continue-panel")
         self.document = document
         self.undo_stack = undo_stack
@@ -136,7 +136,6 @@ class ContinuePanel(QWidget):
         self._streamed: list[Note] = []
         self._last_command = None  # the undo command of the last continuation applied
         self.last_outcome: Outcome | None = None
-        self.model_error: str | None = None
 
         self.length = QDoubleSpinBox()
         self.length.setRange(0.25, 64.0)
@@ -183,14 +182,7 @@ class ContinuePanel(QWidget):
         self.into.addItem("a new track", True)
         self.into.addItem("the active track", False)
 
-        self.lock_seed = QCheckBox("Lock")
-        self.lock_seed.setToolTip("The same seed and settings give the same notes")
-        self.seed = QSpinBox()
-        self.seed.setRange(0, SEED_MAX)
-        self.seed.setValue(random.randint(0, 9999))
-        seed_row = QHBoxLayout()
-        seed_row.addWidget(self.seed, 1)
-        seed_row.addWidget(self.lock_seed)
+        self.seed, self.lock_seed, seed_row = seed_controls()
 
         form = QFormLayout()
         form.addRow("Length", length_row)
@@ -214,10 +206,6 @@ class ContinuePanel(QWidget):
         for b in (self.continue_button, self.regenerate_button, self.cancel_button):
             buttons.addWidget(b)
 
-        self.status = QLabel()
-        self.status.setWordWrap(True)
-        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addLayout(buttons)
@@ -229,25 +217,11 @@ class ContinuePanel(QWidget):
         bridge.failed.connect(self._failed)
         bridge.cancelled.connect(self._cancelled)
         undo_stack.indexChanged.connect(self._undo_moved)
-        self._check_model()
+        self.check_model("Select a phrase, or leave the selection empty to continue the "
+                         "active track, then press Continue.")
         self._sync()
 
     # -- state ---------------------------------------------------------------------------------
-
-    def _check_model(self) -> None:
-        from engine.registry import not_installed
-
-        why = not_installed(MODEL, "The Music Transformer")
-        if why:
-            self.disable(f"{why}, so continuation is off. Everything else works.")
-        else:
-            self.status.setText("Select a phrase, or leave the selection empty to continue the "
-                                "active track, then press Continue.")
-
-    def disable(self, why: str) -> None:
-        self.model_error = why
-        self.status.setText(why)
-        self._sync()
 
     @property
     def running(self) -> bool:
@@ -417,10 +391,7 @@ class ContinuePanel(QWidget):
             return
         self._job = None
         self.view.clear_proposal()
-        if self._continuer is None:  # the model itself would not load: say why and stay off
-            self.disable(f"The Music Transformer could not be loaded, so continuation is off: {message}")
-        else:
-            self.status.setText(message)
+        self.job_failed(message, loaded=self._continuer is not None)
         self._sync()
 
     def _cancelled(self, handle: JobHandle) -> None:

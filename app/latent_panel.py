@@ -26,7 +26,6 @@ from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QDrag, QPainter, QUndoStack
 from PySide6.QtWidgets import (
     QApplication,
-    QCheckBox,
     QDoubleSpinBox,
     QFormLayout,
     QFrame,
@@ -43,13 +42,13 @@ from PySide6.QtWidgets import (
 
 from app.commands import push
 from app.engine_bridge import EngineBridge
+from app.panel_parts import SEED_MAX, ModelPanel, seed_controls
 from app.piano_roll.view import melody_mime
 from engine.document import AddTrack, Document
 from engine.jobs import JobHandle, Progress
 from engine.music.sketch import Note, Track
 
 MODEL = "musicvae-mel2bar"
-SEED_MAX = 2**31 - 1
 BAR_TICKS = 16 * 120  # MusicVAE works in 4/4 bars of 16 sixteenths
 ATTRIBUTE_LABELS = {  # model key -> what a composer calls it
     "note_density": "Note density",
@@ -238,13 +237,13 @@ class Point:
     seed: int | None = None
 
 
-class LatentPanel(QWidget):
+class LatentPanel(ModelPanel):
     applied = Signal(int)  # notes added
     device_known = Signal(str)  # where the model runs ("CPU" or the GPU's name), once loaded
 
     def __init__(self, document: Document, undo_stack: QUndoStack, bridge: EngineBridge, view,
                  transport=None, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+        super().__init__(MODEL, "MusicVAE", "the latent panel is off", parent)
         self.setObjectName("latent-panel")
         self.document = document
         self.undo_stack = undo_stack
@@ -255,7 +254,6 @@ class LatentPanel(QWidget):
         self.slots: dict[str, Track | None] = dict.fromkeys("ABCD")
         self.offsets: dict[str, int] = dict.fromkeys("ABCD", 0)  # where each slot's melody began (ticks)
         self.current: Track | None = None  # the melody on show (at bar 0)
-        self.model_error: str | None = None
         self._preview_job: JobHandle | None = None
         self._strip_job: JobHandle | None = None
         self.previews_shown = 0
@@ -347,15 +345,8 @@ class LatentPanel(QWidget):
         self.temperature.setSpecialValueText("off (most likely notes)")
         self.temperature.setToolTip("0: always the most likely notes; higher: more surprising")
         self.temperature.valueChanged.connect(self.preview)
-        self.seed = QSpinBox()
-        self.seed.setRange(0, SEED_MAX)
-        self.seed.setValue(random.randint(0, 9999))
+        self.seed, self.lock_seed, seed_row = seed_controls()
         self.seed.valueChanged.connect(self.preview)
-        self.lock_seed = QCheckBox("Lock")
-        self.lock_seed.setToolTip("The same seed and settings give the same notes")
-        seed_row = QHBoxLayout()
-        seed_row.addWidget(self.seed, 1)
-        seed_row.addWidget(self.lock_seed)
         form = QFormLayout()
         form.addRow("Temperature", self.temperature)
         form.addRow("Seed", seed_row)
@@ -363,9 +354,6 @@ class LatentPanel(QWidget):
         self.apply_button = QPushButton("Apply")
         self.apply_button.setToolTip("Add the melody on show to the sketch as a new track")
         self.apply_button.clicked.connect(self.apply)
-        self.status = QLabel()
-        self.status.setWordWrap(True)
-
         layout = QVBoxLayout(self)
         layout.addLayout(slots_row)
         layout.addLayout(strip_row)
@@ -381,24 +369,10 @@ class LatentPanel(QWidget):
         bridge.finished.connect(self._finished)
         bridge.failed.connect(self._failed)
         view.melody_dropped.connect(self.drop)
-        self._check_model()
+        self.check_model("Put a melody in A (and B), then interpolate, slide or sample.")
         self._sync()
 
     # -- state ---------------------------------------------------------------------------------
-
-    def _check_model(self) -> None:
-        from engine.registry import not_installed
-
-        why = not_installed(MODEL, "MusicVAE")
-        if why:
-            self.disable(f"{why}, so the latent panel is off. Everything else works.")
-        else:
-            self.status.setText("Put a melody in A (and B), then interpolate, slide or sample.")
-
-    def disable(self, why: str) -> None:
-        self.model_error = why
-        self.status.setText(why)
-        self._sync()
 
     def _sync(self) -> None:
         ok = self.model_error is None
@@ -566,10 +540,7 @@ class LatentPanel(QWidget):
         if handle not in (self._preview_job, self._strip_job):
             return
         self._preview_job = self._strip_job = None
-        if self._vae is None:
-            self.disable(f"MusicVAE could not be loaded, so the latent panel is off: {message}")
-        else:
-            self.status.setText(message)
+        self.job_failed(message, loaded=self._vae is not None)
 
     def _fill_strip(self, tracks: list[Track]) -> None:
         for thumb in self.thumbs:

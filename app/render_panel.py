@@ -10,19 +10,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
+from app.panel_parts import status_label
 from engine.jobs import JobHandle
 
 RENDERER_LABELS = {  # engine.audio.render name -> what a musician reads
@@ -85,9 +84,7 @@ class RenderPanel(QWidget):
         buttons = QHBoxLayout()
         for b in (self.render_button, self.cancel_button, self.play_button, self.export_button):
             buttons.addWidget(b)
-        self.status = QLabel("Choose what plays the sketch; Space plays it too.")
-        self.status.setWordWrap(True)
-        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.status = status_label("Choose what plays the sketch; Space plays it too.")
 
         layout = QVBoxLayout(self)
         layout.addLayout(form)

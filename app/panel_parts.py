@@ -1,0 +1,68 @@
+"""What the side panels share: a status line, seed controls, and, for the panels that need a
+bundled model, being switched off with the reason when it is missing or will not load."""
+
+from __future__ import annotations
+
+import random
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSpinBox, QWidget
+
+SEED_MAX = 2**31 - 1
+
+
+def status_label(text: str = "") -> QLabel:
+    """A panel's line of news: wraps, and can be selected and copied."""
+    label = QLabel(text)
+    label.setWordWrap(True)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    return label
+
+
+def seed_controls() -> tuple[QSpinBox, QCheckBox, QHBoxLayout]:
+    """(seed box, Lock check box, the row holding both); the seed starts at a random value."""
+    seed = QSpinBox()
+    seed.setRange(0, SEED_MAX)
+    seed.setValue(random.randint(0, 9999))
+    lock = QCheckBox("Lock")
+    lock.setToolTip("The same seed and settings give the same notes")
+    row = QHBoxLayout()
+    row.addWidget(seed, 1)
+    row.addWidget(lock)
+    return seed, lock, row
+
+
+class ModelPanel(QWidget):
+    """A panel that works through one bundled model. Subclasses build their controls, then call
+    `check_model`; `_sync` enables the controls from ``model_error``."""
+
+    def __init__(self, model: str, label: str, off: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model_name, self.model_label, self.off = model, label, off
+        self.model_error: str | None = None
+        self.status = status_label()
+
+    def check_model(self, hint: str) -> None:
+        """Off, with the reason, when the model's weights are not there (nothing is loaded)."""
+        from engine.registry import not_installed
+
+        why = not_installed(self.model_name, self.model_label)
+        if why:
+            self.disable(f"{why}, so {self.off}. Everything else works.")
+        else:
+            self.status.setText(hint)
+
+    def disable(self, why: str) -> None:
+        self.model_error = why
+        self.status.setText(why)
+        self._sync()
+
+    def job_failed(self, message: str, loaded: bool) -> None:
+        """A job failed: a model that never loaded turns the panel off; otherwise say why."""
+        if not loaded:
+            self.disable(f"{self.model_label} could not be loaded, so {self.off}: {message}")
+        else:
+            self.status.setText(message)
+
+    def _sync(self) -> None:
+        raise NotImplementedError
