@@ -1,7 +1,9 @@
 """Music Transformer sampling speed: events per second for one continuation of 1,024 events,
 batch 1, with the key/value cache against recomputing the whole context for every event, in the
-same run; and the time to the first note. On 2 CPU cores, and on the GPU when there is one.
-Target: at least 1,000 events per second on 2 CPU cores for the 6-layer, 256-wide model.
+same run; and the time to the first note. On the CPU the cached step is the compiled kernel of
+engine/models/transformer_step.py; the bare torch step is timed beside it. On 2 CPU cores, and
+on the GPU when there is one. Target: at least 1,000 events per second on 2 CPU cores for the
+6-layer, 256-wide model.
 
     .venv/bin/python benchmarks/transformer.py [--model music-transformer] [--events 1024]
 """
@@ -9,6 +11,7 @@ Target: at least 1,000 events per second on 2 CPU cores for the 6-layer, 256-wid
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -51,8 +54,14 @@ def main() -> None:
         print(f"{label}: {cfg.n_layers} layers, {cfg.d_model} wide, attention span {cfg.max_len}, "
               f"{sum(p.numel() for p in model.parameters()) / 1e6:.1f} M parameters")
         cached, first_cached = sampling_speed(model, args.events, prime_events(), use_cache=True)
+        if device == "cpu":
+            os.environ["CANTUS_COMPILED_STEP"] = "0"
+            bare, first_bare = sampling_speed(model, args.events, prime_events(), use_cache=True)
+            del os.environ["CANTUS_COMPILED_STEP"]
         recompute, first_recompute = sampling_speed(model, args.events, prime_events(), use_cache=False)
         print(f"  cached:     {cached:8.0f} events/s, first note after {first_cached * 1000:6.1f} ms")
+        if device == "cpu":
+            print(f"  (torch step {bare:8.0f} events/s, first note after {first_bare * 1000:6.1f} ms)")
         print(f"  recomputed: {recompute:8.0f} events/s, first note after {first_recompute * 1000:6.1f} ms")
         print(f"  cache speed-up: {cached / recompute:.1f}x over {args.events} events")
 

@@ -219,6 +219,8 @@ class Continuer:
     def load(cls, name_or_dir: str | Path = MODEL_NAME, device: str | None = None) -> "Continuer":
         model, _, folder = load_model(name_or_dir, "music_transformer",
                                       lambda c: MusicTransformer(TransformerConfig(**c)), "Music Transformer", device)
+        with torch.no_grad():  # compile (or load) the CPU step now, not at the first note
+            model.step(0, model.new_cache())
         return cls(model, folder.name)
 
     @staticmethod

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from engine.models import transformer_step
 from engine.music.encodings.performance import PAD, VOCAB_SIZE
 
 
@@ -188,6 +189,8 @@ class MusicTransformer(nn.Module):
     def forward(self, tokens: torch.Tensor, cache: list[dict] | None = None) -> torch.Tensor:
         """Logits (B, n, vocab) for tokens (B, n); with a cache, tokens continue what it holds."""
         n = tokens.shape[1]
+        if cache and "compiled" in cache[0]:
+            self._leave_compiled(cache)
         if n > self.cfg.max_len:
             raise ValueError(f"at most {self.cfg.max_len} events at once (pass a cache to go on)")
         x = self.embed(tokens) * math.sqrt(self.cfg.d_model)
@@ -218,26 +221,69 @@ class MusicTransformer(nn.Module):
                         block.ff[2].weight.t().contiguous(), block.ff[2].bias, rev))
         return out
 
+    def _compiled_weights(self) -> "transformer_step.StepWeights | None":
+        """The weights arranged for the compiled CPU step, made once per set of weights; None
+        where that step does not apply (numba missing or turned off, not on the CPU, not fp32,
+        training)."""
+        p = self.embed.weight
+        if self.training or p.device.type != "cpu" or p.dtype != torch.float32 or not transformer_step.enabled():
+            return None
+        version = tuple((q.data_ptr(), q._version) for q in self.parameters())
+        made = self.__dict__.get("_step_kernel")
+        if made is None or made[0] != version:
+            made = self.__dict__["_step_kernel"] = (version, transformer_step.StepWeights(self))
+        return made[1]
+
+    def _enter_compiled(self, cache: list[dict], weights) -> "transformer_step.StepState":
+        """Move the keys and values of a cache to the compiled step's buffers."""
+        state = weights.new_state()
+        for i, layer in enumerate(cache):
+            if "k" in layer:
+                s, e = layer["start"], layer["end"]
+                state.load(i, layer["k"][0, :, s:e].numpy(), layer["v"][0, :, s:e].numpy())
+                for key in ("k", "v", "start", "end"):
+                    del layer[key]
+        cache[0]["compiled"] = (weights, state)
+        return state
+
+    def _leave_compiled(self, cache: list[dict]) -> None:
+        """Move them back, for a forward pass over a cache the compiled step has used."""
+        _, state = cache[0].pop("compiled")
+        for i, (block, layer) in enumerate(zip(self.blocks, cache)):
+            k, v = state.visible(i)
+            if k.shape[1]:
+                block.attn.remember(layer, torch.from_numpy(k.copy())[None], torch.from_numpy(v.copy())[None])
+
     @torch.inference_mode()
     def step(self, token: int, cache: list[dict]) -> torch.Tensor:
         """Logits (vocab,) for one more event after what ``cache`` holds (batch 1, eval mode).
 
-        The same numbers as ``forward(tensor([[token]]), cache)[0, -1]``, computed with bare
-        tensor operations on pre-arranged weights instead of module calls: this is sampling's
-        hot path, where a step is a few dozen tiny operations and calling overhead would
-        otherwise be most of the time.
+        The same numbers as ``forward(tensor([[token]]), cache)[0, -1]``. This is sampling's hot
+        path: on the CPU it runs the compiled kernel of `transformer_step`; elsewhere, bare
+        tensor operations on pre-arranged weights instead of module calls, since a step is a
+        few dozen tiny operations and calling overhead would otherwise be most of the time.
         """
         cfg = self.cfg
         H, D, width, span = cfg.n_heads, cfg.d_head, (cfg.d_model,), cfg.max_len
         first = cache[0]
         seen = first["seen"]
+        if self.pos is not None and seen >= span:
+            raise ValueError(f"the absolute-position model reads at most {span} events")
+        compiled = first.get("compiled")
+        if compiled is None and "step_weights" not in first:
+            kernel = self._compiled_weights()
+            compiled = (kernel, self._enter_compiled(cache, kernel)) if kernel is not None else None
+        if compiled is not None:
+            kernel, state = compiled
+            logits = kernel(int(token), seen, state)
+            for layer in cache:
+                layer["seen"] = seen + 1
+            return torch.from_numpy(logits)
         weights = first.get("step_weights")
         if weights is None:
             weights = first["step_weights"] = self._step_weights()
         x = self.embed.weight[token] * math.sqrt(cfg.d_model)
         if self.pos is not None:
-            if seen >= span:
-                raise ValueError(f"the absolute-position model reads at most {span} events")
             x = x + self.pos.weight[seen]
         x = x.view(1, cfg.d_model)
         scale = D ** -0.5

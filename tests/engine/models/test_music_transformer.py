@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from engine.models import transformer_step
 from engine.models.music_transformer import Attention, MusicTransformer, TransformerConfig, skew
 
 TINY = dict(d_model=32, n_layers=2, n_heads=4, d_ff=64, max_len=64, dropout=0.0)
@@ -53,9 +54,14 @@ def test_cached_steps_give_the_logits_of_a_full_recomputation(relative):
     assert torch.allclose(torch.cat(parts, 1), full, atol=1e-4)
 
 
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "torch"])
 @pytest.mark.parametrize("relative", [True, False])
-def test_the_single_event_step_matches_the_cached_forward(relative):
-    # step() is forward() without the modules, for sampling; the relative model also slides.
+def test_the_single_event_step_matches_the_cached_forward(relative, compiled, monkeypatch):
+    # step() is forward() without the modules, for sampling (on the CPU the numba kernel of
+    # engine/models/transformer_step.py, elsewhere bare torch); the relative model also slides.
+    if compiled and not transformer_step.enabled():
+        pytest.skip("numba is not installed")
+    monkeypatch.setenv("CANTUS_COMPILED_STEP", "1" if compiled else "0")
     torch.manual_seed(4)
     model = MusicTransformer(TransformerConfig(**TINY, relative=relative)).eval()
     seq = torch.randint(0, 388, (1, 200 if relative else 64))
@@ -67,9 +73,30 @@ def test_the_single_event_step_matches_the_cached_forward(relative):
             expected = model(seq[:, t:t + 1], slow)[0, -1]
             assert torch.allclose(model.step(int(seq[0, t]), fast), expected, atol=1e-5), t
     assert fast[0]["seen"] == seq.shape[1]
+    assert ("compiled" in fast[0]) == compiled
     if not relative:
         with pytest.raises(ValueError):
             model.step(0, fast)
+
+
+def test_forward_goes_on_from_a_cache_the_compiled_step_has_used():
+    # Sampling primes with forward() and steps with the kernel; a later forward() over the same
+    # cache takes the keys and values back (and the sliding window with them).
+    if not transformer_step.enabled():
+        pytest.skip("numba is not installed")
+    torch.manual_seed(5)
+    model = MusicTransformer(TransformerConfig(**TINY)).eval()
+    seq = torch.randint(0, 388, (1, 160))
+    with torch.no_grad():
+        reference, cache = model.new_cache(), model.new_cache()
+        model(seq[:, :20], reference)
+        model(seq[:, :20], cache)
+        for t in range(20, 150):
+            expected = model(seq[:, t:t + 1], reference)[0, -1]
+            assert torch.allclose(model.step(int(seq[0, t]), cache), expected, atol=1e-5), t
+        assert "compiled" in cache[0]
+        assert torch.allclose(model(seq[:, 150:160], cache), model(seq[:, 150:160], reference), atol=1e-5)
+        assert "compiled" not in cache[0] and cache[0]["seen"] == 160
 
 
 def test_the_relative_cache_slides_past_max_len():
