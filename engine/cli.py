@@ -139,7 +139,8 @@ def cmd_train_musicvae(args: argparse.Namespace) -> int:
                              batch_size=args.batch_size, lr=args.lr, minutes=args.minutes,
                              max_steps=args.max_steps, eval_every=args.eval_every, seed=args.seed,
                              device=args.device, precision=args.precision,
-                             free_bits=args.free_bits, resume=not args.fresh))
+                             free_bits=args.free_bits, max_beta=args.max_beta, init=args.init,
+                             resume=not args.fresh))
     final = result.get("final", {})
     print(f"trained {result['steps']} steps in {result['minutes']:.1f} min; final validation loss "
           f"{final.get('loss', float('nan')):.3f}, accuracy {final.get('accuracy', float('nan')):.4f} "
@@ -373,6 +374,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="auto: bf16 autocast on CUDA and on CPUs with bf16 hardware (AMX, AVX512-BF16)")
     t.add_argument("--free-bits", type=float, default=None,
                    help="KL below this many bits is free (default: the config's)")
+    t.add_argument("--max-beta", type=float, default=None, help="the largest KL weight (default: the config's)")
+    t.add_argument("--init", default=None, metavar="BUNDLE",
+                   help="fine-tune: start from this bundle's weights, schedules going on from its step")
     t.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint in --out")
     t.set_defaults(func=cmd_train_musicvae)
 

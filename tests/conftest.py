@@ -43,3 +43,28 @@ def pop909_dir() -> Path:
 @pytest.fixture(scope="session")
 def pop909_files(pop909_dir) -> list[Path]:
     return sorted(pop909_dir.glob("*/*.mid"))
+
+
+def skip_or_fail(reason: str):
+    """Skip where a part of the machine is missing; under CI (which sets it all up) fail instead."""
+    if os.environ.get("CI"):
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def missing():
+    """`skip_or_fail`, for tests that find a part missing themselves."""
+    return skip_or_fail
+
+
+@pytest.fixture(scope="session")
+def jack_device():
+    """The output device of the JACK dummy server that keeps real time (scripts/start-jack.sh)."""
+    from engine.audio.player import list_output_devices
+
+    jack = [d for d in list_output_devices() if "jack" in d.host_api.lower()]
+    if not jack:
+        skip_or_fail("no JACK output device: no JACK server was running when PortAudio started "
+                     "(scripts/start-jack.sh starts one; `make test` runs it)")
+    return jack[0]

@@ -54,6 +54,8 @@ class TrainArgs:
     device: str | None = None
     precision: str = "auto"  # bf16 autocast on CUDA and on CPUs with bf16 hardware; or bf16 / fp32
     free_bits: float | None = None  # override the config's free bits
+    max_beta: float | None = None  # override the config's largest KL weight
+    init: str | None = None  # start from this bundle's weights, its schedules going on from its step
     resume: bool = True
 
 
@@ -131,8 +133,16 @@ def train(args: TrainArgs) -> dict:
     torch.manual_seed(args.seed + dist.rank)
     random.seed(args.seed + dist.rank)
     cfg: MusicVAEConfig = CONFIGS[args.config]
+    init_config = None
+    if args.init:
+        from engine.registry import read_bundle
+
+        init_config, init_state = read_bundle(args.init)
+        cfg = MusicVAEConfig(**{**init_config["config"], "name": cfg.name})
     if args.free_bits is not None:
         cfg = replace(cfg, free_bits=args.free_bits)
+    if args.max_beta is not None:
+        cfg = replace(cfg, max_beta=args.max_beta)
     num_bars = cfg.seq_len // 16
     train_windows = load_windows(args.sources, num_bars, "train")
     val_windows = load_windows(args.sources, num_bars, "validation")[: args.eval_windows]
@@ -143,6 +153,9 @@ def train(args: TrainArgs) -> dict:
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     out = Path(args.out)
     step, best = 0, float("inf")
+    if init_config is not None:  # fine-tuning: a fresh optimizer, the schedules where they were
+        model.load_state_dict(init_state)
+        step = int(init_config.get("step", 0))
     if args.resume and (ckpt := load_checkpoint(out / "last.pt", device)) is not None:
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["opt"])

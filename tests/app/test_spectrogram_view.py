@@ -61,3 +61,39 @@ def test_playback_fills_the_spectrogram_and_its_playhead_follows(window, qtbot):
     # The playhead follows what the transport reports while it plays (in seconds).
     window.transport.position_changed.emit(1.5, 1440)
     assert window.spectrogram.playhead.isVisible() and window.spectrogram.playhead.value() == 1.5
+
+
+def test_in_real_time_the_spectrogram_playhead_keeps_step_with_the_piano_roll(window, qtbot, jack_device):
+    # On the JACK dummy server the song takes its real two seconds, so the playheads can be
+    # watched moving; both are set from the same transport tick.
+    import time
+
+    from engine.audio.player import Player
+
+    window.transport.player_factory = lambda: Player(jack_device.index)
+    window.set_document(Sketch(tracks=[Track("Lead", 0, False, [Note(60 + 2 * i, 90, i * 240, i * 240 + 200)
+                                                                for i in range(8)])]))  # 2 s at 120 qpm
+    seen = []
+    window.play_action.trigger()
+    try:
+        qtbot.waitUntil(lambda: window.transport.state == "playing", timeout=20_000)
+        started = time.monotonic()
+        while window.transport.playing and time.monotonic() - started < 10:
+            qtbot.wait(50)
+            tick, seconds = window.view.playhead_tick, window.spectrogram.playhead.value()
+            if tick is not None and window.spectrogram.playhead.isVisible():
+                seen.append((time.monotonic() - started, seconds, tick))
+        elapsed = time.monotonic() - started
+    finally:
+        window.transport.stop()
+    assert elapsed > 1.5  # it played in real time, not all at once
+    assert len(seen) >= 10
+    song = window.transport.song_sketch
+    for _, seconds, tick in seen:  # the same moment on both
+        assert song.ticks_to_seconds(tick) == pytest.approx(seconds, abs=0.002)
+    positions = [s for _, s, _ in seen]
+    assert all(b >= a for a, b in zip(positions, positions[1:])) and positions[-1] - positions[0] > 1.0
+    # and the moment is now: typically the playhead trails the wall clock by a buffer or two
+    lags = sorted(wall - s for wall, s, _ in seen)
+    assert -0.05 < lags[len(lags) // 2] < 0.25
+    qtbot.waitUntil(lambda: window.spectrogram.mel is not None, timeout=30_000)

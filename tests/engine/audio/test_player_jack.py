@@ -12,24 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.audio.player import Player, list_output_devices
+from engine.audio.player import Player
 
 REPO = Path(__file__).resolve().parents[3]
-
-
-def skip_or_fail(reason: str):
-    if os.environ.get("CI"):
-        pytest.fail(reason)
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def jack_device():
-    jack = [d for d in list_output_devices() if "jack" in d.host_api.lower()]
-    if not jack:
-        skip_or_fail("no JACK output device: no JACK server was running when PortAudio started "
-                     "(scripts/start-jack.sh starts one; `make test` runs it)")
-    return jack[0]
 
 
 def torch_load(stop: threading.Event, counter: list) -> None:
@@ -117,11 +102,11 @@ print("closed", flush=True)
 """
 
 
-def test_a_jack_server_that_dies_is_reported_and_nothing_hangs(tmp_path):
+def test_a_jack_server_that_dies_is_reported_and_nothing_hangs(tmp_path, missing):
     """A private JACK server (its own name) is stopped under a playing player, in a child process."""
     jackd = shutil.which("jackd")
     if jackd is None:
-        skip_or_fail("jackd is not installed (apt package jackd2)")
+        missing("jackd is not installed (apt package jackd2)")
     env = dict(os.environ, JACK_DEFAULT_SERVER=f"cantus-test-{os.getpid()}", JACK_NO_START_SERVER="1")
     log = open(tmp_path / "jackd.log", "w")
     server = subprocess.Popen([jackd, "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "1024"],
