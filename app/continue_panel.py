@@ -328,14 +328,15 @@ class ContinuePanel(ModelPanel):
         cont = self._continuer
         args = dict(bars=request.bars, seconds=request.seconds, key=request.key,
                     pitch_range=request.pitch_range, start_tick=request.start_tick)
-        _, _, constraints = cont.plan(request.sketch, **args)
+        planned = cont.plan(request.sketch, **args)
+        constraints = planned[2]
         total = max(constraints.max_steps or 1, 1)
         device = device_name(next(cont.model.parameters()).device)
         yield Progress(0.0, f"Continuing on the {device}")
         notes: list[Note] = []
         now, last_report = 0, time.monotonic()
         for event, done in cont.stream(request.sketch, temperature=request.temperature, top_p=request.top_p,
-                                       seed=request.seed, **args):
+                                       seed=request.seed, planned=planned):
             ctx.check()  # Cancel stops between any two events
             if TIME_SHIFT <= event < VELOCITY:
                 now += event - TIME_SHIFT + 1

@@ -268,11 +268,13 @@ class Continuer:
                                                                      max_steps, max_events)
 
     def stream(self, sketch: Sketch, temperature: float = 1.0, top_p: float | None = 0.95,
-               top_k: int | None = None, seed: int | None = None, **request) -> Iterator[tuple[int, list[Note]]]:
+               top_k: int | None = None, seed: int | None = None, planned: tuple | None = None,
+               **request) -> Iterator[tuple[int, list[Note]]]:
         """(event, the notes it completes) after every event, on the sketch's tick grid: the GUI
         draws notes as they come and can stop between any two events; together the notes are
-        those `continue_` returns. ``request``: the arguments of `plan`."""
-        start, _, constraints = self.plan(sketch, **request)
+        those `continue_` returns. ``request``: the arguments of `plan`, or ``planned``: what
+        `plan` already returned for them."""
+        start, _, constraints = planned if planned is not None else self.plan(sketch, **request)
         start_s = sketch.ticks_to_seconds(start)
         decoder = perf.Decoder()
         for event in sample_events(self.model, self.prime(sketch, start), constraints,

@@ -71,3 +71,21 @@ def test_precision_choice_and_free_bits_override(tmp_path, monkeypatch):
                           eval_windows=16, precision="bf16", free_bits=7.0))
     config = json.loads((tmp_path / "best" / "config.json").read_text())
     assert config["config"]["free_bits"] == 7.0
+
+
+def test_fine_tuning_starts_from_a_bundle_and_goes_on_from_its_step(tmp_path, monkeypatch):
+    windows = np.random.default_rng(2).integers(2, 90, (32, 32)).astype(np.uint8)
+    monkeypatch.setattr(tm, "load_windows", lambda sources, bars, split: windows)
+    monkeypatch.setitem(CONFIGS, "tiny", MusicVAEConfig(name="tiny", embed_size=8, enc_size=16, z_size=4,
+                                                       dec_size=16, conductor_size=16))
+    tm.train(tm.TrainArgs(config="tiny", out=str(tmp_path / "first"), batch_size=8, max_steps=6,
+                          eval_every=3, eval_windows=16))
+    bundle = tmp_path / "first" / "last"
+    result = tm.train(tm.TrainArgs(config="tiny", out=str(tmp_path / "tuned"), batch_size=8, max_steps=10,
+                                   eval_every=2, eval_windows=16, init=str(bundle), free_bits=2.0,
+                                   max_beta=0.5))
+    assert result["steps"] == 10 and [h["step"] for h in result["history"]] == [8, 10]  # from step 6
+    config = json.loads((tmp_path / "tuned" / "last" / "config.json").read_text())
+    assert config["step"] == 10
+    assert config["config"]["free_bits"] == 2.0 and config["config"]["max_beta"] == 0.5
+    assert config["config"]["enc_size"] == 16  # the bundle's shape, whatever --config says
