@@ -24,6 +24,7 @@ import math
 import os
 
 import numpy as np
+import torch
 
 try:
     import numba
@@ -206,6 +207,8 @@ class StepWeights:
 
     def __call__(self, token: int, seen: int, state: "StepState") -> np.ndarray:
         """Logits (vocab,) for ``token`` at position ``seen``; adds its keys and values to ``state``."""
+        if PARALLEL:  # as many threads as torch is given (one per test worker, say)
+            numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
         x = self.embed[token].copy()
         if self.pos is not None:
             x += self.pos[seen]
