@@ -11,6 +11,8 @@ dispatch at all:
   span, so that the logits of every visible key (q.k plus q.E[distance], with the relative table
   stored reversed) are contiguous rows the compiler vectorizes; when the buffer is full its last
   span - 1 positions move to the front, once every span events;
+- the rows of each matrix and the attention heads are split over the cores (numba's OpenMP or
+  TBB pool; about 2 us a launch): on 2 cores a step takes about 0.62 ms, on one about 0.95;
 - it releases the GIL, so the window stays live while it runs.
 
 Its logits match `MusicTransformer.forward` to about 1e-5 (tests/engine/models). Without numba
