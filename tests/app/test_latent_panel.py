@@ -150,3 +150,34 @@ def test_a_strip_step_dragged_onto_the_piano_roll_lands_on_that_bar(window, pane
     assert [n.start_tick for n in tracks[1].notes] == [n.start_tick + 3 * 1920 for n in step.notes]
     window.undo_stack.undo()
     assert len(window.document.sketch.tracks) == 1
+
+
+def test_dragging_a_strip_step_starts_a_drag_that_carries_its_melody(window, panel, qtbot, monkeypatch):
+    # The offscreen platform has no drag and drop (QDrag.exec returns at once), so this watches
+    # the drag start with the melody; the drop on the roll is the test above.
+    import app.latent_panel
+    from PySide6.QtCore import QPoint, Qt
+    from PySide6.QtGui import QDrag
+    from PySide6.QtTest import QTest
+
+    from app.piano_roll.view import melody_from_mime
+
+    started = []
+
+    class WatchedDrag(QDrag):
+        def exec(self, *args):
+            started.append(melody_from_mime(self.mimeData()))
+            return super().exec(*args)
+
+    monkeypatch.setattr(app.latent_panel, "QDrag", WatchedDrag)
+    step = melody(B_PITCHES, step=480)
+    panel._strip_kind = "interpolate"
+    panel._fill_strip([step, melody(A_PITCHES)])
+    thumb = panel.thumbs[0]
+    qtbot.waitUntil(thumb.isVisible)
+    qtbot.wait(50)
+    win, at = window.windowHandle(), thumb.mapTo(window, QPoint(10, 10))
+    QTest.mousePress(win, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, at)
+    QTest.mouseMove(win, at + QPoint(40, 0))
+    QTest.mouseRelease(win, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, at + QPoint(40, 0))
+    assert started == [step.notes]
