@@ -1,4 +1,5 @@
-"""What every training loop shares: devices, distributed setup, time budgets, checkpoints.
+"""What every training loop shares: devices, distributed setup, time budgets, checkpoints, and
+the keeping of the best bundle.
 
 Runs on one CPU, one GPU, or many GPUs through `torchrun` (PyTorch DistributedDataParallel):
 `torchrun --nproc-per-node 8 -m engine train musicvae ...` sets the environment that
@@ -8,10 +9,12 @@ Runs on one CPU, one GPU, or many GPUs through `torchrun` (PyTorch DistributedDa
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -109,3 +112,30 @@ def load_checkpoint(path: Path, device: torch.device) -> dict | None:
     if not path.is_file():
         return None
     return torch.load(path, map_location=device, weights_only=False)
+
+
+def end_distributed(dist: Dist) -> None:
+    if dist.enabled:
+        from torch import distributed
+
+        distributed.destroy_process_group()
+
+
+class BestKeeper:
+    """What both trainers do with an evaluation: add it to the history and, when its score is
+    the lowest so far, export the weights as the bundle ``out/best`` (``export(folder, extra)``)."""
+
+    def __init__(self, out: Path, export: Callable[[Path, dict], None], best: float = math.inf) -> None:
+        self.out, self.export, self.best = out, export, best
+        self.history: list[dict] = []
+
+    def offer(self, score: float, extra: dict, record: bool = True) -> bool:
+        """``extra`` holds the metrics as "validation"; ``record=False`` keeps them out of the
+        history (the final evaluation)."""
+        if record:
+            self.history.append(extra["validation"])
+        if score < self.best:
+            self.best = score
+            self.export(self.out / "best", extra)
+            return True
+        return False

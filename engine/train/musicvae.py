@@ -28,7 +28,8 @@ from tqdm import tqdm
 from engine.models.musicvae import CONFIGS, MusicVAE, MusicVAEConfig
 from engine.registry import save_bundle
 from engine.train.common import (
-    Budget, Dist, autocast, load_checkpoint, pick_device, save_checkpoint, setup_distributed,
+    BestKeeper, Budget, Dist, autocast, end_distributed, load_checkpoint, pick_device, save_checkpoint,
+    setup_distributed,
 )
 
 FIRST_NOTE_ON = 2
@@ -171,7 +172,7 @@ def train(args: TrainArgs) -> dict:
     rng = np.random.default_rng(args.seed * 1000 + dist.rank + step)
     bar = tqdm(total=args.max_steps, initial=step, disable=not dist.main, desc=f"musicvae {cfg.name}",
                dynamic_ncols=True)
-    history = []
+    keeper = BestKeeper(out, lambda folder, extra: export_bundle(model, folder, extra), best)
     examples = 0
     while True:
         if args.max_steps is not None and step >= args.max_steps:
@@ -200,29 +201,22 @@ def train(args: TrainArgs) -> dict:
         if step % args.eval_every == 0 and dist.main:
             metrics = evaluate(model, val_windows, device, step=step, precision=args.precision)
             metrics.update(step=step, minutes=budget.elapsed_s / 60, examples_per_s=examples / budget.elapsed_s)
-            history.append(metrics)
-            if metrics["score"] < best:
-                best = metrics["score"]
-                export_bundle(model, out / "best", {"step": step, "validation": metrics})
+            keeper.offer(metrics["score"], {"step": step, "validation": metrics})
             save_checkpoint(out / "last.pt", {"model": model.state_dict(), "opt": opt.state_dict(),
-                                              "step": step, "best": best, "rng": torch.get_rng_state(),
+                                              "step": step, "best": keeper.best, "rng": torch.get_rng_state(),
                                               "args": asdict(args)})
             bar.write(f"step {step}: val loss {metrics['loss']:.2f} acc {metrics['accuracy']:.4f} "
                       f"kl {metrics['kl']:.1f} ({metrics['examples_per_s']:.0f} ex/s)")
     bar.close()
-    result = {"steps": step, "minutes": budget.elapsed_s / 60, "best_score": best, "history": history}
+    result = {"steps": step, "minutes": budget.elapsed_s / 60, "history": keeper.history}
     if dist.main:
         final = evaluate(model, val_windows, device, step=step, precision=args.precision)
-        if final["score"] < best:
-            export_bundle(model, out / "best", {"step": step, "validation": final})
-            result["best_score"] = final["score"]
+        keeper.offer(final["score"], {"step": step, "validation": final}, record=False)
         export_bundle(model, out / "last", {"step": step, "validation": final})
-        result["final"] = final
+        result.update(best_score=keeper.best, final=final)
         (out / "train.json").write_text(json.dumps(result, indent=2))
-    if dist.enabled:
-        from torch import distributed
-
-        distributed.destroy_process_group()
+    result["best_score"] = keeper.best
+    end_distributed(dist)
     return result
 
 

@@ -31,7 +31,8 @@ from engine.music.encodings.performance import (
 )
 from engine.registry import save_bundle
 from engine.train.common import (
-    Budget, Dist, autocast, load_checkpoint, pick_device, save_checkpoint, setup_distributed,
+    BestKeeper, Budget, Dist, autocast, end_distributed, load_checkpoint, pick_device, save_checkpoint,
+    setup_distributed,
 )
 
 
@@ -244,7 +245,8 @@ def train(args: TrainArgs) -> dict:
     budget = Budget(args.minutes)
     bar = tqdm(total=args.max_steps, initial=step, disable=not dist.main, dynamic_ncols=True,
                desc=f"transformer {'absolute' if args.absolute else 'relative'}")
-    history, events_seen = [], 0
+    keeper = BestKeeper(out, lambda folder, extra: export_bundle(model, folder, extra), best)
+    events_seen = 0
     model.train()
 
     def progress() -> float:
@@ -256,7 +258,7 @@ def train(args: TrainArgs) -> dict:
 
     def checkpoint() -> None:
         save_checkpoint(out / "last.pt", {"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
-                                          "best": best, "rng": torch.get_rng_state(), "args": asdict(args),
+                                          "best": keeper.best, "rng": torch.get_rng_state(), "args": asdict(args),
                                           "spent_s": spent_s + budget.elapsed_s})
 
     while not (args.max_steps is not None and step >= args.max_steps) and not budget.over():
@@ -280,26 +282,18 @@ def train(args: TrainArgs) -> dict:
             metrics = evaluate(model, val, device, precision=args.precision)
             metrics.update(step=step, minutes=budget.elapsed_s / 60,
                            events_per_s=events_seen / budget.elapsed_s)
-            history.append(metrics)
-            if metrics["nll"] < best:
-                best = metrics["nll"]
-                export_bundle(model, out / "best", {"step": step, "validation": metrics,
-                                                    "sources": args.sources})
+            keeper.offer(metrics["nll"], {"step": step, "validation": metrics, "sources": args.sources})
             checkpoint()
             bar.write(f"step {step}: val nll {metrics['nll']:.4f} acc {metrics['accuracy']:.4f} "
                       f"({metrics['events_per_s']:.0f} events/s)")
     bar.close()
-    result = {"steps": step, "minutes": budget.elapsed_s / 60, "best_val_nll": best, "history": history}
+    result = {"steps": step, "minutes": budget.elapsed_s / 60, "best_val_nll": keeper.best,
+              "history": keeper.history}
     if dist.main:
         final = evaluate(model, val, device, precision=args.precision)
-        if final["nll"] < best:
-            best = final["nll"]
-            export_bundle(model, out / "best", {"step": step, "validation": final, "sources": args.sources})
-        result.update(best_val_nll=best, final=final)
+        keeper.offer(final["nll"], {"step": step, "validation": final, "sources": args.sources}, record=False)
+        result.update(best_val_nll=keeper.best, final=final)
         checkpoint()
         (out / "train.json").write_text(json.dumps(result, indent=2))
-    if dist.enabled:
-        from torch import distributed
-
-        distributed.destroy_process_group()
+    end_distributed(dist)
     return result
