@@ -17,7 +17,6 @@ import random
 import time
 from dataclasses import dataclass
 
-from PySide6.QtCore import Signal
 from PySide6.QtGui import QUndoStack, QValidator
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -120,17 +119,11 @@ class Outcome:
 
 
 class ContinuePanel(ModelPanel):
-    applied = Signal(int)  # notes added
-    device_known = Signal(str)  # where the model runs ("CPU" or the GPU's name), once loaded
-
     def __init__(self, document: Document, undo_stack: QUndoStack, bridge: EngineBridge, view,
                  parent: QWidget | None = None) -> None:
-        super().__init__(MODEL, "The Music Transformer", "continuation is off", parent)
+        super().__init__(document, undo_stack, bridge, view, MODEL, "The Music Transformer",
+                         "continuation is off", parent)
         self.setObjectName("continue-panel")
-        self.document = document
-        self.undo_stack = undo_stack
-        self.bridge = bridge
-        self.view = view
         self._continuer = None  # loaded and used on the engine thread only
         self._job: JobHandle | None = None
         self._streamed: list[Note] = []

@@ -238,17 +238,10 @@ class Point:
 
 
 class LatentPanel(ModelPanel):
-    applied = Signal(int)  # notes added
-    device_known = Signal(str)  # where the model runs ("CPU" or the GPU's name), once loaded
-
     def __init__(self, document: Document, undo_stack: QUndoStack, bridge: EngineBridge, view,
                  transport=None, parent: QWidget | None = None) -> None:
-        super().__init__(MODEL, "MusicVAE", "the latent panel is off", parent)
+        super().__init__(document, undo_stack, bridge, view, MODEL, "MusicVAE", "the latent panel is off", parent)
         self.setObjectName("latent-panel")
-        self.document = document
-        self.undo_stack = undo_stack
-        self.bridge = bridge
-        self.view = view
         self.transport = transport
         self._vae = None  # loaded and used on the engine thread only
         self.slots: dict[str, Track | None] = dict.fromkeys("ABCD")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSpinBox, QWidget
 
 SEED_MAX = 2**31 - 1
@@ -33,11 +33,20 @@ def seed_controls() -> tuple[QSpinBox, QCheckBox, QHBoxLayout]:
 
 
 class ModelPanel(QWidget):
-    """A panel that works through one bundled model. Subclasses build their controls, then call
-    `check_model`; `_sync` enables the controls from ``model_error``."""
+    """A panel that works through one bundled model and edits the document through the undo
+    stack. Subclasses build their controls, then call `check_model`; `_sync` enables the
+    controls from ``model_error``."""
 
-    def __init__(self, model: str, label: str, off: str, parent: QWidget | None = None) -> None:
+    applied = Signal(int)  # notes added
+    device_known = Signal(str)  # where the model runs ("CPU" or the GPU's name), once loaded
+
+    def __init__(self, document, undo_stack, bridge, view, model: str, label: str, off: str,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.document = document
+        self.undo_stack = undo_stack
+        self.bridge = bridge
+        self.view = view
         self.model_name, self.model_label, self.off = model, label, off
         self.model_error: str | None = None
         self.status = status_label()

@@ -83,17 +83,6 @@ def test_cancel_stops_at_once_and_changes_nothing(window, panel, qtbot):
     assert len(ticks) >= 3  # the event loop kept ticking while the model ran
 
 
-def test_a_missing_model_turns_the_panel_off_with_a_reason(window, tmp_path, monkeypatch, qtbot):
-    from app.continue_panel import ContinuePanel
-    import engine.registry
-
-    monkeypatch.setattr(engine.registry, "MODELS_DIR", tmp_path / "no-models")
-    p = ContinuePanel(window.document, window.undo_stack, window.bridge, window.view)
-    qtbot.addWidget(p)
-    assert p.model_error and "not installed" in p.status.text()
-    assert not p.continue_button.isEnabled() and p.start() is None
-
-
 def test_pitch_names_in_the_range_boxes():
     from app.continue_panel import parse_pitch
 

@@ -103,17 +103,6 @@ def test_a_dropped_midi_file_fills_a_slot(panel, write_midi):
     assert panel.status.text()
 
 
-def test_a_missing_model_turns_the_panel_off(window, tmp_path, monkeypatch, qtbot):
-    from app.latent_panel import LatentPanel
-    import engine.registry
-
-    monkeypatch.setattr(engine.registry, "MODELS_DIR", tmp_path / "none")
-    p = LatentPanel(window.document, window.undo_stack, window.bridge, window.view)
-    qtbot.addWidget(p)
-    assert p.model_error and "not installed" in p.status.text()
-    assert not p.sample_button.isEnabled() and p.sample() is None
-
-
 def test_the_four_corner_pad_blends_four_melodies(window, panel, qtbot):
     corners = {"A": melody(A_PITCHES), "B": melody(B_PITCHES, step=480),
                "C": melody([48, 55, 60, 55] * 2, step=480), "D": melody([84, 83, 81, 79, 77, 76, 74, 72])}
