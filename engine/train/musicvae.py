@@ -213,9 +213,10 @@ def train(args: TrainArgs) -> dict:
         final = evaluate(model, val_windows, device, step=step, precision=args.precision)
         keeper.offer(final["score"], {"step": step, "validation": final}, record=False)
         export_bundle(model, out / "last", {"step": step, "validation": final})
-        result.update(best_score=keeper.best, final=final)
-        (out / "train.json").write_text(json.dumps(result, indent=2))
+        result["final"] = final
     result["best_score"] = keeper.best
+    if dist.main:
+        (out / "train.json").write_text(json.dumps(result, indent=2))
     end_distributed(dist)
     return result
 
