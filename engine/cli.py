@@ -15,7 +15,7 @@ from typing import Sequence
 from engine.errors import CantusError
 
 COMMANDS = frozenset({"info", "convert", "data", "render", "train", "eval", "interpolate", "sample", "vary",
-                      "continue"})
+                      "continue", "vocode"})
 
 
 def _format_time(seconds: float) -> str:
@@ -132,6 +132,26 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_vocode(args: argparse.Namespace) -> int:
+    import time
+
+    from engine.audio.mel import MEL
+    from engine.audio.vocode import read_audio, vocode_audio
+    from engine.audio.wav import write_wav
+
+    audio, notes = read_audio(args.input)
+    for note in notes:
+        print(f"cantus: {note}", file=sys.stderr)
+    started = time.perf_counter()
+    out_audio = vocode_audio(audio, args.vocoder, args.model, seed=args.seed)
+    took = time.perf_counter() - started
+    duration = len(audio) / MEL.sample_rate
+    out = write_wav(args.output, out_audio, MEL.sample_rate, bits=16, normalise=False)
+    print(f"wrote {out} ({_format_time(duration)}, {MEL.sample_rate:,} Hz mono) through the mel and "
+          f"back with {args.vocoder} in {took:.1f} s ({duration / max(took, 1e-9):.1f}x real time)")
+    return 0
+
+
 def cmd_train_musicvae(args: argparse.Namespace) -> int:
     from engine.train.musicvae import TrainArgs, train
 
@@ -181,6 +201,29 @@ def _performances(args: argparse.Namespace) -> list:
         corpus = build_corpus(args.midi_dir, progress=not args.json)
         return [p for s in ("train", "validation", "test") for p in ended(corpus.performances[s])]
     return load_performances(args.sources, "test")
+
+
+def cmd_eval_render(args: argparse.Namespace) -> int:
+    from engine.eval.render import evaluate, folder_pieces, test_pieces
+
+    methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
+    unknown = [m for m in methods if m not in ("reference", "griffinlim", "fast", "wavenet")]
+    if unknown or not methods:
+        raise CantusError(f"Methods are reference, griffinlim, fast and wavenet; not {', '.join(unknown) or 'none'}.")
+    if args.midi_dir:
+        pieces = folder_pieces(args.midi_dir, args.limit, args.seconds)
+    else:
+        pieces = test_pieces(args.sources, args.limit, args.seconds)
+
+    def progress(done, total, name):
+        if not args.json:
+            print(f"  {done}/{total} {name}", file=sys.stderr)
+
+    models = {"fast": args.fast_model, "wavenet": args.wavenet_model}
+    result = evaluate(pieces, methods, {k: v for k, v in models.items() if v}, pitch=not args.no_pitch,
+                      progress=progress)
+    print(json.dumps(result, indent=None if args.json else 2))
+    return 0
 
 
 def cmd_eval_transformer(args: argparse.Namespace) -> int:
@@ -328,6 +371,40 @@ def cmd_data_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_data_build_audio(args: argparse.Namespace) -> int:
+    from engine.data.audio_corpus import DEFAULT_PROGRAMS, build_audio_corpus, format_audio_counts
+
+    programs = DEFAULT_PROGRAMS
+    if args.programs:
+        try:
+            programs = tuple(int(p) for p in args.programs.split(",") if p.strip())
+        except ValueError:
+            raise CantusError(f"'{args.programs}' is not a list of General MIDI program numbers "
+                              "(for example 0,4,73).") from None
+    corpus = build_audio_corpus(args.source, programs=programs, hours=args.hours, limit=args.limit,
+                                progress=not args.quiet, soundfont=args.soundfont)
+    print(format_audio_counts(corpus))
+    return 0
+
+
+def cmd_train_vocoder(args: argparse.Namespace) -> int:
+    from engine.train.vocoder import TrainArgs, train
+
+    kind = "wavenet" if args.model == "wavenet" else "fast"
+    result = train(TrainArgs(
+        kind=kind, sources=args.sources, out=args.out, segment_samples=args.segment_samples,
+        batch_size=args.batch_size, lr=args.lr, minutes=args.minutes, max_steps=args.max_steps,
+        eval_every=args.eval_every, seed=args.seed, device=args.device, precision=args.precision,
+        init=args.init, resume=not args.fresh, dim=getattr(args, "dim", None), layers=args.layers,
+        channels=getattr(args, "channels", None)))
+    final = result.get("final", {})
+    shown = ", ".join(f"{k} {v:.4f}" for k, v in final.items())
+    print(f"trained {result['steps']} steps in {result['minutes']:.1f} min "
+          f"({result['audio_hours_seen']:.1f} hours of audio); final validation {shown}; "
+          f"best ({result.get('best', float('nan')):.4f}) in {args.out}/best")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cantus",
@@ -356,6 +433,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bits", type=int, default=16, choices=[16, 24, 32],
                    help="16 or 24-bit PCM, or 32-bit float")
     p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser("vocode", help="any audio through the mel spectrogram and back, to hear a vocoder")
+    p.add_argument("input", help="a WAV, FLAC or OGG file (stereo is mixed to mono, any rate resampled)")
+    p.add_argument("-o", "--output", required=True, help="the .wav file to write (22,050 Hz, 16-bit)")
+    p.add_argument("--vocoder", default="fast", choices=["fast", "wavenet", "griffinlim"],
+                   help="fast: the fast neural vocoder; wavenet: the WaveNet (slower, sample by "
+                        "sample); griffinlim: no model, the baseline")
+    p.add_argument("--model", default=None, help="another bundle folder for the fast or WaveNet vocoder")
+    p.add_argument("--seed", type=int, default=0, help="the WaveNet's sampling seed")
+    p.set_defaults(func=cmd_vocode)
 
     p = sub.add_parser("train", help="train a model (one CPU, a GPU, or many GPUs via torchrun)")
     train_sub = p.add_subparsers(dest="model", required=True, metavar="MODEL")
@@ -408,6 +495,32 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint in --out")
     t.set_defaults(func=cmd_train_transformer)
 
+    for name, help_text, segment, batch, lr in (
+            ("vocoder", "the fast vocoder (mel to audio through one inverse STFT)", 16384, 16, 2e-4),
+            ("wavenet", "the WaveNet vocoder (mel-conditioned, 8-bit mu-law)", 8192, 8, 1e-3)):
+        t = train_sub.add_parser(name, help=help_text)
+        t.add_argument("--sources", default="pop909",
+                       help="paired audio corpora (cantus data build-audio), comma-separated")
+        t.add_argument("--out", default=f"runs/{name}", help="checkpoints and the best bundle go here")
+        t.add_argument("--segment-samples", type=int, default=segment, help="samples per training segment")
+        t.add_argument("--batch-size", type=int, default=batch)
+        t.add_argument("--lr", type=float, default=lr)
+        t.add_argument("--layers", type=int, default=None, help="blocks (default: the config's)")
+        if name == "vocoder":
+            t.add_argument("--dim", type=int, default=None, help="width of the ConvNeXt stack")
+        else:
+            t.add_argument("--channels", type=int, default=None, help="residual channels")
+        t.add_argument("--minutes", type=float, default=None, help="stop cleanly after this long")
+        t.add_argument("--max-steps", type=int, default=None)
+        t.add_argument("--eval-every", type=int, default=200)
+        t.add_argument("--seed", type=int, default=0)
+        t.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: the best there is)")
+        t.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"],
+                       help="auto: bf16 autocast on CUDA and on CPUs with bf16 hardware (AMX, AVX512-BF16)")
+        t.add_argument("--init", default=None, metavar="BUNDLE", help="fine-tune from this bundle")
+        t.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint in --out")
+        t.set_defaults(func=cmd_train_vocoder)
+
     p = sub.add_parser("eval", help="measure a trained model on held-out data")
     eval_sub = p.add_subparsers(dest="model_kind", required=True, metavar="MODEL")
     e = eval_sub.add_parser("musicvae", help="MusicVAE: accuracy, note F1, KL, interpolation, attributes")
@@ -430,6 +543,21 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--speed-events", type=int, default=512, help="events per sampling-speed run")
     e.add_argument("--json", action="store_true", help="one line of JSON")
     e.set_defaults(func=cmd_eval_transformer)
+
+    e = eval_sub.add_parser("render", help="vocoders against the synth's own render: MR-STFT, mel L1, "
+                                           "pitch accuracy, onset F1, real-time factor")
+    e.add_argument("--midi-dir", default=None,
+                   help="render these MIDI files with the synth as references (POP909: MELODY and PIANO)")
+    e.add_argument("--sources", default="pop909", help="audio corpora whose test split is used")
+    e.add_argument("--limit", type=int, default=12, help="at most this many pieces")
+    e.add_argument("--seconds", type=float, default=10.0, help="the first seconds of each piece")
+    e.add_argument("--methods", default="reference,griffinlim,fast,wavenet",
+                   help="comma-separated: reference, griffinlim, fast, wavenet")
+    e.add_argument("--fast-model", default=None, help="a fast-vocoder bundle folder (default: the bundled one)")
+    e.add_argument("--wavenet-model", default=None, help="a WaveNet bundle folder (default: the bundled one)")
+    e.add_argument("--no-pitch", action="store_true", help="skip pYIN pitch accuracy (the slow part)")
+    e.add_argument("--json", action="store_true", help="one line of JSON")
+    e.set_defaults(func=cmd_eval_render)
 
     p = sub.add_parser("interpolate", help="melodies between A and B (MusicVAE)")
     p.add_argument("a")
@@ -485,6 +613,18 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--workers", type=int, default=2, help="parallel parsing processes")
     b.add_argument("--quiet", action="store_true", help="no progress bar")
     b.set_defaults(func=cmd_data_build)
+    b = data_sub.add_parser("build-audio",
+                            help="render a corpus into paired (notes, audio, mel) clips for the vocoders, cached")
+    b.add_argument("--source", default="pop909",
+                   help="pop909, music21, or a folder of MIDI files (with name.wav/name.flac beside "
+                        "name.mid for your own recordings)")
+    b.add_argument("--programs", default=None,
+                   help="General MIDI programs (0-based) melodies play on, e.g. 0,4,19,24,48,73 (the default)")
+    b.add_argument("--hours", type=float, default=None, help="stop at this much audio")
+    b.add_argument("--limit", type=int, default=None, help="read at most N pieces")
+    b.add_argument("--soundfont", default=None, help="a .sf2/.sf3 soundfont (default: TimGM6mb)")
+    b.add_argument("--quiet", action="store_true", help="no progress bar")
+    b.set_defaults(func=cmd_data_build_audio)
     return parser
 
 

@@ -1,0 +1,144 @@
+"""Neural rendering speed, stage by stage: how many times faster than real time each stage turns
+a 10-second piece into its output, on 2 CPU cores (and on the GPU when there is one), and the time
+to the first audio. Stages: the soundfont synth (notes to audio, the reference), the mel
+(audio to log-mel), Griffin-Lim (the baseline), the fast vocoder, and the WaveNet
+(chunk-parallel, with its cached-against-naive speed-up on 1,000 samples at batch 1).
+
+Targets (issue 13): the fast vocoder at least 50x real time, the WaveNet faster than real time,
+the WaveNet's cached generation at least 20x faster than naive, all on 2 CPU cores.
+
+    .venv/bin/python benchmarks/render.py [--seconds 10] [--threads 2] [--skip-naive]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from engine.audio.mel import MEL, log_mel  # noqa: E402
+from engine.registry import ModelLoadError  # noqa: E402
+
+
+def piece(seconds: float) -> "Sketch":  # noqa: F821
+    """The opening of POP909 song 001 (melody and piano), or a scale where POP909 is missing."""
+    from engine.music.sketch import Note, Sketch, Track
+
+    try:
+        from engine.data.sources import pop909_dir
+        from engine.music.midi_io import read_midi
+
+        song = read_midi(pop909_dir() / "001" / "001.mid")
+        start = min(n.start_tick for t in song.tracks for n in t.notes)
+        end = song.seconds_to_ticks(song.ticks_to_seconds(start) + seconds)
+        tracks = [t.copy([n.shifted(-start) for n in t.notes if start <= n.start_tick < end])
+                  for t in song.tracks if t.name in ("MELODY", "PIANO")]
+        return Sketch(tracks, song.tempos, song.time_signatures)
+    except Exception:
+        notes = [Note(60 + (i % 12), 90, i * 240, (i + 1) * 240) for i in range(int(seconds * 4))]
+        return Sketch.new(qpm=120, tracks=[Track("Scale", 0, False, notes)])
+
+
+def timed(fn, repeat: int = 3) -> float:
+    """The best of ``repeat`` runs, in seconds (after one warm-up run)."""
+    fn()
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def load(kind: str, device: str):
+    from engine.registry import load_model
+
+    if kind == "fast":
+        from engine.models.fast_vocoder import FastVocoder, FastVocoderConfig
+
+        try:
+            net, _, folder = load_model("fast-vocoder", "fast_vocoder",
+                                        lambda c: FastVocoder(FastVocoderConfig.from_dict(c)), "fast vocoder", device)
+            return net, folder.name
+        except ModelLoadError:
+            return FastVocoder().to(device).eval(), "untrained fast vocoder (none bundled)"
+    from engine.models.wavenet import WaveNet, WaveNetConfig
+
+    try:
+        net, _, folder = load_model("wavenet-vocoder", "wavenet",
+                                    lambda c: WaveNet(WaveNetConfig.from_dict(c)), "WaveNet", device)
+        return net, folder.name
+    except ModelLoadError:
+        return WaveNet(WaveNetConfig()).to(device).eval(), "untrained WaveNet (none bundled)"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--skip-naive", action="store_true", help="skip the slow naive WaveNet timing")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    from engine.audio.griffinlim import griffin_lim
+    from engine.audio.synth import shared_synth
+    from engine.models.wavenet import generate_long
+
+    sketch = piece(args.seconds)
+    synth = shared_synth()
+    audio = synth.render(sketch, MEL.sample_rate).mean(axis=1).astype(np.float32)
+    audio = audio[: int(args.seconds * MEL.sample_rate) // MEL.hop_length * MEL.hop_length]
+    duration = len(audio) / MEL.sample_rate
+    mel = log_mel(audio)
+    print(f"{duration:.1f} s of {sketch.note_count} notes, {args.threads} threads; "
+          "x real time = audio seconds per compute second")
+
+    def row(name: str, seconds: float, first: float | None = None) -> None:
+        extra = f", first audio after {first * 1000:.0f} ms" if first is not None else ""
+        print(f"  {name:<34}{duration / seconds:>9.1f}x real time ({seconds:.3f} s){extra}")
+
+    print("cpu:")
+    row(f"synth ({synth.description})", timed(lambda: synth.render(sketch, MEL.sample_rate)))
+    row("mel (torch)", timed(lambda: log_mel(audio)))
+    row("griffin-lim (64 iterations)", timed(lambda: griffin_lim(mel), repeat=1))
+    for device in ["cpu"] + (["cuda"] if torch.cuda.is_available() else []):
+        if device != "cpu":
+            print(f"{device} ({torch.cuda.get_device_name()}):")
+        fast, label = load("fast", device)
+        m = torch.from_numpy(mel).to(device)
+
+        def vocode(frames=None):
+            with torch.no_grad():
+                out = fast(m if frames is None else m[:, :frames])
+            if device == "cuda":
+                torch.cuda.synchronize()
+            return out
+
+        one_second = int(MEL.frames_per_second) + 1
+        row(f"fast vocoder ({label})", timed(vocode), timed(lambda: vocode(one_second)))
+        wavenet, label = load("wavenet", device)
+        start = time.perf_counter()
+        generate_long(wavenet, mel, seed=0)
+        took = time.perf_counter() - start
+        row(f"wavenet, chunk-parallel ({label})", took, took)
+        if not args.skip_naive:
+            short = torch.from_numpy(mel[:, :5]).to(device)[None]  # 1,024 samples' worth
+
+            def gen(naive):
+                return wavenet.generate(short, num_samples=1000, seed=0, naive=naive)
+
+            cached = timed(lambda: gen(False), repeat=1)
+            start = time.perf_counter()
+            gen(True)  # once: about a minute on 2 CPU cores at the bundled size
+            naive = time.perf_counter() - start
+            print(f"  wavenet cached against naive, 1,000 samples at batch 1: {naive / cached:.0f}x faster "
+                  f"({cached:.2f} s against {naive:.1f} s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,220 @@
+"""How close each vocoder comes to the synth's own render (`cantus eval render --json`).
+
+On held-out pieces (the test split of the paired audio corpus, or the MIDI files of a folder
+rendered by the synth), each method turns the reference's mel back into audio, and is scored
+against the reference:
+
+- ``mrstft``: multi-resolution STFT distance (auraloss's default: spectral convergence plus log
+  magnitude L1 at 1024, 2048 and 512 points), lower is better;
+- ``mel_l1``: mean absolute difference of the log-mels;
+- ``pitch_accuracy``: on monophonic melodies, the fraction of frames where a note sounds (from
+  the notes, its first 50 ms and its release left out) in which librosa's pYIN hears a voiced
+  pitch within half a semitone of it; the reference is scored too, since pYIN is not perfect;
+- ``onset_f1``: librosa's onset detector against the notes' onsets, 50 ms tolerance (mir_eval);
+- ``rtf``: seconds of compute per second of audio (below 1 is faster than real time);
+- ``n_pieces``.
+
+Methods: ``reference`` (the synth's audio itself: the ceiling of the last two measures),
+``griffinlim`` (the baseline), ``fast``, ``wavenet``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from engine.audio.mel import MEL, log_mel
+from engine.errors import CantusError
+
+METHODS = ("reference", "griffinlim", "fast", "wavenet")
+ONSET_WINDOW_S = 0.05
+PITCH_SKIP_S = 0.05  # the attack of a note, where pitch is not yet settled
+
+
+@dataclass
+class Piece:
+    name: str
+    audio: np.ndarray  # mono float32 at the mel rate
+    notes: np.ndarray  # float32 (n, 5): pitch, velocity, start_s, end_s, program
+    monophonic: bool
+
+
+def test_pieces(sources: str = "pop909", limit: int | None = None, seconds: float | None = None) -> list[Piece]:
+    """The test split of the paired audio corpora (built when needed), a seeded sample of
+    ``limit`` clips alternating melodies and mixes, each cut to ``seconds``."""
+    from engine.data.audio_corpus import load_audio_corpora
+
+    clips = [c for corpus in load_audio_corpora(sources) for c in corpus.split("test")]
+    if not clips:
+        raise CantusError(f"The audio corpora {sources} have no test pieces.")
+    rng = np.random.default_rng(0)
+    melodies = [c for c in clips if c.kind == "melody"]
+    others = [c for c in clips if c.kind != "melody"]
+    rng.shuffle(melodies)
+    rng.shuffle(others)
+    ordered = [c for pair in zip(melodies, others) for c in pair]
+    ordered += melodies[len(others):] + others[len(melodies):]
+    if limit is not None:
+        ordered = ordered[:limit]
+    pieces = []
+    for c in ordered:
+        d = c.load()
+        pieces.append(_cut(Piece(f"{c.piece_id} {c.kind}", d["audio"], d["notes"], c.kind == "melody"), seconds))
+    return pieces
+
+
+def folder_pieces(folder: str | Path, limit: int | None = None, seconds: float | None = 20.0) -> list[Piece]:
+    """Every MIDI file of a folder rendered by the synth (a POP909 song: its MELODY and PIANO
+    tracks), each cut to its first ``seconds``."""
+    from engine.audio.synth import shared_synth
+    from engine.data.sources import folder_files
+    from engine.music.midi_io import read_midi
+    from engine.music.sketch import Sketch
+
+    root = Path(folder).expanduser()
+    if not root.is_dir():
+        raise CantusError(f"'{folder}' is not a folder of MIDI files.")
+    files = folder_files(root)[:limit] if limit else folder_files(root)
+    if not files:
+        raise CantusError(f"There is no MIDI file (.mid, .midi) in the folder '{root}'.")
+    synth = shared_synth()
+    pieces = []
+    for name, path in files:
+        sketch = read_midi(path)
+        names = {t.name.strip().upper() for t in sketch.tracks}
+        tracks = [t for t in sketch.tracks if not t.is_drum and t.notes]
+        if {"MELODY", "PIANO"} <= names:
+            tracks = [t for t in tracks if t.name.strip().upper() in ("MELODY", "PIANO")]
+        if not tracks:
+            continue
+        sub = Sketch(tracks, sketch.tempos, sketch.time_signatures)
+        audio = synth.render(sub, MEL.sample_rate).mean(axis=1).astype(np.float32)
+        notes = np.array([(n.pitch, n.velocity, sketch.ticks_to_seconds(n.start_tick),
+                           sketch.ticks_to_seconds(n.end_tick), t.program) for t in tracks for n in t.notes],
+                         dtype=np.float32)
+        mono = len(tracks) == 1 and tracks[0].is_monophonic()
+        pieces.append(_cut(Piece(name, audio, notes, mono), seconds))
+    return pieces
+
+
+def _cut(piece: Piece, seconds: float | None) -> Piece:
+    if seconds is None:
+        n = len(piece.audio) // MEL.hop_length * MEL.hop_length
+        return Piece(piece.name, piece.audio[:n], piece.notes, piece.monophonic)
+    n = int(seconds * MEL.sample_rate) // MEL.hop_length * MEL.hop_length
+    notes = piece.notes[piece.notes[:, 2] < n / MEL.sample_rate] if len(piece.notes) else piece.notes
+    return Piece(piece.name, piece.audio[:n], notes, piece.monophonic)
+
+
+# -- measures -------------------------------------------------------------------------------------
+
+_mrstft = None
+
+
+def mrstft(pred: np.ndarray, ref: np.ndarray) -> float:
+    """auraloss's MultiResolutionSTFTLoss with its defaults."""
+    global _mrstft
+    import auraloss
+    import torch
+
+    if _mrstft is None:
+        _mrstft = auraloss.freq.MultiResolutionSTFTLoss()
+    n = min(len(pred), len(ref))
+    with torch.no_grad():
+        return float(_mrstft(torch.from_numpy(pred[:n])[None, None], torch.from_numpy(ref[:n])[None, None]))
+
+
+def mel_l1(pred: np.ndarray, ref_mel: np.ndarray) -> float:
+    m = log_mel(pred)
+    t = min(m.shape[1], ref_mel.shape[1])
+    return float(np.mean(np.abs(m[:, :t] - ref_mel[:, :t])))
+
+
+def pitch_accuracy(audio: np.ndarray, notes: np.ndarray) -> float | None:
+    """Fraction of note frames where pYIN hears the note's pitch within half a semitone."""
+    import librosa
+
+    if not len(notes):
+        return None
+    f0, voiced, _ = librosa.pyin(audio, fmin=librosa.midi_to_hz(int(notes[:, 0].min()) - 2),
+                                 fmax=librosa.midi_to_hz(int(notes[:, 0].max()) + 2), sr=MEL.sample_rate,
+                                 frame_length=2048, hop_length=MEL.hop_length)
+    times = librosa.frames_to_time(np.arange(len(f0)), sr=MEL.sample_rate, hop_length=MEL.hop_length)
+    expected = np.full(len(f0), np.nan)
+    for pitch, _, start, end, _ in notes:
+        inside = (times >= start + PITCH_SKIP_S) & (times < end)
+        expected[inside] = pitch
+    frames = ~np.isnan(expected)
+    if not frames.any():
+        return None
+    heard = librosa.hz_to_midi(np.where(voiced & np.isfinite(f0), f0, 1.0))
+    good = voiced & np.isfinite(f0) & (np.abs(heard - expected) <= 0.5)
+    return float(np.count_nonzero(good & frames) / np.count_nonzero(frames))
+
+
+def onset_f1(audio: np.ndarray, notes: np.ndarray) -> float | None:
+    import librosa
+    import mir_eval
+
+    if not len(notes):
+        return None
+    reference = np.unique(np.round(notes[:, 2], 2))
+    reference = reference[np.append(True, np.diff(reference) > 0.03)]  # chords: one onset
+    estimated = librosa.onset.onset_detect(y=audio, sr=MEL.sample_rate, hop_length=MEL.hop_length, units="time",
+                                           backtrack=True)
+    f, _, _ = mir_eval.onset.f_measure(reference, np.asarray(estimated), window=ONSET_WINDOW_S)
+    return float(f)
+
+
+# -- the evaluation -------------------------------------------------------------------------------
+
+def evaluate(pieces: list[Piece], methods: tuple[str, ...] = METHODS, models: dict | None = None,
+             pitch: bool = True, progress=None) -> dict:
+    """Per method: the mean of each measure over the pieces, and the summed real-time factor."""
+    from engine.audio.vocode import get_vocoder
+
+    if not pieces:
+        raise CantusError("There are no pieces to evaluate on.")
+    vocoders = {m: get_vocoder(m, (models or {}).get(m)) for m in methods if m != "reference"}
+    rows: dict[str, dict[str, list]] = {m: {} for m in methods}
+    compute_s = {m: 0.0 for m in methods}
+    audio_s = sum(len(p.audio) for p in pieces) / MEL.sample_rate
+    for i, piece in enumerate(pieces):
+        ref_mel = log_mel(piece.audio)
+        for m in methods:
+            if m == "reference":
+                out = piece.audio
+            else:
+                started = time.perf_counter()
+                out = vocoders[m](ref_mel, len(piece.audio))
+                compute_s[m] += time.perf_counter() - started
+            measures = {"mrstft": mrstft(out, piece.audio), "mel_l1": mel_l1(out, ref_mel),
+                        "onset_f1": onset_f1(out, piece.notes)}
+            if pitch and piece.monophonic:
+                measures["pitch_accuracy"] = pitch_accuracy(out, piece.notes)
+            for k, v in measures.items():
+                if v is not None:
+                    rows[m].setdefault(k, []).append(v)
+        if progress:
+            progress(i + 1, len(pieces), piece.name)
+    result: dict = {"n_pieces": len(pieces), "audio_s": round(audio_s, 2),
+                    "n_monophonic": sum(p.monophonic for p in pieces)}
+    for m in methods:
+        summary = {k: float(np.mean(v)) for k, v in rows[m].items()}
+        if m != "reference":
+            summary["rtf"] = compute_s[m] / audio_s
+            summary["device"] = vocoders[m].device
+        result[m] = summary
+    if "griffinlim" in methods:
+        for m in methods:
+            if m not in ("reference", "griffinlim"):
+                result[m]["mrstft_vs_griffinlim"] = result[m]["mrstft"] / result["griffinlim"]["mrstft"]
+    if "reference" in methods and "pitch_accuracy" in result["reference"]:
+        for m in methods:
+            if m != "reference" and "pitch_accuracy" in result[m]:
+                result[m]["pitch_vs_reference"] = (result[m]["pitch_accuracy"]
+                                                   / max(result["reference"]["pitch_accuracy"], 1e-9))
+    return result

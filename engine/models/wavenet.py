@@ -1,0 +1,558 @@
+"""WaveNet vocoder (van den Oord et al. 2016; Shen et al. 2017): log-mel frames to audio, one sample
+at a time, with cached incremental generation (Fast WaveNet, Paine et al. 2016) and chunk-parallel
+generation of long pieces.
+
+The network predicts each 8-bit mu-law sample from the samples before it. A stack of dilated causal
+convolutions (kernel 2, dilations 1, 2, 4, ... 512, repeating every ``dilation_cycle`` layers)
+feeds gated units tanh(a) * sigmoid(b); each layer adds a 1x1 projection of the upsampled mel to
+its gates (local conditioning), a residual output (scaled by sqrt(1/2)) and a skip output. The
+summed skips (scaled by sqrt(1/n_layers)) go through ReLU, 1x1, ReLU, 1x1 to 256 logits.
+
+Alignment of the conditioning (`ConditionUpsampler`). The mel is `engine.audio.mel`'s centred
+log-mel: frame k describes the audio around sample k * hop_length. For a segment of L samples (L a
+multiple of hop_length) the caller passes that segment's mel, T = L // hop_length + 1 frames (what
+`log_mel` returns for L samples), and ``condition(mel)`` returns (B, C, L) for samples 0 .. L-1.
+Each frame is stretched to hop_length samples (nearest neighbour) and the result starts
+hop_length // 2 samples in, so frame k rules samples k*hop - hop/2 .. k*hop + hop/2 - 1: sample n
+is driven by frame floor(n / hop_length + 1/2), the nearest frame centre (frame k's influence is
+centred on sample k*hop - 1/2, as near to k*hop as an even hop allows). The small convolutions
+around the stretch (kernel 3 over frames, then one symmetric kernel per upsampling scale,
+initialised as box filters) only smooth around that centre. The last frame, centred on sample L,
+contributes the second half of its reach to no returned sample.
+
+Generation draws each sample by inverse CDF from one uniform per batch row and step (a
+torch.Generator seeded by ``seed``), so the cached and the naive path (a full forward over
+everything so far at every step, for tests and benchmarks) draw the same numbers in the same order
+and give the same samples.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from engine.audio.mel import MEL
+from engine.jobs import Cancelled
+
+MU = 255  # 8-bit mu-law
+# Generation conditions a block of samples at a time: at most this many floats of upsampled mel,
+# and of its products with every layer's gate weights.
+COND_BLOCK_FLOATS = 1 << 23
+GATE_BLOCK_FLOATS = 1 << 22
+
+
+def mu_law_encode(audio, mu: int = MU):
+    """Mu-law classes 0 .. mu of audio in [-1, 1] (values outside are clipped).
+
+    audio : torch.Tensor or np.ndarray, any shape, float. Returns int64 of the same shape and kind.
+    Silence (0.0) is class (mu + 1) // 2 = 128.
+    """
+    is_numpy = isinstance(audio, np.ndarray)
+    x = torch.as_tensor(audio).float().clamp(-1.0, 1.0)
+    y = torch.sign(x) * torch.log1p(mu * x.abs()) / math.log1p(mu)
+    classes = ((y + 1) / 2 * mu + 0.5).floor().long()
+    return classes.numpy() if is_numpy else classes
+
+
+def mu_law_decode(classes, mu: int = MU):
+    """Audio in [-1, 1] (float32) from mu-law classes 0 .. mu; torch.Tensor or np.ndarray.
+
+    The inverse of `mu_law_encode` up to its quantisation: the error is at most about
+    1.03 * ln(1 + mu) / mu**2 * (1 + mu * |x|), 8.7e-5 near silence and 0.022 at full scale.
+    """
+    is_numpy = isinstance(classes, np.ndarray)
+    y = torch.as_tensor(classes).float() * (2.0 / mu) - 1.0
+    audio = torch.sign(y) * torch.expm1(y.abs() * math.log1p(mu)) / mu
+    return audio.numpy() if is_numpy else audio
+
+
+@dataclass
+class WaveNetConfig:
+    name: str = "wavenet"
+    n_layers: int = 10
+    dilation_cycle: int = 10  # dilations 1, 2, 4, ... 2**(cycle-1), then again from 1
+    residual_channels: int = 64
+    gate_channels: int = 128  # split in two halves: tanh(a) * sigmoid(b)
+    skip_channels: int = 64
+    kernel_size: int = 2  # of the dilated causal convolutions
+    n_classes: int = 256  # 8-bit mu-law (mu = n_classes - 1)
+    n_mels: int = 80  # engine.audio.mel.MEL
+    hop_length: int = 256  # samples per mel frame, MEL.hop_length
+    cond_channels: int = 80  # what the upsampler gives every layer, per sample
+    cond_kernel_size: int = 3  # frames seen by the (non-causal) convolution before upsampling
+    upsample_scales: tuple[int, ...] = (4, 4, 4, 4)  # their product is hop_length
+    # The model reads (mel - mel_center) / mel_spread: the log-mel runs from -11.5 (silence)
+    # to about 2, and a centred input keeps the gates out of saturation at the start of training.
+    mel_center: float = -5.0
+    mel_spread: float = 4.0
+
+    def __post_init__(self) -> None:
+        self.upsample_scales = tuple(int(s) for s in self.upsample_scales)
+        if math.prod(self.upsample_scales) != self.hop_length:
+            raise ValueError(f"upsample_scales {self.upsample_scales} must multiply to hop_length {self.hop_length}")
+        if self.gate_channels % 2:
+            raise ValueError("gate_channels must be even (two halves: tanh and sigmoid)")
+        if self.kernel_size < 2 or self.cond_kernel_size % 2 == 0:
+            raise ValueError("kernel_size must be at least 2 and cond_kernel_size odd")
+
+    @property
+    def dilations(self) -> list[int]:
+        return [2 ** (i % self.dilation_cycle) for i in range(self.n_layers)]
+
+    @property
+    def receptive_field(self) -> int:
+        """Samples the prediction of one sample depends on, itself included (1024 by default)."""
+        return (self.kernel_size - 1) * sum(self.dilations) + 1
+
+    @property
+    def silence_class(self) -> int:
+        return self.n_classes // 2  # mu_law_encode(0.0)
+
+    def to_dict(self) -> dict:
+        """JSON-friendly: the scales tuple becomes a list."""
+        d = asdict(self)
+        d["upsample_scales"] = list(self.upsample_scales)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "WaveNetConfig":
+        return cls(**{**d, "upsample_scales": tuple(d.get("upsample_scales", cls.upsample_scales))})
+
+
+CONFIGS = {"wavenet": WaveNetConfig()}
+
+
+class ConditionUpsampler(nn.Module):
+    """Log-mel frames (B, n_mels, T) to conditioning at the sample rate (B, cond_channels, samples).
+
+    A convolution over frames (kernel ``cond_kernel_size``, centred), then for each scale s a
+    nearest-neighbour stretch by s and a symmetric smoothing kernel of 2s + 1 taps shared by all
+    channels (r9y9's Stretch2d + Conv2d with a frequency kernel of 1). See the module docstring for
+    the alignment.
+    """
+
+    def __init__(self, cfg: WaveNetConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        k = cfg.cond_kernel_size
+        self.conv_in = nn.Conv1d(cfg.n_mels, cfg.cond_channels, k, padding=k // 2)
+        if cfg.cond_channels == cfg.n_mels:
+            # Start as (nearly) the mel itself, so that conditioning is aligned from step one.
+            with torch.no_grad():
+                self.conv_in.weight[:, :, k // 2] += torch.eye(cfg.n_mels)
+        self.smooth = nn.ModuleList()
+        for s in cfg.upsample_scales:
+            conv = nn.Conv1d(1, 1, 2 * s + 1, padding=s, bias=False)
+            nn.init.constant_(conv.weight, 1.0 / (2 * s + 1))
+            self.smooth.append(conv)
+
+    @property
+    def context_frames(self) -> int:
+        """Frames on either side of a sample's own frame that can change its conditioning."""
+        reach, rate = self.cfg.cond_kernel_size // 2, 1
+        for s in self.cfg.upsample_scales:
+            rate *= s
+            reach += s / rate  # s taps either side at this rate
+        # Sample n sits at n / hop + 1/2 in frame units (frame j spans j .. j+1 once stretched):
+        # it reads frames that meet n / hop + 1/2 +- reach.
+        return math.ceil(reach - 0.5)
+
+    def forward(self, mel: torch.Tensor, num_samples: int | None = None) -> torch.Tensor:
+        """mel (B, n_mels, T) -> (B, cond_channels, num_samples); num_samples defaults to
+        (T - 1) * hop_length and may be at most T * hop_length - hop_length // 2."""
+        cfg = self.cfg
+        B, _, T = mel.shape
+        hop, shift = cfg.hop_length, cfg.hop_length // 2
+        num_samples = (T - 1) * hop if num_samples is None else num_samples
+        if num_samples > T * hop - shift:
+            raise ValueError(f"{T} mel frames condition at most {T * hop - shift} samples, not {num_samples}")
+        x = self.conv_in((mel - cfg.mel_center) / cfg.mel_spread)
+        C = x.shape[1]
+        x = x.reshape(B * C, 1, T)
+        for s, conv in zip(cfg.upsample_scales, self.smooth):
+            x = _smooth(x.repeat_interleave(s, dim=-1), conv.weight[0, 0])
+        # Stretched, frame k covers k*hop .. (k+1)*hop - 1; starting half a frame in centres it on k*hop.
+        return x.view(B, C, T * hop)[:, :, shift:shift + num_samples]
+
+    def samples(self, mel: torch.Tensor, start: int, stop: int) -> torch.Tensor:
+        """``forward(mel)[:, :, start:stop]`` from only the frames that samples start .. stop-1 read
+        (their own and `context_frames` either side), so that long audio is conditioned a block at
+        a time in bounded memory; the same numbers, up to float rounding."""
+        hop, T = self.cfg.hop_length, mel.shape[-1]
+        first = max(0, start // hop - self.context_frames)
+        last = min(T - 1, -(-stop // hop) + self.context_frames)
+        part = self(mel[:, :, first:last + 1], stop - first * hop)
+        return part[:, :, start - first * hop:]
+
+
+def _smooth(x: torch.Tensor, taps: torch.Tensor) -> torch.Tensor:
+    """``conv(x)`` of a one-channel Conv1d with centred, zero-padded ``taps`` (odd count), as a sum
+    of shifted copies: the same numbers, but its backward pass is a few dot products, where
+    the convolution's (one channel, a batch of B * n_mels rows) took 40% of a training step."""
+    half = taps.shape[0] // 2
+    padded = F.pad(x, (half, half))
+    n = x.shape[-1]
+    out = padded[..., :n] * taps[0]
+    for j in range(1, taps.shape[0]):
+        out = out + padded[..., j:j + n] * taps[j]
+    return out
+
+
+class ResidualLayer(nn.Module):
+    """Dilated causal conv + conditioning -> gate -> residual (scaled by sqrt(1/2)) and skip."""
+
+    def __init__(self, cfg: WaveNetConfig, dilation: int) -> None:
+        super().__init__()
+        self.dilation = dilation
+        self.padding = dilation * (cfg.kernel_size - 1)  # on the left only: causal
+        self.conv = nn.Conv1d(cfg.residual_channels, cfg.gate_channels, cfg.kernel_size, dilation=dilation)
+        self.cond = nn.Conv1d(cfg.cond_channels, cfg.gate_channels, 1, bias=False)
+        self.res = nn.Conv1d(cfg.gate_channels // 2, cfg.residual_channels, 1)
+        self.skip = nn.Conv1d(cfg.gate_channels // 2, cfg.skip_channels, 1)
+
+    def forward(self, x: torch.Tensor, share: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x (B, L, residual_channels), share (B, L, gate_channels): the conditioning's part of the
+        gates, bias included -> (next x, skip (B, L, skip_channels)).
+
+        Time-major with plain matrix products: on the CPU the 1x1 convolutions of the
+        channel-major layout fall back to a slow im2col path, three times slower per step.
+        """
+        w, k, L = self.conv.weight, self.conv.kernel_size[0], x.shape[1]
+        h = share + F.linear(x, w[:, :, k - 1])
+        for m in range(1, k):
+            back = m * self.dilation  # tap k-1-m reads the input m * dilation samples back
+            h = h + F.linear(F.pad(x, (0, 0, back, 0))[:, :L], w[:, :, k - 1 - m])
+        a, b = h.chunk(2, dim=-1)
+        z = torch.tanh(a) * torch.sigmoid(b)
+        res = F.linear(z, self.res.weight[:, :, 0], self.res.bias)
+        return (x + res) * math.sqrt(0.5), F.linear(z, self.skip.weight[:, :, 0], self.skip.bias)
+
+
+class WaveNet(nn.Module):
+    def __init__(self, cfg: WaveNetConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.upsample = ConditionUpsampler(cfg)
+        self.embed = nn.Embedding(cfg.n_classes, cfg.residual_channels)  # = one-hot then a 1x1 conv
+        self.layers = nn.ModuleList(ResidualLayer(cfg, d) for d in cfg.dilations)
+        self.out1 = nn.Conv1d(cfg.skip_channels, cfg.skip_channels, 1)
+        self.out2 = nn.Conv1d(cfg.skip_channels, cfg.n_classes, 1)
+
+    def condition(self, mel: torch.Tensor, num_samples: int | None = None) -> torch.Tensor:
+        """Centred log-mel (B, n_mels, T) -> conditioning (B, cond_channels, (T-1) * hop_length)."""
+        return self.upsample(mel, num_samples)
+
+    def forward(self, audio_classes: torch.Tensor, mel: torch.Tensor) -> torch.Tensor:
+        """Logits (B, n_classes, L) for mu-law classes (B, L) under their mel (B, n_mels, L // hop + 1).
+
+        logits[:, :, t] predicts audio_classes[:, t] from audio_classes[:, :t] (teacher forcing;
+        before the first sample the network hears silence).
+        """
+        return self._logits(audio_classes, self.condition(mel, audio_classes.shape[1]))
+
+    def _logits(self, audio_classes: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """As `forward`, from conditioning (B, cond_channels, >= L) at the sample rate."""
+        return self._logits_time_major(audio_classes, cond).transpose(1, 2)
+
+    def _logits_time_major(self, audio_classes: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """Logits (B, L, n_classes)."""
+        L = audio_classes.shape[1]
+        previous = F.pad(audio_classes[:, :-1], (1, 0), value=self.cfg.silence_class)
+        x = self.embed(previous)  # (B, L, R)
+        # Every layer's conditioning share in one matrix product: (B, L, layers * G).
+        weights = torch.cat([layer.cond.weight[:, :, 0] for layer in self.layers])
+        biases = torch.cat([layer.conv.bias for layer in self.layers])
+        shares = F.linear(cond[:, :, :L].transpose(1, 2), weights, biases).chunk(len(self.layers), dim=-1)
+        skips = 0
+        for layer, share in zip(self.layers, shares):
+            x, skip = layer(x, share)
+            skips = skips + skip
+        h = F.relu(skips * math.sqrt(1.0 / len(self.layers)))
+        h = F.relu(F.linear(h, self.out1.weight[:, :, 0], self.out1.bias))
+        return F.linear(h, self.out2.weight[:, :, 0], self.out2.bias)
+
+    def loss(self, audio: torch.Tensor, mel: torch.Tensor) -> torch.Tensor:
+        """Mean cross-entropy in nats per sample of audio (B, L) in [-1, 1] under mel (B, n_mels, L // hop + 1)."""
+        classes = mu_law_encode(audio, self.cfg.n_classes - 1)
+        logits = self._logits_time_major(classes, self.condition(mel, classes.shape[1]))
+        return F.cross_entropy(logits.reshape(-1, self.cfg.n_classes).float(), classes.reshape(-1))
+
+    @torch.no_grad()
+    def generate(self, mel: torch.Tensor, num_samples: int | None = None, temperature: float = 1.0,
+                 seed: int | None = None, naive: bool = False, *,
+                 progress: Callable[[float], None] | None = None,
+                 cancel: Callable[[], bool] | None = None) -> torch.Tensor:
+        """Audio (B, num_samples) in [-1, 1], float32, sampled under mel (B, n_mels, T).
+
+        num_samples defaults to (T - 1) * hop_length, the samples the mel's frames are centred on.
+        Each sample is drawn from softmax(logits / temperature) (argmax at temperature 0) with a
+        generator seeded by ``seed``. ``naive=True`` recomputes the whole forward pass at every step,
+        O(L^2) (tests and benchmarks only); otherwise each layer keeps a queue of its past inputs and
+        a step costs O(layers). ``progress(fraction)`` is called every 256 samples; ``cancel()``
+        returning True raises `engine.jobs.Cancelled`.
+        """
+        hop, T = self.cfg.hop_length, mel.shape[-1]
+        num_samples = (T - 1) * hop if num_samples is None else num_samples
+        if num_samples > T * hop - hop // 2:
+            raise ValueError(f"{T} mel frames condition at most {T * hop - hop // 2} samples, not {num_samples}")
+        mel = mel.to(self.embed.weight)
+        generator = _generator(seed, mel.device)
+        sample = self._sample_naive if naive else self._sample_cached
+        classes = sample(mel, 0, num_samples, temperature, generator, progress, cancel)
+        return mu_law_decode(classes, self.cfg.n_classes - 1)
+
+    @torch.no_grad()
+    def _sample_naive(self, mel, start, num_samples, temperature, generator, progress=None,
+                      cancel=None) -> torch.Tensor:
+        """As `_sample_cached`, with one full forward pass per sample."""
+        cond = self.upsample.samples(mel, start, start + num_samples)
+        B, _, L = cond.shape
+        classes = torch.full((B, L), self.cfg.silence_class, dtype=torch.long, device=cond.device)
+        for t in range(L):
+            _report(t, L, progress, cancel)
+            logits = self._logits(classes[:, :t + 1], cond[:, :, :t + 1])[:, :, t]
+            classes[:, t] = _draw(logits.float(), temperature, generator)
+        return classes
+
+    @torch.no_grad()
+    def _sample_cached(self, mel, start, num_samples, temperature, generator, progress=None,
+                       cancel=None) -> torch.Tensor:
+        """Classes (B, num_samples) for samples start .. start + num_samples - 1 of the
+        conditioning of mel (B, n_mels, T): Fast WaveNet's queues, one step at a time.
+
+        The hot loop calls no modules: bare addmm and in-place activations on preallocated (B, ·)
+        float32 tensors (see `_StepWeights`). Layer l's queue holds its inputs at times
+        t - dilation*(kernel-1) .. t in a ring of dilation*(kernel-1) + 1 rows; rows never written
+        are zeros, the causal convolution's left padding. The residual sum of a layer is written
+        straight into the next layer's ring.
+        """
+        cfg = self.cfg
+        B, L, C = mel.shape[0], num_samples, cfg.cond_channels
+        w = _StepWeights(self)
+        dev, f32 = mel.device, torch.float32
+        G, half, R, k = cfg.gate_channels, cfg.gate_channels // 2, cfg.residual_channels, cfg.kernel_size
+        n_layers, dilations = cfg.n_layers, cfg.dilations
+        rings = [torch.zeros(d * (k - 1) + 1, B, R, dtype=f32, device=dev) for d in dilations]
+        rows = [list(ring.unbind(0)) for ring in rings]  # views made once: indexing a list is cheap
+        sizes = [ring.shape[0] for ring in rings]
+        # Every layer's gate output, each followed by a column of ones that carries the bias of the
+        # residual and skip projections, so that all skips are one matrix product at the end.
+        z = torch.ones(B, n_layers * (half + 1), dtype=f32, device=dev)
+        z_gate = [z[:, l * (half + 1):l * (half + 1) + half] for l in range(n_layers)]
+        z_aug = [z[:, l * (half + 1):(l + 1) * (half + 1)] for l in range(n_layers)]
+        h = [torch.empty(B, G, dtype=f32, device=dev) for _ in range(n_layers)]
+        h_tanh, h_sigmoid = [x[:, :half] for x in h], [x[:, half:] for x in h]
+        head = torch.empty(B, cfg.skip_channels, dtype=f32, device=dev)
+        classes = torch.empty(L, B, dtype=torch.long, device=dev)
+        rows[0][0].copy_(w.embed[cfg.silence_class].expand(B, R))
+        # The conditioning's share of every layer's gates, a block of samples at a time (one
+        # upsampling per outer block, one matrix product per inner block, (samples, B, layers, G)),
+        # so that memory stays bounded however long the audio is.
+        block = max(16, min(1024, GATE_BLOCK_FLOATS // (B * n_layers * G)))
+        outer = block * max(1, COND_BLOCK_FLOATS // (B * C * block))
+        for t0 in range(0, L, block):
+            if t0 % outer == 0:
+                cond_rows = self.upsample.samples(mel, start + t0, start + min(L, t0 + outer))
+                cond_rows = cond_rows.to(f32).permute(2, 0, 1).contiguous()  # (samples, B, C)
+            n = min(block, L - t0)
+            rows_in = cond_rows[t0 % outer:t0 % outer + n]
+            gates = torch.addmm(w.gate_bias, rows_in.reshape(n * B, C), w.cond).view(n, B, n_layers, G)
+            for i in range(n):
+                t = t0 + i
+                if t % 256 == 0:
+                    _report(t, L, progress, cancel)
+                shares = gates[i].unbind(1)
+                for l in range(n_layers):
+                    ring, size, d, hl = rows[l], sizes[l], dilations[l], h[l]
+                    current = ring[t % size]
+                    torch.addmm(shares[l], current, w.taps[l][0], out=hl)
+                    for m in range(1, k):
+                        hl.addmm_(ring[(t - m * d) % size], w.taps[l][m])
+                    h_tanh[l].tanh_()
+                    h_sigmoid[l].sigmoid_()
+                    torch.mul(h_tanh[l], h_sigmoid[l], out=z_gate[l])
+                    if l + 1 < n_layers:
+                        torch.addmm(current, z_aug[l], w.res[l], out=rows[l + 1][t % sizes[l + 1]])
+                torch.mm(z, w.skip, out=head)
+                logits = torch.addmm(w.out1_bias, head.relu_(), w.out1).relu_()
+                logits = torch.addmm(w.out2_bias, logits, w.out2)
+                drawn = classes[t]
+                drawn.copy_(_draw(logits, temperature, generator))
+                if t + 1 < L:
+                    torch.index_select(w.embed, 0, drawn, out=rows[0][(t + 1) % sizes[0]])
+        return classes.t().contiguous()
+
+
+class _StepWeights:
+    """A WaveNet's weights as the cached step wants them: float32 matrices for ``x @ W``, once per call.
+
+    The residual stream is kept divided by sqrt(1/2)**l at layer l (u_l = x_l / s**l, s = sqrt(1/2)),
+    so that x_{l+1} = s (x_l + r_l) becomes u_{l+1} = u_l + r_l / s**l, one addmm: s**l moves into
+    the layer's convolution and 1 / s**l into its residual projection. sqrt(1/n_layers) moves into
+    the skip projections. Biases of the residual and skip projections are the last row of their
+    matrices (the gate output carries a column of ones).
+    """
+
+    def __init__(self, model: WaveNet) -> None:
+        cfg = model.cfg
+        dev = model.embed.weight.device
+        k, s = cfg.kernel_size, math.sqrt(0.5)
+
+        def f(t: torch.Tensor) -> torch.Tensor:
+            return t.detach().to(dev, torch.float32)
+
+        self.embed = f(model.embed.weight).contiguous()  # (n_classes, R)
+        # taps[l][m]: (R, G), multiplies the layer's input m * dilation samples back (tap k-1-m).
+        self.taps = [[(f(layer.conv.weight[:, :, k - 1 - m]) * s ** l).t().contiguous() for m in range(k)]
+                     for l, layer in enumerate(model.layers)]
+        self.cond = torch.cat([f(layer.cond.weight[:, :, 0]) for layer in model.layers]).t().contiguous()
+        self.gate_bias = torch.cat([f(layer.conv.bias) for layer in model.layers])  # (layers * G,)
+        self.res = [(torch.cat([f(layer.res.weight[:, :, 0]).t(), f(layer.res.bias)[None]]) / s ** l).contiguous()
+                    for l, layer in enumerate(model.layers)]  # (G/2 + 1, R)
+        self.skip = (torch.cat([torch.cat([f(layer.skip.weight[:, :, 0]).t(), f(layer.skip.bias)[None]])
+                                for layer in model.layers]) * math.sqrt(1.0 / cfg.n_layers)).contiguous()
+        self.out1, self.out1_bias = f(model.out1.weight[:, :, 0]).t().contiguous(), f(model.out1.bias)
+        self.out2, self.out2_bias = f(model.out2.weight[:, :, 0]).t().contiguous(), f(model.out2.bias)
+
+
+def _generator(seed: int | None, device) -> torch.Generator:
+    generator = torch.Generator(device=device)
+    if seed is None:
+        generator.seed()
+    else:
+        generator.manual_seed(int(seed))
+    return generator
+
+
+def _draw(logits: torch.Tensor, temperature: float, generator: torch.Generator) -> torch.Tensor:
+    """Classes (B,) from logits (B, n_classes): inverse CDF of softmax(logits / temperature) at
+    one uniform per row, so that two paths with the same generator draw the same numbers."""
+    if temperature <= 0:
+        return logits.argmax(-1)
+    cdf = torch.softmax(logits if temperature == 1 else logits / temperature, -1).cumsum_(-1)
+    u = torch.rand(logits.shape[0], 1, generator=generator, device=logits.device, dtype=cdf.dtype)
+    return torch.searchsorted(cdf, u.mul_(cdf[:, -1:])).clamp_(max=logits.shape[1] - 1)[:, 0]
+
+
+def _report(t: int, total: int, progress, cancel) -> None:
+    """Between steps: stop if asked to, else say how far we are."""
+    if cancel is not None and cancel():
+        raise Cancelled()
+    if progress is not None:
+        progress(t / max(1, total))
+
+
+def crossfade_join(chunks: np.ndarray, overlap_samples: int, fade: str = "equal_power") -> np.ndarray:
+    """Join chunks (n, chunk_samples) that overlap their neighbours by ``overlap_samples`` into
+    one signal of n * chunk_samples - (n - 1) * overlap_samples samples.
+
+    Over each overlap the earlier chunk fades out as the later fades in. "equal_power" (cos/sin,
+    fade_in**2 + fade_out**2 = 1) keeps the loudness of two independent takes, which is what two
+    WaveNet chunks are; "linear" (fade_in + fade_out = 1) keeps a signal that both chunks share
+    (joining constants gives the constant).
+    """
+    chunks = np.asarray(chunks, dtype=np.float32)
+    n, size = chunks.shape
+    if not 0 <= overlap_samples < size and n > 1:
+        raise ValueError("the overlap must be shorter than a chunk")
+    step = size - overlap_samples
+    out = np.zeros(step * (n - 1) + size, dtype=np.float32)
+    ramp = (np.arange(overlap_samples) + 0.5) / max(1, overlap_samples)
+    if fade == "equal_power":
+        fade_in, fade_out = np.sin(0.5 * np.pi * ramp), np.cos(0.5 * np.pi * ramp)
+    elif fade == "linear":
+        fade_in, fade_out = ramp, 1.0 - ramp
+    else:
+        raise ValueError(f"unknown fade {fade!r}")
+    window = np.ones(size, dtype=np.float32)
+    for i, chunk in enumerate(chunks):
+        window[:] = 1.0
+        if i > 0 and overlap_samples:
+            window[:overlap_samples] = fade_in
+        if i < n - 1 and overlap_samples:
+            window[size - overlap_samples:] = fade_out
+        out[i * step:i * step + size] += chunk * window
+    return out
+
+
+MIN_CHUNK_SAMPLES = 8192  # about 0.37 s: below this the pre-roll costs more than the batch saves
+
+
+@torch.no_grad()
+def generate_long(model: WaveNet, mel, chunk_samples: int | None = None, overlap_samples: int = 256,
+                  max_batch: int = 32, temperature: float = 1.0, seed: int | None = None,
+                  progress: Callable[[float], None] | None = None,
+                  cancel: Callable[[], bool] | None = None, preroll_samples: int | None = None,
+                  fade: str = "equal_power") -> np.ndarray:
+    """Audio (L,) float32 in [-1, 1] for one piece's centred log-mel (n_mels, T), L = (T-1) * hop_length.
+
+    The piece is cut into chunks of ``chunk_samples`` that overlap by ``overlap_samples`` and are
+    generated side by side as one batch (``max_batch`` chunks at a time), so that the per-step cost
+    is shared and the matrix products are big enough to keep the cores busy. By default the chunks
+    are as long as it takes to fill one batch of ``max_batch``, and at least `MIN_CHUNK_SAMPLES`.
+    Each chunk first generates ``preroll_samples`` (default: twice the receptive field, rounded up
+    to a frame) under the mel before it, thrown away, so that it starts in a state that suits the
+    music; before the piece's start that mel is silence. The chunks are joined by `crossfade_join`.
+    All lengths must be multiples of hop_length. The result is fixed by ``seed`` together with the
+    chunking and ``max_batch``. ``progress(fraction)`` is called every 256 steps; ``cancel()``
+    returning True raises `engine.jobs.Cancelled`.
+
+    Per step a batch row costs about the same whatever the batch, up to about 32 rows on one core:
+    the real-time factor is about rows * steps_per_second / 22,050 times chunk / (chunk + pre-roll).
+    """
+    cfg = model.cfg
+    hop = cfg.hop_length
+    param = model.embed.weight
+    mel = torch.as_tensor(np.asarray(mel, dtype=np.float32) if not torch.is_tensor(mel) else mel)
+    mel = mel.to(param.device, param.dtype)
+    if mel.dim() != 2 or mel.shape[0] != cfg.n_mels:
+        raise ValueError(f"generate_long takes one piece's mel (n_mels={cfg.n_mels}, frames), not {tuple(mel.shape)}")
+    num_samples = (mel.shape[1] - 1) * hop
+    if num_samples <= 0:
+        return np.zeros(0, dtype=np.float32)
+    if preroll_samples is None:
+        preroll_samples = -(-2 * cfg.receptive_field // hop) * hop
+    if chunk_samples is None:
+        fill = -(-(num_samples - overlap_samples) // max_batch) + overlap_samples
+        chunk_samples = max(MIN_CHUNK_SAMPLES, -(-fill // hop) * hop)
+    for name, value in (("chunk_samples", chunk_samples), ("overlap_samples", overlap_samples),
+                        ("preroll_samples", preroll_samples)):
+        if value < 0 or value % hop:
+            raise ValueError(f"{name} ({value}) must be a non-negative multiple of hop_length {hop}")
+    if not 0 <= overlap_samples < chunk_samples:
+        raise ValueError("overlap_samples must be shorter than chunk_samples")
+    if num_samples <= chunk_samples:  # one chunk: no longer than the piece
+        chunk_samples, overlap_samples = -(-num_samples // hop) * hop, 0
+    step = chunk_samples - overlap_samples
+    n_chunks = max(1, -(-(num_samples - overlap_samples) // step))
+    # Chunk i generates samples i*step - preroll .. i*step + chunk - 1 of the piece, from its own
+    # frames with `margin` more on either side (all the upsampler reads, so every chunk gets the
+    # conditioning the whole piece would give it); outside the piece the mel is silence.
+    margin = model.upsample.context_frames
+    frames = (preroll_samples + chunk_samples) // hop + 2 * margin + 1
+    left = preroll_samples // hop + margin
+    needed = (n_chunks - 1) * step // hop + frames
+    padded = torch.full((cfg.n_mels, needed), MEL.silence, dtype=mel.dtype, device=mel.device)
+    take = min(mel.shape[1], needed - left)
+    padded[:, left:left + take] = mel[:, :take]
+    segments = padded.unfold(1, frames, step // hop).permute(1, 0, 2)  # (n_chunks, n_mels, frames)
+    generator = _generator(seed, mel.device)
+    out = []
+    n_batches = -(-n_chunks // max_batch)
+    for b, first in enumerate(range(0, n_chunks, max_batch)):
+        report = None if progress is None else (
+            lambda fraction, b=b: progress((b + fraction) / n_batches))
+        classes = model._sample_cached(segments[first:first + max_batch].contiguous(), margin * hop,
+                                       preroll_samples + chunk_samples, temperature, generator,
+                                       report, cancel)
+        out.append(mu_law_decode(classes[:, preroll_samples:], cfg.n_classes - 1).cpu().numpy())
+    audio = crossfade_join(np.concatenate(out), overlap_samples, fade)[:num_samples]
+    if progress is not None:
+        progress(1.0)
+    return np.clip(audio, -1.0, 1.0)
