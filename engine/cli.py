@@ -397,7 +397,9 @@ def cmd_train_vocoder(args: argparse.Namespace) -> int:
         eval_every=args.eval_every, seed=args.seed, device=args.device, precision=args.precision,
         init=args.init, resume=not args.fresh, dim=getattr(args, "dim", None), layers=args.layers,
         channels=getattr(args, "channels", None)))
-    final = result.get("final", {})
+    if "final" not in result:  # another rank of a torchrun job: rank 0 reports
+        return 0
+    final = result["final"]
     shown = ", ".join(f"{k} {v:.4f}" for k, v in final.items())
     print(f"trained {result['steps']} steps in {result['minutes']:.1f} min "
           f"({result['audio_hours_seen']:.1f} hours of audio); final validation {shown}; "

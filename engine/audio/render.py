@@ -1,7 +1,10 @@
 """Render a sketch to audio by renderer name, so that neural renderers can slot in beside the synths.
 
 "synth" is the soundfont synth (FluidSynth, or the built-in synth where FluidSynth is missing);
-"builtin" is always the built-in numpy synth.
+"builtin" is always the built-in numpy synth. The neural renderers are a note-to-mel model
+(MelFlow, still to come) followed by one of `VOCODERS` (engine.audio.vocode: "fast", "wavenet",
+and "griffinlim", the baseline); until MelFlow gives a sketch its mel, `cantus vocode` is the
+vocoders' door.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from engine.errors import CantusError
 from engine.music.sketch import Sketch
 
 RENDERERS = ("synth", "builtin")
+VOCODERS = ("fast", "wavenet", "griffinlim")  # engine.audio.vocode.VOCODERS, without importing torch
 
 
 @dataclass

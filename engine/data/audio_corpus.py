@@ -198,15 +198,17 @@ def pop909_clips(programs: Sequence[int], limit: int | None = None,
                 yield ClipSpec(piece_id, "melody", program, notes, origin_s=start)
 
 
-def music21_clips(programs: Sequence[int], limit: int | None = None) -> Iterator[ClipSpec]:
-    """One 16-bar melody window per piece of the built music21 corpus (building it if needed)."""
+def music21_clips(programs: Sequence[int], limit: int | None = None, corpus=None) -> Iterator[ClipSpec]:
+    """One 16-bar melody window per piece of the built music21 corpus (building it if needed;
+    ``corpus`` gives another `CorpusData`)."""
     from engine.data.corpus import build_corpus, load_corpus
     from engine.data.pieces import ENCODING
 
-    try:
-        corpus = load_corpus("music21")
-    except DataError:
-        corpus = build_corpus("music21")
+    if corpus is None:
+        try:
+            corpus = load_corpus("music21")
+        except DataError:
+            corpus = build_corpus("music21")
     seen = 0
     for split in SPLITS:
         windows = corpus.windows_16bar[split]

@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -168,6 +169,18 @@ class FastVocoderLoss:
 
 # -- models -----------------------------------------------------------------------------------------
 
+class _WaveNetLoss(torch.nn.Module):
+    """The WaveNet's loss as a module's forward, so that DistributedDataParallel, which
+    synchronises gradients through the forward of the module it wraps, wraps the loss."""
+
+    def __init__(self, model) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, audio: torch.Tensor, mel: torch.Tensor) -> torch.Tensor:
+        return self.model.loss(audio, mel)
+
+
 def build_model(args: TrainArgs):
     if args.kind == "fast":
         from dataclasses import replace
@@ -251,8 +264,18 @@ def train(args: TrainArgs) -> dict:
     device = pick_device(args.device, dist)
     torch.manual_seed(args.seed)
     random.seed(args.seed + dist.rank)
-    train_set = Segments(load_clips(args.sources, "train"), args.segment_samples, seed=args.seed * 1000 + dist.rank)
-    val = validation_segments(load_clips(args.sources, "validation"), args.eval_segments, args.eval_seconds)
+    train_clips, val_clips = load_clips(args.sources, "train"), load_clips(args.sources, "validation")
+    if not train_clips:
+        from engine.errors import DataError
+
+        raise DataError(f"The audio corpora '{args.sources}' have no training pieces.")
+    validated_on = "validation"
+    if not val_clips:  # a small folder of the user's own: validate on training clips, and say so
+        val_clips, validated_on = train_clips, "train (the corpus has no validation pieces)"
+        if dist.main:
+            print(f"cantus: {args.sources} has no validation pieces; validating on training clips", file=sys.stderr)
+    train_set = Segments(train_clips, args.segment_samples, seed=args.seed * 1000 + dist.rank)
+    val = validation_segments(val_clips, args.eval_segments, args.eval_seconds)
 
     model = build_model(args)
     if args.init:
@@ -271,11 +294,13 @@ def train(args: TrainArgs) -> dict:
         step, best, spent_s = ckpt["step"], ckpt["best"], ckpt.get("spent_s", 0.0)
         torch.set_rng_state(ckpt["rng"])
         train_set.rng = np.random.default_rng(args.seed * 1000 + dist.rank + step)
-    ddp = model
+    ddp = model if args.kind == "fast" else _WaveNetLoss(model)  # forward: audio, or the loss
     if dist.enabled:
         from torch.nn.parallel import DistributedDataParallel
 
-        ddp = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        # The WaveNet's last residual projection feeds nothing (only its skip reaches the output).
+        ddp = DistributedDataParallel(ddp, device_ids=[device.index] if device.type == "cuda" else None,
+                                      find_unused_parameters=args.kind == "wavenet")
 
     precision = args.precision
     loss_fn = FastVocoderLoss(device, args.mel_weight, args.phase_weight) if args.kind == "fast" else None
@@ -299,7 +324,8 @@ def train(args: TrainArgs) -> dict:
                                           "spent_s": spent_s + budget.elapsed_s})
 
     def record(metrics: dict) -> dict:
-        return {"step": step, "validation": metrics, "sources": args.sources, "kind": args.kind,
+        return {"step": step, "validation": metrics, "validated_on": validated_on, "sources": args.sources,
+                "kind": args.kind,
                 "minutes": round((spent_s + budget.elapsed_s) / 60, 2)}
 
     while not (args.max_steps is not None and step >= args.max_steps) and not budget.over():
@@ -314,7 +340,7 @@ def train(args: TrainArgs) -> dict:
                 pred = ddp(target_mel, audio.shape[-1]).float()
                 loss, parts = loss_fn(pred, audio, target_mel)
             else:
-                loss = ddp.module.loss(audio, target_mel) if dist.enabled else model.loss(audio, target_mel)
+                loss = ddp(audio, target_mel)
                 parts = {"nll": loss.item()}
         opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -78,3 +78,15 @@ def test_eval_render_scores_griffin_lim_against_the_synth(tmp_path, capsys):
     assert ref["pitch_accuracy"] > 0.8 and ref["onset_f1"] > 0.8
     assert 0.1 < gl["mrstft"] < 3.0 and gl["rtf"] > 0
     assert 0.5 < gl["pitch_vs_reference"] <= 1.2
+
+
+def test_the_engine_lists_every_vocoder_and_says_which_are_missing(tmp_path, monkeypatch):
+    from engine import registry
+    from engine.audio import render, vocode
+
+    assert render.VOCODERS == tuple(vocode.VOCODERS)
+    assert vocode.available("griffinlim") is None
+    monkeypatch.setattr(registry, "MODELS_DIR", tmp_path)
+    assert "not installed" in vocode.available("fast") and "not installed" in vocode.available("wavenet")
+    with pytest.raises(vocode.VocoderError, match="Unknown vocoder"):
+        vocode.get_vocoder("hifigan")

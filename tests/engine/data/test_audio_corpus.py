@@ -112,3 +112,27 @@ def test_pop909_clips_keep_the_symbolic_split_and_are_melodies_and_mixes(pop909_
         else:
             assert c.program == 0 and len(d["notes"]) > 50
     assert set(PROGRAMS) >= set(DEFAULT_PROGRAMS)
+
+
+def test_music21_melodies_are_16_bar_windows_of_the_symbolic_corpus():
+    from engine.data.audio_corpus import clip_sketch, music21_clips
+
+    corpus = build_corpus("music21", files=["bach/bwv66.6.mxl", "essenFolksong/teste.abc"], workers=1,
+                          progress=False)
+    specs = list(music21_clips(DEFAULT_PROGRAMS, corpus=corpus))
+    owners = {corpus.piece_ids[i] for s in ("train", "validation", "test")
+              for i in corpus.window_pieces_16bar[s]}
+    assert specs and {s.piece_id for s in specs} == owners  # one window per piece that has one
+    for spec in specs:
+        assert spec.kind == "melody" and spec.program in DEFAULT_PROGRAMS
+        sketch = clip_sketch(spec)
+        assert len(sketch.tracks) == 1 and sketch.tracks[0].is_monophonic()
+        # 16 bars at 80 to 140 quarter notes a minute.
+        assert 16 * 4 * 60 / 140 - 0.01 <= max(n[3] for n in spec.notes) <= 16 * 4 * 60 / 80 + 0.01
+    again = list(music21_clips(DEFAULT_PROGRAMS, corpus=corpus))
+    assert [s.id for s in again] == [s.id for s in specs]  # tempo and program seeded by the piece
+
+
+def test_hours_stops_the_build(pop909_dir):
+    corpus = build_audio_corpus("pop909", hours=0.001, progress=False)  # 3.6 s: the first clip
+    assert len(corpus.clips) == 1 and corpus.counts["hours"] > 0.001
