@@ -26,7 +26,7 @@ from engine.audio.mel import MEL, log_mel  # noqa: E402
 from engine.registry import ModelLoadError  # noqa: E402
 
 
-def piece(seconds: float) -> "Sketch":  # noqa: F821
+def piece(seconds: float):
     """The opening of POP909 song 001 (melody and piano), or a scale where POP909 is missing."""
     from engine.music.sketch import Note, Sketch, Track
 

@@ -407,6 +407,16 @@ def cmd_train_vocoder(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_wavenet_temperature(args: argparse.Namespace) -> int:
+    from engine.train.vocoder import choose_temperature
+
+    scores = choose_temperature(args.bundle, args.sources, segments=args.segments)
+    best = min(scores, key=scores.get)
+    print("validation MR-STFT by temperature: " + ", ".join(f"{t:g} {s:.3f}" for t, s in scores.items())
+          + f"; stored {best:g} in {args.bundle}/config.json")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cantus",
@@ -522,6 +532,13 @@ def build_parser() -> argparse.ArgumentParser:
         t.add_argument("--init", default=None, metavar="BUNDLE", help="fine-tune from this bundle")
         t.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint in --out")
         t.set_defaults(func=cmd_train_vocoder)
+
+    t = train_sub.add_parser("wavenet-temperature",
+                             help="choose a WaveNet bundle's sampling temperature on the validation split")
+    t.add_argument("--bundle", required=True)
+    t.add_argument("--sources", default="pop909")
+    t.add_argument("--segments", type=int, default=8, help="validation segments of 2 s")
+    t.set_defaults(func=cmd_train_wavenet_temperature)
 
     p = sub.add_parser("eval", help="measure a trained model on held-out data")
     eval_sub = p.add_subparsers(dest="model_kind", required=True, metavar="MODEL")

@@ -90,11 +90,13 @@ def _load(name: str, label: str, model, device: str | None) -> Vocoder:
     else:
         from engine.models.wavenet import WaveNet, WaveNetConfig, generate_long
 
-        net, _, _ = load_model(model, BUNDLE_KINDS[name], lambda c: WaveNet(WaveNetConfig.from_dict(c)),
-                               label, device)
+        net, config, _ = load_model(model, BUNDLE_KINDS[name], lambda c: WaveNet(WaveNetConfig.from_dict(c)),
+                                    label, device)
+        # The bundle's sampling temperature, chosen on the validation split (the card says how).
+        temperature = float(config.get("temperature", 1.0))
 
         def run(mel, n, progress, cancel, seed):
-            audio = generate_long(net, mel, seed=seed, progress=progress, cancel=cancel)
+            audio = generate_long(net, mel, temperature=temperature, seed=seed, progress=progress, cancel=cancel)
             return np.pad(audio, (0, max(n - len(audio), 0)))[:n]
         dev = next(net.parameters()).device
     return Vocoder(name, label, run, device_name(dev))

@@ -139,3 +139,56 @@ class BestKeeper:
             self.export(self.out / "best", extra)
             return True
         return False
+
+
+def warmup_cosine(lr: float, warmup: int, step: int, progress: float) -> float:
+    """Linear warm-up over ``warmup`` steps, then cosine decay to a tenth over the run
+    (``progress`` in 0..1)."""
+    if step < warmup:
+        return lr * (step + 1) / warmup
+    return lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
+
+
+class Run:
+    """Where a resumable run stands: its step, the minutes spent by earlier runs in the same
+    folder, this run's budget, and ``last.pt`` (model, optimiser, step, best score, torch's RNG).
+
+    With only a time budget, progress (what the schedules follow) is the time spent over the
+    minutes asked for, counting earlier runs, so a resumed run goes on where it stopped.
+    """
+
+    def __init__(self, out: Path, minutes: float | None, max_steps: int | None) -> None:
+        self.out, self.minutes, self.max_steps = Path(out), minutes, max_steps
+        self.step, self.spent_s = 0, 0.0
+        self.budget = Budget(minutes)
+
+    def resume(self, model: torch.nn.Module, opt: torch.optim.Optimizer, device: torch.device) -> float | None:
+        """Load ``last.pt`` when there is one; returns its best score (None when starting afresh)."""
+        ckpt = load_checkpoint(self.out / "last.pt", device)
+        if ckpt is None:
+            return None
+        model.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["opt"])
+        self.step, self.spent_s = ckpt["step"], ckpt.get("spent_s", 0.0)
+        torch.set_rng_state(ckpt["rng"])
+        return ckpt["best"]
+
+    @property
+    def minutes_spent(self) -> float:
+        return (self.spent_s + self.budget.elapsed_s) / 60
+
+    @property
+    def done(self) -> bool:
+        return (self.max_steps is not None and self.step >= self.max_steps) or self.budget.over()
+
+    def progress(self) -> float:
+        if self.max_steps:
+            return self.step / self.max_steps
+        if self.minutes:
+            return self.minutes_spent / self.minutes
+        return 0.0
+
+    def checkpoint(self, model: torch.nn.Module, opt: torch.optim.Optimizer, best: float, args: dict) -> None:
+        save_checkpoint(self.out / "last.pt", {"model": model.state_dict(), "opt": opt.state_dict(),
+                                               "step": self.step, "best": best, "rng": torch.get_rng_state(),
+                                               "args": args, "spent_s": self.minutes_spent * 60})

@@ -16,7 +16,6 @@ weights by validation NLL are kept as a bundle (float16 safetensors + config.jso
 from __future__ import annotations
 
 import json
-import math
 import random
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -31,8 +30,7 @@ from engine.music.encodings.performance import (
 )
 from engine.registry import save_bundle
 from engine.train.common import (
-    BestKeeper, Budget, Dist, autocast, end_distributed, load_checkpoint, pick_device, save_checkpoint,
-    setup_distributed,
+    BestKeeper, Dist, Run, autocast, end_distributed, pick_device, setup_distributed, warmup_cosine,
 )
 
 
@@ -206,9 +204,7 @@ def model_config(args: TrainArgs) -> TransformerConfig:
 
 def learning_rate(args: TrainArgs, step: int, progress: float) -> float:
     """Linear warm-up, then cosine decay to a tenth over the run (``progress`` in 0..1)."""
-    if step < args.warmup:
-        return args.lr * (step + 1) / args.warmup
-    return args.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
+    return warmup_cosine(args.lr, args.warmup, step, progress)
 
 
 def train(args: TrainArgs) -> dict:
@@ -227,13 +223,11 @@ def train(args: TrainArgs) -> dict:
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}], lr=args.lr, betas=(0.9, 0.98))
     out = Path(args.out)
-    step, best, spent_s = 0, float("inf"), 0.0
-    if args.resume and (ckpt := load_checkpoint(out / "last.pt", device)) is not None:
-        model.load_state_dict(ckpt["model"])
-        opt.load_state_dict(ckpt["opt"])
-        step, best, spent_s = ckpt["step"], ckpt["best"], ckpt.get("spent_s", 0.0)
-        torch.set_rng_state(ckpt["rng"])
-        train_set.rng = np.random.default_rng(args.seed * 1000 + dist.rank + step)
+    run = Run(out, args.minutes, args.max_steps)
+    best = float("inf")
+    if args.resume and (resumed := run.resume(model, opt, device)) is not None:
+        best = resumed
+        train_set.rng = np.random.default_rng(args.seed * 1000 + dist.rank + run.step)
     ddp = model
     if dist.enabled:
         from torch.nn.parallel import DistributedDataParallel
@@ -242,28 +236,18 @@ def train(args: TrainArgs) -> dict:
     if args.compile:  # fuses the relative term, mask and softmax: 4.4 to 3.2 s a step at 16 x 512 on 2 cores
         ddp = torch.compile(ddp)
 
-    budget = Budget(args.minutes)
-    bar = tqdm(total=args.max_steps, initial=step, disable=not dist.main, dynamic_ncols=True,
+    bar = tqdm(total=args.max_steps, initial=run.step, disable=not dist.main, dynamic_ncols=True,
                desc=f"transformer {'absolute' if args.absolute else 'relative'}")
     keeper = BestKeeper(out, lambda folder, extra: export_bundle(model, folder, extra), best)
     events_seen = 0
     model.train()
 
-    def progress() -> float:
-        if args.max_steps:
-            return step / args.max_steps
-        if args.minutes:
-            return (spent_s + budget.elapsed_s) / (60 * args.minutes)
-        return 0.0
-
     def checkpoint() -> None:
-        save_checkpoint(out / "last.pt", {"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
-                                          "best": keeper.best, "rng": torch.get_rng_state(), "args": asdict(args),
-                                          "spent_s": spent_s + budget.elapsed_s})
+        run.checkpoint(model, opt, keeper.best, asdict(args))
 
-    while not (args.max_steps is not None and step >= args.max_steps) and not budget.over():
+    while not run.done:
         tokens = train_set.batch(args.batch_size).to(device)
-        lr = learning_rate(args, step, progress())
+        lr = learning_rate(args, run.step, run.progress())
         for group in opt.param_groups:
             group["lr"] = lr
         with autocast(device, args.precision):
@@ -274,24 +258,24 @@ def train(args: TrainArgs) -> dict:
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
         opt.step()
-        step += 1
+        run.step += 1
         events_seen += int((targets != PAD).sum()) * dist.world_size
         bar.update()
         bar.set_postfix(nll=f"{loss.item():.3f}", lr=f"{lr:.1e}")
-        if step % args.eval_every == 0 and dist.main:
+        if run.step % args.eval_every == 0 and dist.main:
             metrics = evaluate(model, val, device, precision=args.precision)
-            metrics.update(step=step, minutes=budget.elapsed_s / 60,
-                           events_per_s=events_seen / budget.elapsed_s)
-            keeper.offer(metrics["nll"], {"step": step, "validation": metrics, "sources": args.sources})
+            metrics.update(step=run.step, minutes=run.budget.elapsed_s / 60,
+                           events_per_s=events_seen / run.budget.elapsed_s)
+            keeper.offer(metrics["nll"], {"step": run.step, "validation": metrics, "sources": args.sources})
             checkpoint()
-            bar.write(f"step {step}: val nll {metrics['nll']:.4f} acc {metrics['accuracy']:.4f} "
+            bar.write(f"step {run.step}: val nll {metrics['nll']:.4f} acc {metrics['accuracy']:.4f} "
                       f"({metrics['events_per_s']:.0f} events/s)")
     bar.close()
-    result = {"steps": step, "minutes": budget.elapsed_s / 60, "best_val_nll": keeper.best,
+    result = {"steps": run.step, "minutes": run.budget.elapsed_s / 60, "best_val_nll": keeper.best,
               "history": keeper.history}
     if dist.main:
         final = evaluate(model, val, device, precision=args.precision)
-        keeper.offer(final["nll"], {"step": step, "validation": final, "sources": args.sources}, record=False)
+        keeper.offer(final["nll"], {"step": run.step, "validation": final, "sources": args.sources}, record=False)
         result.update(best_val_nll=keeper.best, final=final)
         checkpoint()
         (out / "train.json").write_text(json.dumps(result, indent=2))

@@ -60,6 +60,9 @@ def test_the_wavenet_trains_and_vocodes(clips, tmp_path, monkeypatch):
     assert result["steps"] == 10 and result["final"]["nll"] < np.log(256)  # better than a uniform guess
     config = json.loads((tmp_path / "best" / "config.json").read_text())
     assert config["model"] == "wavenet" and config["config"]["n_layers"] == 3
+    scores = tv.choose_temperature(tmp_path / "best", temperatures=(1.0, 0.5), segments=1, seconds=0.1)
+    config = json.loads((tmp_path / "best" / "config.json").read_text())
+    assert set(scores) == {1.0, 0.5} and config["temperature"] == min(scores, key=scores.get)
     voc = get_vocoder("wavenet", tmp_path / "best")
     mel = log_mel(clips[0].load()["audio"][: 8 * MEL.hop_length])
     out = voc(mel, 8 * MEL.hop_length)
