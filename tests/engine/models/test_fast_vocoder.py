@@ -56,3 +56,20 @@ def test_a_small_vocoder_learns_a_tone():
         opt.step()
         losses.append(parts["mrstft"])
     assert losses[-1] < 0.6 * losses[0]
+
+
+def test_an_untrained_vocoder_already_has_the_mels_level():
+    # The magnitude prior: silence in, near silence out; the magnitudes a tone's mel asks for.
+    from engine.audio.mel import mel_filterbank
+
+    torch.manual_seed(0)
+    model = FastVocoder(FastVocoderConfig(dim=32, intermediate=64, n_layers=2)).eval()
+    t = torch.arange(22050) / MEL.sample_rate
+    mel = LogMel()(0.3 * torch.sin(2 * math.pi * 440 * t))
+    with torch.no_grad():
+        silent = model(torch.full((1, MEL.n_mels, 40), MEL.silence))
+        magnitude = model.spectrum(mel[None])[0].abs()
+    assert float(silent.abs().max()) < 1e-3
+    rebuilt = torch.log(torch.clamp(torch.from_numpy(mel_filterbank()) @ magnitude, min=MEL.log_floor))
+    loud = mel > -4
+    assert float((rebuilt - mel)[loud].abs().mean()) < 0.5
