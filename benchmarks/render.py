@@ -100,7 +100,7 @@ def main() -> None:
 
     def row(name: str, seconds: float, first: float | None = None) -> None:
         extra = f", first audio after {first * 1000:.0f} ms" if first is not None else ""
-        print(f"  {name:<34}{duration / seconds:>9.1f}x real time ({seconds:.3f} s){extra}")
+        print(f"  {name:<46}{duration / seconds:>8.1f}x real time ({seconds:.3f} s){extra}")
 
     print("cpu:")
     row(f"synth ({synth.description})", timed(lambda: synth.render(sketch, MEL.sample_rate)))

@@ -142,8 +142,15 @@ def cmd_vocode(args: argparse.Namespace) -> int:
     audio, notes = read_audio(args.input)
     for note in notes:
         print(f"cantus: {note}", file=sys.stderr)
+    from tqdm import tqdm
+
     started = time.perf_counter()
-    out_audio = vocode_audio(audio, args.vocoder, args.model, seed=args.seed)
+    with tqdm(total=100, desc=f"Vocoding with {args.vocoder}", unit="%", file=sys.stderr,
+              disable=args.vocoder != "wavenet", bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}") as bar:
+        def progress(fraction: float) -> None:
+            bar.update(round(100 * fraction) - bar.n)
+
+        out_audio = vocode_audio(audio, args.vocoder, args.model, seed=args.seed, progress=progress)
     took = time.perf_counter() - started
     duration = len(audio) / MEL.sample_rate
     out = write_wav(args.output, out_audio, MEL.sample_rate, bits=16, normalise=False)
@@ -508,7 +515,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=cmd_train_transformer)
 
     for name, help_text, segment, batch, lr in (
-            ("vocoder", "the fast vocoder (mel to audio through one inverse STFT)", 16384, 16, 2e-4),
+            ("vocoder", "the fast vocoder (mel to audio through one inverse STFT)", 16384, 16, 5e-4),
             ("wavenet", "the WaveNet vocoder (mel-conditioned, 8-bit mu-law)", 8192, 8, 1e-3)):
         t = train_sub.add_parser(name, help=help_text)
         t.add_argument("--sources", default="pop909",

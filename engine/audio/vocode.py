@@ -24,7 +24,7 @@ VOCODERS: dict[str, tuple[str | None, str]] = {
     "wavenet": ("wavenet-vocoder", "WaveNet vocoder (slow, best)"),
     "griffinlim": (None, "Griffin-Lim (no model, the baseline)"),
 }
-BUNDLE_KINDS = {"fast": "fast_vocoder", "wavenet": "wavenet"}
+BUNDLE_KINDS = {"fast": "fast_vocoder", "wavenet": "wavenet"}  # the "model" field of their config.json
 SILENT_PEAK = 10 ** (-80 / 20)  # an input quieter than -80 dBFS throughout has nothing to vocode
 
 

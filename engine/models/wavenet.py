@@ -77,9 +77,11 @@ class WaveNetConfig:
     name: str = "wavenet"
     n_layers: int = 10
     dilation_cycle: int = 10  # dilations 1, 2, 4, ... 2**(cycle-1), then again from 1
-    residual_channels: int = 64
-    gate_channels: int = 128  # split in two halves: tanh(a) * sigmoid(b)
-    skip_channels: int = 64
+    # The bundled size: 32 residual channels train at about 2 audio-seconds per second on one
+    # core (64: about 0.7) and generate faster than real time on two.
+    residual_channels: int = 32
+    gate_channels: int = 64  # split in two halves: tanh(a) * sigmoid(b)
+    skip_channels: int = 32
     kernel_size: int = 2  # of the dilated causal convolutions
     n_classes: int = 256  # 8-bit mu-law (mu = n_classes - 1)
     n_mels: int = 80  # engine.audio.mel.MEL

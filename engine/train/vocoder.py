@@ -36,13 +36,13 @@ import torch
 from tqdm import tqdm
 
 from engine.audio.mel import MEL, LogMel
+from engine.audio.vocode import BUNDLE_KINDS
 from engine.registry import save_bundle
 from engine.train.common import (
     BestKeeper, Dist, Run, autocast, end_distributed, pick_device, setup_distributed, warmup_cosine,
 )
 
-KINDS = ("fast", "wavenet")
-BUNDLE_KIND = {"fast": "fast_vocoder", "wavenet": "wavenet"}
+KINDS = tuple(BUNDLE_KINDS)
 
 
 @dataclass
@@ -52,7 +52,7 @@ class TrainArgs:
     out: str = "runs/vocoder"
     segment_samples: int = 16384  # per training segment (a multiple of the hop)
     batch_size: int = 16
-    lr: float = 2e-4
+    lr: float = 5e-4
     warmup: int = 200
     weight_decay: float = 0.01
     grad_clip: float = 1.0
@@ -208,7 +208,7 @@ def build_model(args: TrainArgs):
 
 
 def export_bundle(model, kind: str, out_dir: Path, extra: dict | None = None) -> None:
-    save_bundle(model, out_dir, BUNDLE_KIND[kind], model.cfg.to_dict(), extra)
+    save_bundle(model, out_dir, BUNDLE_KINDS[kind], model.cfg.to_dict(), extra)
 
 
 @torch.no_grad()
