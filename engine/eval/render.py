@@ -11,6 +11,9 @@ against the reference:
   the notes, its first 50 ms and its release left out) in which librosa's pYIN hears a voiced
   pitch within half a semitone of it; the reference is scored too, since pYIN is not perfect;
 - ``onset_f1``: librosa's onset detector against the notes' onsets, 50 ms tolerance (mir_eval);
+- ``frame_ripple``: how strongly the amplitude envelope throbs at the mel's frame rate (86 Hz,
+  where a frame-wise vocoder's seams show), against the reference's throb at that rate: 1 is as
+  the reference, higher is a roughness the reference does not have;
 - ``rtf``: seconds of compute per second of audio (below 1 is faster than real time);
 - ``n_pieces``.
 
@@ -155,6 +158,26 @@ def pitch_accuracy(audio: np.ndarray, notes: np.ndarray) -> float | None:
     return float(np.count_nonzero(good & frames) / np.count_nonzero(frames))
 
 
+def _frame_throb(audio: np.ndarray) -> float:
+    """The amplitude envelope's strength at the frame rate over its median from 20 to 400 Hz."""
+    from scipy.signal import hilbert
+
+    envelope = np.abs(hilbert(audio.astype(np.float64)))
+    envelope -= envelope.mean()
+    spectrum = np.abs(np.fft.rfft(envelope * np.hanning(len(envelope))))
+    freqs = np.fft.rfftfreq(len(envelope), 1.0 / MEL.sample_rate)
+    rate = MEL.frames_per_second
+    at_rate = spectrum[(freqs > rate - 1.5) & (freqs < rate + 1.5)]
+    around = spectrum[(freqs > 20) & (freqs < 400)]
+    return float(at_rate.max() / max(np.median(around), 1e-12)) if len(at_rate) else 0.0
+
+
+def frame_ripple(audio: np.ndarray, ref: np.ndarray) -> float:
+    """The frame-rate throb of ``audio`` over that of the reference (1: the same)."""
+    n = min(len(audio), len(ref))
+    return _frame_throb(audio[:n]) / max(_frame_throb(ref[:n]), 1e-12)
+
+
 def onset_f1(audio: np.ndarray, notes: np.ndarray) -> float | None:
     import librosa
     import mir_eval
@@ -193,6 +216,8 @@ def evaluate(pieces: list[Piece], methods: tuple[str, ...] = METHODS, models: di
                 compute_s[m] += time.perf_counter() - started
             measures = {"mrstft": mrstft(out, piece.audio), "mel_l1": mel_l1(out, ref_mel),
                         "onset_f1": onset_f1(out, piece.notes)}
+            if m != "reference":
+                measures["frame_ripple"] = frame_ripple(out, piece.audio)
             if pitch and piece.monophonic:
                 measures["pitch_accuracy"] = pitch_accuracy(out, piece.notes)
             for k, v in measures.items():

@@ -76,7 +76,7 @@ def test_eval_render_scores_griffin_lim_against_the_synth(tmp_path, capsys):
     assert ref["mrstft"] == 0.0 and ref["mel_l1"] == 0.0
     # pYIN hears the synth's own piano in tune, and the onsets are where the notes are.
     assert ref["pitch_accuracy"] > 0.8 and ref["onset_f1"] > 0.8
-    assert 0.1 < gl["mrstft"] < 3.0 and gl["rtf"] > 0
+    assert 0.1 < gl["mrstft"] < 3.0 and gl["rtf"] > 0 and gl["frame_ripple"] > 0
     assert 0.5 < gl["pitch_vs_reference"] <= 1.2
 
 
@@ -90,3 +90,13 @@ def test_the_engine_lists_every_vocoder_and_says_which_are_missing(tmp_path, mon
     assert "not installed" in vocode.available("fast") and "not installed" in vocode.available("wavenet")
     with pytest.raises(vocode.VocoderError, match="Unknown vocoder"):
         vocode.get_vocoder("hifigan")
+
+
+def test_frame_ripple_hears_a_throb_at_the_frame_rate():
+    from engine.eval.render import frame_ripple
+
+    t = np.arange(3 * MEL.sample_rate) / MEL.sample_rate
+    tone = 0.3 * np.sin(2 * np.pi * 330 * t)
+    throbbing = tone * (1 + 0.3 * np.sin(2 * np.pi * MEL.frames_per_second * t))
+    assert frame_ripple(tone, tone) == pytest.approx(1.0)
+    assert frame_ripple(throbbing, tone) > 10
