@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from engine.audio.mel import MEL, MelSpec, mel_filterbank
+from engine.audio.mel import MEL, MelSpec, mel_filterbank, mel_pseudo_inverse
 
 
 def mel_to_magnitude(mel: torch.Tensor, spec: MelSpec = MEL, n_iter: int = 200) -> torch.Tensor:
@@ -23,7 +23,8 @@ def mel_to_magnitude(mel: torch.Tensor, spec: MelSpec = MEL, n_iter: int = 200) 
     target = torch.exp(mel.float())
     # Where the mel is at its floor the sound is silent: a small positive start keeps the
     # multiplicative updates able to move (they cannot leave exact zeros).
-    x = torch.clamp(torch.linalg.pinv(basis) @ target, min=0.0) + 1e-8
+    inverse = torch.from_numpy(mel_pseudo_inverse(spec)).to(mel.device)
+    x = torch.clamp(inverse @ target, min=0.0) + 1e-8
     bt_target = basis.T @ target
     btb = basis.T @ basis
     for _ in range(n_iter):

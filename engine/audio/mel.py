@@ -74,6 +74,13 @@ def mel_filterbank(spec: MelSpec = MEL) -> np.ndarray:
                                fmin=spec.fmin, fmax=spec.fmax).astype(np.float32)
 
 
+@lru_cache(maxsize=4)
+def mel_pseudo_inverse(spec: MelSpec = MEL) -> np.ndarray:
+    """The mel filters' pseudo-inverse, shape (1 + n_fft // 2, n_mels), float32: the least-squares
+    way back from mel magnitudes to linear ones (negative where it overshoots; callers clamp)."""
+    return np.linalg.pinv(mel_filterbank(spec)).astype(np.float32)
+
+
 def log_mel_librosa(audio: np.ndarray, spec: MelSpec = MEL) -> np.ndarray:
     """Reference implementation with librosa.
 

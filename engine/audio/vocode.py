@@ -2,8 +2,8 @@
 
 `get_vocoder("fast" | "wavenet" | "griffinlim")` gives a callable that turns a log-mel
 (`engine.audio.mel`) into mono audio at the mel rate; trained vocoders are loaded once from
-their bundles and kept (the engine's cache of loaded models). `vocode_file` runs any audio file
-through the mel and back, so a musician can hear what a vocoder does to a sound.
+their bundles and kept (the engine's cache of loaded models). `read_audio` and `vocode_audio`
+run any audio file through the mel and back, so a musician can hear what a vocoder does to a sound.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from engine.errors import CantusError
 # name -> (bundled model folder, or None, and what a musician reads)
 VOCODERS: dict[str, tuple[str | None, str]] = {
     "fast": ("fast-vocoder", "Fast neural vocoder"),
-    "wavenet": ("wavenet-vocoder", "WaveNet vocoder (slow, best)"),
+    "wavenet": ("wavenet-vocoder", "WaveNet vocoder (sample by sample)"),
     "griffinlim": (None, "Griffin-Lim (no model, the baseline)"),
 }
 BUNDLE_KINDS = {"fast": "fast_vocoder", "wavenet": "wavenet"}  # the "model" field of their config.json
@@ -82,11 +82,9 @@ def _load(name: str, label: str, model, device: str | None) -> Vocoder:
 
         net, _, _ = load_model(model, BUNDLE_KINDS[name], lambda c: FastVocoder(FastVocoderConfig.from_dict(c)),
                                label, device)
-        dev = next(net.parameters()).device
-
         def run(mel, n, progress, cancel, seed):
             with torch.no_grad():
-                return net(torch.from_numpy(mel).to(dev), n).cpu().numpy()
+                return net(torch.from_numpy(mel).to(net.window.device), n).cpu().numpy()
     else:
         from engine.models.wavenet import WaveNet, WaveNetConfig, generate_long
 
@@ -98,8 +96,7 @@ def _load(name: str, label: str, model, device: str | None) -> Vocoder:
         def run(mel, n, progress, cancel, seed):
             audio = generate_long(net, mel, temperature=temperature, seed=seed, progress=progress, cancel=cancel)
             return np.pad(audio, (0, max(n - len(audio), 0)))[:n]
-        dev = next(net.parameters()).device
-    return Vocoder(name, label, run, device_name(dev))
+    return Vocoder(name, label, run, device_name(next(net.parameters()).device))
 
 
 def available(name: str) -> str | None:

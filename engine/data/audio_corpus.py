@@ -90,6 +90,11 @@ class Clip:
     duration_s: float
     path: Path
 
+    def pcm(self) -> np.ndarray:
+        """The clip's audio as stored: int16 (samples,), full scale 32,767."""
+        with np.load(self.path, allow_pickle=False) as z:
+            return z["audio"]
+
     def load(self) -> dict[str, np.ndarray]:
         """{"audio": float32 (samples,), "mel": float32 (n_mels, frames), "notes": float32 (n, 5)}."""
         with np.load(self.path, allow_pickle=False) as z:
@@ -294,8 +299,6 @@ def read_recording(path: str | os.PathLike, sample_rate: int = MEL.sample_rate) 
 
 def render_clip(spec: ClipSpec, synth) -> np.ndarray:
     """The clip's audio, mono float32 at the mel rate."""
-    from engine.audio.mel import MEL
-
     if spec.audio_path is not None:
         return read_recording(spec.audio_path)
     return synth.render(clip_sketch(spec), MEL.sample_rate).mean(axis=1).astype(np.float32)

@@ -22,7 +22,6 @@ import torch.nn.functional as F
 from torch import nn
 
 
-
 @dataclass
 class FastVocoderConfig:
     n_mels: int = 80  # the one mel spec's bands
@@ -75,14 +74,10 @@ class FastVocoder(nn.Module):
         self.head = nn.Linear(cfg.dim, cfg.n_fft + 2)  # log-magnitude and phase of n_fft // 2 + 1 bins
         self.register_buffer("window", torch.hann_window(cfg.n_fft), persistent=False)
         if cfg.magnitude_prior:
-            import numpy as np
+            from engine.audio.mel import MelSpec, mel_pseudo_inverse
 
-            from engine.audio.mel import MelSpec, mel_filterbank
-
-            basis = mel_filterbank(MelSpec(n_fft=cfg.n_fft, hop_length=cfg.hop_length, win_length=cfg.n_fft,
-                                           n_mels=cfg.n_mels))
-            self.register_buffer("mel_inverse", torch.from_numpy(np.linalg.pinv(basis).astype(np.float32)),
-                                 persistent=False)
+            spec = MelSpec(n_fft=cfg.n_fft, hop_length=cfg.hop_length, win_length=cfg.n_fft, n_mels=cfg.n_mels)
+            self.register_buffer("mel_inverse", torch.from_numpy(mel_pseudo_inverse(spec)), persistent=False)
         self.apply(self._init)
 
     @staticmethod
@@ -128,8 +123,4 @@ class FastVocoder(nn.Module):
         audio = torch.istft(spec, self.cfg.n_fft, self.cfg.hop_length, window=self.window, center=True,
                             length=length)
         return audio[0] if single else audio
-
-
-def num_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
 

@@ -84,8 +84,7 @@ class Segments:
     def __init__(self, clips, length: int, seed: int = 0, gain_db: float = 12.0) -> None:
         if not clips:
             raise ValueError("no clips to train on")
-        self.audio = [np.round(c.load()["audio"] * 32767).astype(np.int16) for c in clips]
-        self.audio = [a for a in self.audio if len(a) > 0]
+        self.audio = [a for a in (c.pcm() for c in clips) if len(a) > 0]
         self.length = length
         self.gain_db = gain_db
         sizes = np.array([max(len(a), 1) for a in self.audio], dtype=np.float64)
