@@ -637,11 +637,14 @@ class MainWindow(QMainWindow):
             bits, sample_rate = bits or options[0], sample_rate or options[1]
         path = _with_suffix(path, ".wav")
         sketch = self.document.sketch.copy()
-        renderer, soundfont = self.transport.renderer, self.transport.soundfont  # the render panel's choice
+        # the render panel's choice
+        renderer, soundfont, temperature = self.transport.renderer, self.transport.soundfont, self.transport.temperature
 
         def export(ctx):
             ctx.progress(None, f"Rendering {path.name}")
-            rendered = render_sketch(sketch, renderer, sample_rate, soundfont)
+            rendered = render_sketch(sketch, renderer, sample_rate, soundfont, temperature=temperature,
+                                     progress=lambda f, msg="": ctx.progress(None if f is None else 0.9 * f, msg),
+                                     cancel=ctx.check)
             ctx.check()
             ctx.progress(0.9, f"Writing {path.name}")
             write_wav(path, rendered.audio, rendered.sample_rate, bits)
@@ -896,22 +899,36 @@ class MainWindow(QMainWindow):
             self.job_progress.setValue(int(1000 * min(max(progress.fraction, 0.0), 1.0)))
 
     def show_spectrogram(self, rendered) -> JobHandle:
-        """Compute the mel spectrogram of rendered audio on the engine thread, then show it."""
+        """Compute the mel spectrogram of rendered audio on the engine thread, then show it.
+
+        A neural render shows the mel its model made; with "Compare with the synth" ticked in the
+        Render panel, the soundfont synth's render of the same notes is drawn below it."""
         audio, rate, source = rendered.audio, rendered.sample_rate, rendered.renderer
+        compare = rendered.mel is not None and self.render_panel.compare.isChecked()
+        sketch = self.transport.song_sketch
 
         def mel(_ctx):
-            from engine.audio.mel import log_mel_of
+            from engine.audio.mel import MEL, log_mel_of
 
-            return log_mel_of(audio, rate)
+            main = rendered.mel if rendered.mel is not None else log_mel_of(audio, rate)
+            reference = None
+            if compare and sketch is not None:
+                synth = render_sketch(sketch, "synth", MEL.sample_rate)
+                reference = log_mel_of(synth.audio, synth.sample_rate)
+            return main, reference
 
         self._mel_job = self.bridge.submit(mel, key="spectrogram", name="Drawing the spectrogram")
         self._mel_caption = f"{source}, {len(audio) / rate:.1f} s"
+        if compare:
+            self._mel_caption += "; below: the soundfont synth's render of the same notes"
         return self._mel_job
 
     def _job_finished(self, handle: JobHandle) -> None:
         if handle is self._mel_job:
             self._mel_job = None
-            self.spectrogram.set_mel(handle.result, self._mel_caption)
+            mel, reference = handle.result
+            self.spectrogram.set_mel(mel, self._mel_caption)
+            self.spectrogram.set_reference(reference, "Soundfont synth" if reference is not None else "")
             return
         export = self._exports.pop(handle, None)
         if export is not None:

@@ -1,17 +1,21 @@
 """The Render panel: what turns notes into sound, for playback and export alike.
 
-A renderer (the soundfont synth now, with its soundfont selectable, or the built-in synth; the
-neural renderers join the same list later), the bit depth and sample rate of exports, Render (progress and
-Cancel in the status bar and here), Play, and Export WAV. A finished render is drawn in the
-spectrogram view.
+A renderer (the soundfont synth, with its soundfont selectable; the built-in synth; or a neural
+renderer: MelFlow with the fast vocoder or the WaveNet, with MelFlow's temperature), the bit depth
+and sample rate of exports, Render (progress and Cancel in the status bar and here), Play, and
+Export WAV. A finished render is drawn in the spectrogram view (a neural one: the mel MelFlow
+made). A neural entry whose model is missing is greyed out, its tooltip saying why.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
+    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
@@ -27,7 +31,10 @@ from engine.jobs import JobHandle
 RENDERER_LABELS = {  # engine.audio.render name -> what a musician reads
     "synth": "Soundfont synth (General MIDI)",
     "builtin": "Built-in synth (no soundfont)",
+    "neural-fast": "Neural: MelFlow + fast vocoder",
+    "neural-wavenet": "Neural: MelFlow + WaveNet (slow, best)",
 }
+NEURAL_VOCODERS = {"neural-fast": "fast", "neural-wavenet": "wavenet"}
 WAV_CHOICES = {  # what Export WAV offers: label -> (bits, sample_rate)
     "24-bit, 44.1 kHz (default)": (24, 44100),
     "16-bit, 44.1 kHz (CD)": (16, 44100),
@@ -49,7 +56,20 @@ class RenderPanel(QWidget):
         self.renderer = QComboBox()
         for name, label in RENDERER_LABELS.items():
             self.renderer.addItem(label, name)
+        self.unavailable: dict[str, str] = {}  # renderer -> why it cannot be used
+        for name, vocoder in NEURAL_VOCODERS.items():
+            self._offer(name, vocoder)
         self.renderer.currentIndexChanged.connect(self._choice_changed)
+        self.temperature = QDoubleSpinBox()
+        self.temperature.setRange(0.0, 1.0)
+        self.temperature.setSingleStep(0.1)
+        self.temperature.setDecimals(2)
+        self.temperature.setValue(self._model_temperature())
+        self.temperature.setToolTip("MelFlow's sampling temperature: 0 plays its most likely mel, "
+                                    "higher values let the sound vary more")
+        self.temperature.valueChanged.connect(self._choice_changed)
+        self.compare = QCheckBox("Compare with the synth")
+        self.compare.setToolTip("Draw the soundfont synth's spectrogram of the same notes below a neural render's")
         self.soundfont = QLineEdit()
         self.soundfont.setReadOnly(True)
         self.soundfont.setPlaceholderText("the default General MIDI soundfont (TimGM6mb)")
@@ -70,6 +90,8 @@ class RenderPanel(QWidget):
         form = QFormLayout()
         form.addRow("Renderer", self.renderer)
         form.addRow("Soundfont", font_row)
+        form.addRow("Temperature", self.temperature)
+        form.addRow("", self.compare)
         form.addRow("Export as", self.wav_format)
 
         self.render_button = QPushButton("Render")
@@ -101,20 +123,56 @@ class RenderPanel(QWidget):
     def running(self) -> bool:
         return self._job is not None and not self._job.finished
 
+    def _offer(self, name: str, vocoder: str) -> None:
+        """Grey out a neural entry whose model is missing; its tooltip says why."""
+        from engine.audio.neural import available
+
+        why = available(vocoder)
+        index = self.renderer.findData(name)
+        if why is None:
+            self.renderer.setItemData(index, "Notes to mel with MelFlow, then to sound with the vocoder",
+                                      Qt.ItemDataRole.ToolTipRole)
+            return
+        self.unavailable[name] = why
+        self.renderer.model().item(index).setEnabled(False)
+        self.renderer.setItemData(index, why[0].upper() + why[1:] + ".", Qt.ItemDataRole.ToolTipRole)
+
+    @staticmethod
+    def _model_temperature() -> float:
+        from engine.audio.neural import DEFAULT_TEMPERATURE, MELFLOW_MODEL
+        from engine.registry import model_dir
+
+        try:
+            import json
+
+            config = json.loads((model_dir(MELFLOW_MODEL) / "config.json").read_text(encoding="utf-8"))
+            return float(config.get("temperature", DEFAULT_TEMPERATURE))
+        except (OSError, ValueError, TypeError):
+            return DEFAULT_TEMPERATURE
+
     def _sync(self) -> None:
         uses_font = self.renderer.currentData() == "synth"
         for w in (self.soundfont, self.choose_soundfont, self.default_soundfont):
             w.setEnabled(uses_font)
+        self.temperature.setEnabled(self.renderer.currentData() in NEURAL_VOCODERS)
+        self.compare.setEnabled(self.renderer.currentData() in NEURAL_VOCODERS)
         self.cancel_button.setEnabled(self.running)
         self.render_button.setEnabled(not self.running)
 
     def _choice_changed(self) -> None:
         font = self.soundfont.text() or None
-        self.transport.set_renderer(self.renderer.currentData(), font if self.renderer.currentData() == "synth" else None)
+        name = self.renderer.currentData()
+        self.transport.set_renderer(name, font if name == "synth" else None,
+                                    self.temperature.value() if name in NEURAL_VOCODERS else None)
         self._sync()
 
-    def set_renderer(self, name: str) -> None:
+    def set_renderer(self, name: str) -> bool:
+        """Choose a renderer; one whose model is missing is refused, and the status says why."""
+        if name in self.unavailable:
+            self.status.setText(self.unavailable[name][0].upper() + self.unavailable[name][1:] + ".")
+            return False
         self.renderer.setCurrentIndex(self.renderer.findData(name))
+        return True
 
     def set_soundfont(self, path: str | Path | None) -> bool:
         """Use this soundfont (None: the default); a file that is not a soundfont is refused."""

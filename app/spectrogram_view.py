@@ -1,7 +1,8 @@
 """The spectrogram view: a mel spectrogram in dB, with seconds and Hz axes and a playhead.
 
-It shows any array on Cantus's one mel scale (engine.audio.mel.MEL): the mel of rendered audio
-now, a generated mel beside it later. Colour levels are fixed (-80 to +20 dB), so two
+It shows any array on Cantus's one mel scale (engine.audio.mel.MEL): the mel of rendered audio,
+or the mel a neural renderer made; and, for comparison, a second one below it on the same time
+axis (`set_reference`: the soundfont synth's render of the same notes). Colour levels are fixed (-80 to +20 dB), so two
 spectrograms can be compared by eye and quiet passages do not get stretched into noise. The
 frequency axis is labelled in Hz at the mel bands where those frequencies fall.
 """
@@ -47,18 +48,11 @@ class SpectrogramView(QWidget):
         self.setObjectName("spectrogram")
         self.spec = spec
         self.mel: np.ndarray | None = None
-        self.plot = pg.PlotWidget()
-        self.plot.setMenuEnabled(False)
-        self.plot.setMouseEnabled(x=True, y=False)
-        self.plot.setLabel("bottom", "time (s)")
-        self.plot.setLabel("left", "Hz")
-        self.plot.getAxis("left").setTicks([hz_ticks(spec), hz_ticks(spec, HZ_MINOR_TICKS)])
-        self.plot.setYRange(0, spec.n_mels, padding=0)
-        self.plot.setXRange(0, EMPTY_SECONDS, padding=0)
-        self.image = pg.ImageItem(axisOrder="row-major")
-        self.image.setColorMap(pg.colormap.get("inferno"))
-        self.image.setLevels(LEVELS_DB)
-        self.plot.addItem(self.image)
+        self.reference: np.ndarray | None = None
+        self.plot, self.image = self._mel_plot()
+        self.reference_plot, self.reference_image = self._mel_plot()
+        self.reference_plot.setXLink(self.plot)
+        self.reference_plot.hide()
         self.playhead = pg.InfiniteLine(pos=0.0, angle=90, pen=pg.mkPen("#ffffff", width=1))
         self.playhead.hide()
         self.plot.addItem(self.playhead)
@@ -67,7 +61,40 @@ class SpectrogramView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot, 1)
+        layout.addWidget(self.reference_plot, 1)
         layout.addWidget(self.caption)
+
+    def _mel_plot(self) -> tuple[pg.PlotWidget, pg.ImageItem]:
+        plot = pg.PlotWidget()
+        plot.setMenuEnabled(False)
+        plot.setMouseEnabled(x=True, y=False)
+        plot.setLabel("bottom", "time (s)")
+        plot.setLabel("left", "Hz")
+        plot.getAxis("left").setTicks([hz_ticks(self.spec), hz_ticks(self.spec, HZ_MINOR_TICKS)])
+        plot.setYRange(0, self.spec.n_mels, padding=0)
+        plot.setXRange(0, EMPTY_SECONDS, padding=0)
+        image = pg.ImageItem(axisOrder="row-major")
+        image.setColorMap(pg.colormap.get("inferno"))
+        image.setLevels(LEVELS_DB)
+        plot.addItem(image)
+        return plot, image
+
+    def set_reference(self, log_mel: np.ndarray | None, title: str = "") -> None:
+        """Show a second mel spectrogram below the first, on the same time axis (None hides it)."""
+        if log_mel is None:
+            self.reference = None
+            self.reference_image.clear()
+            self.reference_plot.hide()
+            return
+        log_mel = np.asarray(log_mel)
+        if log_mel.ndim != 2 or log_mel.shape[0] != self.spec.n_mels:
+            raise ValueError(f"a mel spectrogram has {self.spec.n_mels} bands; got shape {log_mel.shape}")
+        self.reference = log_mel
+        self.reference_image.setImage(to_db(log_mel), levels=LEVELS_DB, autoLevels=False)
+        self.reference_image.setRect(0.0, 0.0, log_mel.shape[1] / self.spec.frames_per_second,
+                                     float(self.spec.n_mels))
+        self.reference_plot.setTitle(title or None)
+        self.reference_plot.show()
 
     @property
     def duration_s(self) -> float:

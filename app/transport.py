@@ -184,7 +184,7 @@ class _Song:
     sample_rate: int
     sketch: Sketch  # the copy that was rendered (its tempo map turns seconds into ticks)
     rendered: Rendered
-    renderer: tuple[str, str | None] = ("synth", None)  # (renderer, soundfont)
+    renderer: tuple = ("synth", None, None)  # (renderer, soundfont, temperature)
 
 
 class Transport(QObject):
@@ -225,6 +225,7 @@ class Transport(QObject):
         self._render_for: tuple | None = None
         self.renderer = "synth"  # engine.audio.render.RENDERERS; the render panel chooses
         self.soundfont: str | None = None  # None: the default General MIDI soundfont
+        self.temperature: float | None = None  # a neural renderer's (None: its model's own)
         self._audition: JobHandle | None = None
 
         self._playhead_timer = QTimer(self)
@@ -340,18 +341,19 @@ class Transport(QObject):
         return sketch.ticks_to_seconds(tick)
 
     def _key(self) -> tuple:
-        return (self.document.revision, self.metronome, self.sample_rate(), (self.renderer, self.soundfont))
+        return (self.document.revision, self.metronome, self.sample_rate(),
+                (self.renderer, self.soundfont, self.temperature))
 
     def _song_is_current(self) -> bool:
         song = self._song
         return song is not None and (song.revision, song.metronome, song.sample_rate,
                                      song.renderer) == self._key()
 
-    def set_renderer(self, renderer: str, soundfont: str | None = None) -> None:
+    def set_renderer(self, renderer: str, soundfont: str | None = None, temperature: float | None = None) -> None:
         """What plays the sketch from now on; a sketch that is playing is rendered again."""
-        if (renderer, soundfont) == (self.renderer, self.soundfont):
+        if (renderer, soundfont, temperature) == (self.renderer, self.soundfont, self.temperature):
             return
-        self.renderer, self.soundfont = renderer, soundfont
+        self.renderer, self.soundfont, self.temperature = renderer, soundfont, temperature
         if self.playing:
             self._request_render()
 
@@ -370,11 +372,12 @@ class Transport(QObject):
         if self.metronome:
             end = self.loop_ticks[1] if self.loop_enabled and self.loop_ticks else None
             sketch = with_metronome(sketch, max(end or 0, sketch.end_tick))
-        revision, metronome, rate, (renderer, soundfont) = key
+        revision, metronome, rate, (renderer, soundfont, temperature) = key
 
         def render(ctx):
-            rendered = render_sketch(sketch, renderer, rate, soundfont)
-            return _Song(revision, metronome, rate, sketch, rendered, (renderer, soundfont))
+            rendered = render_sketch(sketch, renderer, rate, soundfont, temperature=temperature,
+                                     progress=ctx.progress, cancel=ctx.check)
+            return _Song(revision, metronome, rate, sketch, rendered, (renderer, soundfont, temperature))
 
         self._render_for = key
         self._render_handle = self.bridge.submit(render, key="render",

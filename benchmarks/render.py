@@ -1,13 +1,16 @@
 """Neural rendering speed, stage by stage: how many times faster than real time each stage turns
 a 10-second piece into its output, on 2 CPU cores (and on the GPU when there is one), and the time
 to the first audio. Stages: the soundfont synth (notes to audio, the reference), the mel
-(audio to log-mel), Griffin-Lim (the baseline), the fast vocoder, and the WaveNet
-(chunk-parallel, with its cached-against-naive speed-up on 1,000 samples at batch 1).
+(audio to log-mel), Griffin-Lim (the baseline), the fast vocoder, the WaveNet (chunk-parallel,
+with its cached-against-naive speed-up on 1,000 samples at batch 1), MelFlow (notes to mel, one
+parallel pass), and the whole neural render of a 30-second sketch with the fast vocoder.
 
 Targets (issue 13): the fast vocoder at least 50x real time, the WaveNet faster than real time,
 the WaveNet's cached generation at least 20x faster than naive, all on 2 CPU cores.
+Targets (issue 14): MelFlow at most 0.02x real time (50x faster than it); a 30 s sketch rendered
+neurally with the fast vocoder in at most 3 s, the first audio within 1 s.
 
-    .venv/bin/python benchmarks/render.py [--seconds 10] [--threads 2] [--skip-naive]
+    .venv/bin/python benchmarks/render.py [--seconds 10] [--threads 2] [--skip-naive] [--skip-wavenet]
 """
 
 from __future__ import annotations
@@ -78,11 +81,51 @@ def load(kind: str, device: str):
         return WaveNet(WaveNetConfig()).to(device).eval(), "untrained WaveNet (none bundled)"
 
 
+def melflow_rows(sketch, duration: float, device: str, row) -> None:
+    """MelFlow alone on the piece, and a 30 s sketch through MelFlow and the fast vocoder."""
+    from engine.audio import neural
+    from engine.audio.render import render_sketch
+
+    try:
+        net, _ = neural.get_melflow(device=device)
+    except ModelLoadError as e:
+        print(f"  MelFlow: {e}")
+        return
+    frames = MEL.num_frames(int(duration * MEL.sample_rate))
+    frames += frames % 2
+    tracks = [t for t in sketch.tracks if t.notes]
+
+    def melflow():
+        for t in tracks:
+            neural.melflow_mel(net, neural.track_notes(sketch, t), t.program, frames, 0.5)
+        if device == "cuda":
+            torch.cuda.synchronize()
+
+    took = timed(melflow)
+    row("melflow (notes to mel, temperature 0.5)", took)
+    print(f"    melflow: {took / duration:.4f}x real time (target at most 0.02x)")
+    long = piece(30.0)
+    seconds = long.duration_s
+    first = {}
+    start = time.perf_counter()
+
+    def progress(fraction, message=""):
+        first.setdefault("t", time.perf_counter() - start) if "vocoder" in message.lower() else None
+
+    start = time.perf_counter()
+    render_sketch(long, "neural-fast", 44100, progress=progress)
+    took = time.perf_counter() - start
+    print(f"  neural render (melflow + fast) of a {seconds:.0f} s sketch: {took:.2f} s (target at most 3 s), "
+          f"{seconds / took:.1f}x real time; first window of audio after {first.get('t', float('nan')):.2f} s "
+          "(target within 1 s)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--skip-naive", action="store_true", help="skip the slow naive WaveNet timing")
+    parser.add_argument("--skip-wavenet", action="store_true", help="skip the WaveNet altogether")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     from engine.audio.griffinlim import griffin_lim
@@ -121,6 +164,9 @@ def main() -> None:
 
         one_second = int(MEL.frames_per_second) + 1
         row(f"fast vocoder ({label})", timed(vocode), timed(lambda: vocode(one_second)))
+        melflow_rows(sketch, duration, device, row)
+        if args.skip_wavenet:
+            continue
         wavenet, label = load("wavenet", device)
         start = time.perf_counter()
         generate_long(wavenet, mel, seed=0)

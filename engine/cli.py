@@ -123,7 +123,8 @@ def cmd_render(args: argparse.Namespace) -> int:
     from engine.music.files import open_sketch
 
     sketch = open_sketch(args.input)
-    rendered = render_sketch(sketch, args.renderer, args.sample_rate, args.soundfont)
+    renderer = args.renderer if args.renderer != "neural" else f"neural-{args.vocoder}"
+    rendered = render_sketch(sketch, renderer, args.sample_rate, args.soundfont, temperature=args.temperature)
     if rendered.note:
         print(f"cantus: {rendered.note}", file=sys.stderr)
     out = write_wav(args.output, rendered.audio, rendered.sample_rate, bits=args.bits)
@@ -214,9 +215,11 @@ def cmd_eval_render(args: argparse.Namespace) -> int:
     from engine.eval.render import evaluate, folder_pieces, test_pieces
 
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
-    unknown = [m for m in methods if m not in ("reference", "griffinlim", "fast", "wavenet")]
+    from engine.eval.render import ALL_METHODS
+
+    unknown = [m for m in methods if m not in ALL_METHODS]
     if unknown or not methods:
-        raise CantusError(f"Methods are reference, griffinlim, fast and wavenet; not {', '.join(unknown) or 'none'}.")
+        raise CantusError(f"Methods are {', '.join(ALL_METHODS)}; not {', '.join(unknown) or 'none'}.")
     if args.midi_dir:
         pieces = folder_pieces(args.midi_dir, args.limit, args.seconds)
     else:
@@ -226,9 +229,9 @@ def cmd_eval_render(args: argparse.Namespace) -> int:
         if not args.json:
             print(f"  {done}/{total} {name}", file=sys.stderr)
 
-    models = {"fast": args.fast_model, "wavenet": args.wavenet_model}
+    models = {"fast": args.fast_model, "wavenet": args.wavenet_model, "melflow": args.melflow_model}
     result = evaluate(pieces, methods, {k: v for k, v in models.items() if v}, pitch=not args.no_pitch,
-                      progress=progress)
+                      progress=progress, temperature=args.temperature)
     print(json.dumps(result, indent=None if args.json else 2))
     return 0
 
@@ -414,6 +417,23 @@ def cmd_train_vocoder(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_melflow(args: argparse.Namespace) -> int:
+    from engine.train.melflow import TrainArgs, train
+
+    result = train(TrainArgs(
+        sources=args.sources, out=args.out, frames=args.frames, batch_size=args.batch_size, lr=args.lr,
+        minutes=args.minutes, max_steps=args.max_steps, eval_every=args.eval_every, seed=args.seed,
+        device=args.device, precision=args.precision, init=args.init, resume=not args.fresh,
+        n_flows=args.flows, coupling_dim=args.coupling_dim))
+    if "final" not in result:  # another rank of a torchrun job: rank 0 reports
+        return 0
+    shown = ", ".join(f"{k} {v:.4f}" for k, v in result["final"].items())
+    print(f"trained {result['steps']} steps in {result['minutes']:.1f} min "
+          f"({result['audio_hours_seen']:.1f} hours of audio); final validation {shown}; "
+          f"best NLL ({result.get('best', float('nan')):.4f}) in {args.out}/best")
+    return 0
+
+
 def cmd_train_wavenet_temperature(args: argparse.Namespace) -> int:
     from engine.train.vocoder import choose_temperature
 
@@ -444,9 +464,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("render", help="render a sketch to a WAV file")
     p.add_argument("input", help="a .mid or .cantus file")
     p.add_argument("-o", "--output", required=True, help="the .wav file to write")
-    p.add_argument("--renderer", default="synth", choices=["synth", "builtin"],
+    p.add_argument("--renderer", default="synth", choices=["synth", "builtin", "neural"],
                    help="synth: the soundfont synth (FluidSynth; the built-in synth where it is "
-                        "missing); builtin: the built-in synth")
+                        "missing); builtin: the built-in synth; neural: MelFlow and a vocoder")
+    p.add_argument("--vocoder", default="fast", choices=["fast", "wavenet", "griffinlim"],
+                   help="the neural renderer's vocoder: fast (default), wavenet (sample by sample), "
+                        "griffinlim (the baseline)")
+    p.add_argument("--temperature", type=float, default=None,
+                   help="MelFlow's sampling temperature, 0 to 1 (default: the model's own)")
     p.add_argument("--soundfont", default=None, help="a .sf2/.sf3 soundfont (default: TimGM6mb)")
     p.add_argument("--sample-rate", type=int, default=44100, choices=[22050, 44100, 48000])
     p.add_argument("--bits", type=int, default=16, choices=[16, 24, 32],
@@ -540,6 +565,25 @@ def build_parser() -> argparse.ArgumentParser:
         t.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint in --out")
         t.set_defaults(func=cmd_train_vocoder)
 
+    t = train_sub.add_parser("melflow", help="MelFlow (notes to mel spectrogram, a conditional Glow)")
+    t.add_argument("--sources", default="pop909",
+                   help="paired audio corpora (cantus data build-audio), comma-separated")
+    t.add_argument("--out", default="runs/melflow", help="checkpoints and the best bundle go here")
+    t.add_argument("--frames", type=int, default=256, help="mel frames per training window (even)")
+    t.add_argument("--batch-size", type=int, default=16)
+    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--flows", type=int, default=None, help="flow steps (default: the config's)")
+    t.add_argument("--coupling-dim", type=int, default=None, help="width of the coupling networks")
+    t.add_argument("--minutes", type=float, default=None, help="stop cleanly after this long")
+    t.add_argument("--max-steps", type=int, default=None)
+    t.add_argument("--eval-every", type=int, default=250)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: the best there is)")
+    t.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"])
+    t.add_argument("--init", default=None, metavar="BUNDLE", help="fine-tune from this bundle")
+    t.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint in --out")
+    t.set_defaults(func=cmd_train_melflow)
+
     t = train_sub.add_parser("wavenet-temperature",
                              help="choose a WaveNet bundle's sampling temperature on the validation split")
     t.add_argument("--bundle", required=True)
@@ -578,7 +622,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--limit", type=int, default=12, help="at most this many pieces")
     e.add_argument("--seconds", type=float, default=10.0, help="the first seconds of each piece")
     e.add_argument("--methods", default="reference,griffinlim,fast,wavenet",
-                   help="comma-separated: reference, griffinlim, fast, wavenet")
+                   help="comma-separated: reference, griffinlim, fast, wavenet (vocoders on the reference's "
+                        "mel), melflow+fast, melflow+wavenet, encoder+fast (from the notes)")
+    e.add_argument("--melflow-model", default=None, help="a MelFlow bundle folder (default: the bundled one)")
+    e.add_argument("--temperature", type=float, default=None, help="MelFlow's (default: its bundle's)")
     e.add_argument("--fast-model", default=None, help="a fast-vocoder bundle folder (default: the bundled one)")
     e.add_argument("--wavenet-model", default=None, help="a WaveNet bundle folder (default: the bundled one)")
     e.add_argument("--no-pitch", action="store_true", help="skip pYIN pitch accuracy (the slow part)")

@@ -1,10 +1,9 @@
 """Render a sketch to audio by renderer name, so that neural renderers can slot in beside the synths.
 
 "synth" is the soundfont synth (FluidSynth, or the built-in synth where FluidSynth is missing);
-"builtin" is always the built-in numpy synth. The neural renderers are a note-to-mel model
-(MelFlow, still to come) followed by one of `VOCODERS` (engine.audio.vocode: "fast", "wavenet",
-and "griffinlim", the baseline); until MelFlow gives a sketch its mel, `cantus vocode` is the
-vocoders' door.
+"builtin" is always the built-in numpy synth. The neural renderers ("neural-fast",
+"neural-wavenet") are MelFlow (notes to mel) followed by one of `VOCODERS` (engine.audio.vocode:
+"fast", "wavenet", and "griffinlim", the baseline), in `engine.audio.neural`.
 """
 
 from __future__ import annotations
@@ -18,7 +17,9 @@ from engine.audio.synth import Synth, make_synth
 from engine.errors import CantusError
 from engine.music.sketch import Sketch
 
-RENDERERS = ("synth", "builtin")
+SYNTHS = ("synth", "builtin")
+NEURAL = {"neural-fast": "fast", "neural-wavenet": "wavenet", "neural-griffinlim": "griffinlim"}  # -> vocoder
+RENDERERS = SYNTHS + tuple(NEURAL)
 VOCODERS = ("fast", "wavenet", "griffinlim")  # engine.audio.vocode.VOCODERS, without importing torch
 
 
@@ -28,6 +29,7 @@ class Rendered:
     sample_rate: int
     renderer: str  # what made it, for people: "FluidSynth with TimGM6mb.sf2"
     note: str | None = None  # why a fallback was used, if one was
+    mel: np.ndarray | None = None  # the model's own log-mel (n_mels, frames), for a neural render
 
     @property
     def duration_s(self) -> float:
@@ -39,8 +41,8 @@ _synths: dict[tuple[str, str | None], Synth] = {}
 
 def get_synth(renderer: str = "synth", soundfont: str | os.PathLike | None = None) -> Synth:
     """The synth for a renderer name, created once per (name, soundfont) and reused."""
-    if renderer not in RENDERERS:
-        raise CantusError(f"Unknown renderer '{renderer}'; choose one of: {', '.join(RENDERERS)}.")
+    if renderer not in SYNTHS:
+        raise CantusError(f"Unknown synth '{renderer}'; choose one of: {', '.join(SYNTHS)}.")
     key = (renderer, str(soundfont) if soundfont else None)
     if key not in _synths:
         _synths[key] = make_synth("auto" if renderer == "synth" else "builtin", soundfont)
@@ -48,14 +50,30 @@ def get_synth(renderer: str = "synth", soundfont: str | os.PathLike | None = Non
 
 
 def render_sketch(sketch: Sketch, renderer: str = "synth", sample_rate: int = 44100,
-                  soundfont: str | os.PathLike | None = None) -> Rendered:
-    """Every track of the sketch as stereo audio, the tail of the last note kept."""
+                  soundfont: str | os.PathLike | None = None, temperature: float | None = None,
+                  progress=None, cancel=None) -> Rendered:
+    """Every track of the sketch as stereo audio, the tail of the last note kept.
+
+    temperature : MelFlow's sampling temperature for a neural renderer (None: the bundle's).
+    progress(fraction, message), cancel() : told and called between windows of a neural render.
+    """
     from engine.document import audible_tracks
 
     audible = audible_tracks(sketch)  # mute and solo, as the track list sets them
     sketch = Sketch([sketch.tracks[i] for i in audible], sketch.tempos, sketch.time_signatures)
     if not sketch.note_count:
         raise CantusError("There are no notes to render (or every track with notes is muted).")
+    if renderer in NEURAL:
+        from engine.audio.dsp import resample
+        from engine.audio.mel import MEL
+        from engine.audio.neural import render_neural
+
+        result = render_neural(sketch, NEURAL[renderer], temperature, progress=progress, cancel=cancel)
+        mono = resample(result.audio, MEL.sample_rate, sample_rate)
+        label = f"MelFlow (temperature {result.temperature:g}) + the {NEURAL[renderer]} vocoder on {result.device}"
+        return Rendered(np.repeat(mono[:, None], 2, axis=1), sample_rate, label, mel=result.mel)
+    if renderer not in SYNTHS:
+        raise CantusError(f"Unknown renderer '{renderer}'; choose one of: {', '.join(RENDERERS)}.")
     synth = get_synth(renderer, soundfont)
     audio = synth.render(sketch, sample_rate)
     return Rendered(audio, sample_rate, synth.description, getattr(synth, "note", None))

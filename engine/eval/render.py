@@ -18,7 +18,11 @@ against the reference:
 - ``n_pieces``.
 
 Methods: ``reference`` (the synth's audio itself: the ceiling of the last two measures),
-``griffinlim`` (the baseline), ``fast``, ``wavenet``.
+``griffinlim`` (the baseline), ``fast``, ``wavenet``: vocoders given the reference's own mel
+(copy synthesis); and the neural renderers given only the notes: ``melflow+fast``,
+``melflow+wavenet`` (MelFlow's mel, then the vocoder) and ``encoder+fast`` (MelFlow's note
+encoder alone, its mean as the mel: the regression baseline MelFlow must beat). For those,
+``melflow_rtf`` is MelFlow's own share of the time.
 """
 
 from __future__ import annotations
@@ -33,6 +37,9 @@ from engine.audio.mel import MEL, log_mel
 from engine.errors import CantusError
 
 METHODS = ("reference", "griffinlim", "fast", "wavenet")
+NEURAL_METHODS = {"melflow+fast": ("fast", True), "melflow+wavenet": ("wavenet", True),
+                  "encoder+fast": ("fast", False)}  # method -> (vocoder, through the flow)
+ALL_METHODS = METHODS + tuple(NEURAL_METHODS)
 ONSET_WINDOW_S = 0.05
 PITCH_SKIP_S = 0.05  # the attack of a note, where pitch is not yet settled
 
@@ -194,22 +201,59 @@ def onset_f1(audio: np.ndarray, notes: np.ndarray) -> float | None:
 
 # -- the evaluation -------------------------------------------------------------------------------
 
+def neural_mel(piece: Piece, net, temperature: float, use_flow: bool, seed: int = 0) -> np.ndarray:
+    """MelFlow's log-mel of a piece's notes, one pass per program, the programs' mels summed as
+    magnitudes; as many frames as the reference's mel."""
+    from engine.audio.neural import melflow_mel
+
+    n_frames = MEL.num_frames(len(piece.audio))
+    total = np.zeros((MEL.n_mels, n_frames), dtype=np.float64)
+    programs = sorted({int(p) for p in piece.notes[:, 4]}) if len(piece.notes) else [0]
+    for k, program in enumerate(programs):
+        notes = piece.notes[piece.notes[:, 4] == program] if len(piece.notes) else piece.notes
+        total += np.exp(melflow_mel(net, notes, program, n_frames + n_frames % 2, temperature, seed + k,
+                                    use_flow)[:, :n_frames].astype(np.float64))
+    return np.log(np.maximum(total, np.exp(MEL.silence))).astype(np.float32)
+
+
 def evaluate(pieces: list[Piece], methods: tuple[str, ...] = METHODS, models: dict | None = None,
-             pitch: bool = True, progress=None) -> dict:
-    """Per method: the mean of each measure over the pieces, and the summed real-time factor."""
+             pitch: bool = True, progress=None, temperature: float | None = None) -> dict:
+    """Per method: the mean of each measure over the pieces, and the summed real-time factor.
+
+    models : {"fast" | "wavenet" | "melflow": a bundle folder} instead of the bundled ones.
+    temperature : MelFlow's (None: its bundle's).
+    """
     from engine.audio.vocode import get_vocoder
 
     if not pieces:
         raise CantusError("There are no pieces to evaluate on.")
-    vocoders = {m: get_vocoder(m, (models or {}).get(m)) for m in methods if m != "reference"}
+    models = models or {}
+    vocoder_names = {m for m in methods if m in METHODS and m != "reference"}
+    vocoder_names |= {NEURAL_METHODS[m][0] for m in methods if m in NEURAL_METHODS}
+    vocoders = {m: get_vocoder(m, models.get(m)) for m in vocoder_names}
+    net = None
+    if any(m in NEURAL_METHODS for m in methods):
+        from engine.audio.neural import DEFAULT_TEMPERATURE, get_melflow
+
+        net, config = get_melflow(models.get("melflow"))
+        if temperature is None:
+            temperature = float(config.get("temperature", DEFAULT_TEMPERATURE))
     rows: dict[str, dict[str, list]] = {m: {} for m in methods}
     compute_s = {m: 0.0 for m in methods}
+    melflow_s = {m: 0.0 for m in methods}
     audio_s = sum(len(p.audio) for p in pieces) / MEL.sample_rate
     for i, piece in enumerate(pieces):
         ref_mel = log_mel(piece.audio)
         for m in methods:
             if m == "reference":
                 out = piece.audio
+            elif m in NEURAL_METHODS:
+                vocoder, use_flow = NEURAL_METHODS[m]
+                started = time.perf_counter()
+                mel = neural_mel(piece, net, temperature, use_flow, seed=i)
+                melflow_s[m] += time.perf_counter() - started
+                out = vocoders[vocoder](mel, len(piece.audio))
+                compute_s[m] += time.perf_counter() - started
             else:
                 started = time.perf_counter()
                 out = vocoders[m](ref_mel, len(piece.audio))
@@ -231,12 +275,18 @@ def evaluate(pieces: list[Piece], methods: tuple[str, ...] = METHODS, models: di
         summary = {k: float(np.mean(v)) for k, v in rows[m].items()}
         if m != "reference":
             summary["rtf"] = compute_s[m] / audio_s
-            summary["device"] = vocoders[m].device
+            if m in NEURAL_METHODS:
+                summary["melflow_rtf"] = melflow_s[m] / audio_s
+                summary["temperature"] = temperature
+            summary["device"] = vocoders[NEURAL_METHODS[m][0] if m in NEURAL_METHODS else m].device
         result[m] = summary
     if "griffinlim" in methods:
         for m in methods:
             if m not in ("reference", "griffinlim"):
                 result[m]["mrstft_vs_griffinlim"] = result[m]["mrstft"] / result["griffinlim"]["mrstft"]
+    for m, (vocoder, _) in NEURAL_METHODS.items():  # against the vocoder's copy synthesis
+        if m in methods and vocoder in methods:
+            result[m]["mrstft_vs_copy_synthesis"] = result[m]["mrstft"] / result[vocoder]["mrstft"]
     if "reference" in methods and "pitch_accuracy" in result["reference"]:
         for m in methods:
             if m != "reference" and "pitch_accuracy" in result[m]:

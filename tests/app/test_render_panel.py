@@ -1,7 +1,9 @@
 """The Render panel: the renderer it picks plays and exports the sketch, and a render is drawn
 in the spectrogram view."""
 
+import pytest
 import soundfile as sf
+from PySide6.QtCore import Qt
 
 from engine.music.sketch import Note, Sketch, Track
 
@@ -44,3 +46,61 @@ def test_export_uses_the_chosen_renderer_and_format(window, qtbot, tmp_path):
     qtbot.waitUntil(lambda: handle.finished, timeout=30_000)
     info = sf.info(str(tmp_path / "out.wav"))
     assert info.samplerate == 22050 and info.subtype == "PCM_16" and info.duration > 1.5
+
+
+def test_neural_render_shows_melflows_own_mel_and_exports_the_right_length(window, qtbot, tmp_path):
+    from engine.audio.mel import MEL
+
+    window.set_document(a_phrase())
+    panel = window.render_panel
+    assert not panel.temperature.isEnabled()  # the synth has no temperature
+    assert panel.set_renderer("neural-fast")
+    assert panel.temperature.isEnabled() and window.transport.renderer == "neural-fast"
+    panel.temperature.setValue(0.3)
+    assert window.transport.temperature == 0.3
+    handle = panel.render()
+    qtbot.waitUntil(lambda: handle.finished and window.spectrogram.mel is not None, timeout=60_000)
+    rendered = window.transport.rendered
+    assert "MelFlow" in rendered.renderer and "0.3" in rendered.renderer
+    assert window.spectrogram.mel is rendered.mel  # the mel MelFlow made, not one of its audio
+    assert window.spectrogram.mel.shape[0] == MEL.n_mels and window.spectrogram.reference is None
+    panel.compare.setChecked(True)  # the synth's spectrogram of the same notes below it
+    shown = window.show_spectrogram(rendered)
+    qtbot.waitUntil(lambda: shown.finished and window.spectrogram.reference is not None, timeout=60_000)
+    assert window.spectrogram.reference_plot.isVisible()
+    assert abs(window.spectrogram.reference.shape[1] - rendered.mel.shape[1]) < 0.5 * MEL.frames_per_second
+    export = panel.export(tmp_path / "neural.wav")
+    qtbot.waitUntil(lambda: export.finished, timeout=60_000)
+    info = sf.info(str(tmp_path / "neural.wav"))
+    assert info.duration == pytest.approx(rendered.duration_s, abs=0.01)
+    assert info.duration == pytest.approx(a_phrase().duration_s + 1.5, abs=0.05)  # the notes and their release
+
+
+def test_cancelling_a_neural_render_changes_nothing(window, qtbot):
+    window.set_document(a_phrase())
+    panel = window.render_panel
+    panel.set_renderer("builtin")
+    first = panel.render()
+    qtbot.waitUntil(lambda: first.finished, timeout=30_000)
+    before = window.transport.rendered
+    panel.set_renderer("neural-fast")
+    handle = panel.render()
+    panel.cancel()
+    qtbot.waitUntil(lambda: handle.finished, timeout=60_000)
+    if handle.state.value == "cancelled":  # it may have finished first on a fast machine
+        assert window.transport.rendered is before and "cancelled" in panel.status.text()
+    assert window.document.sketch == a_phrase()
+
+
+def test_a_missing_melflow_greys_out_the_neural_entries(qtbot, monkeypatch, window):
+    from app.render_panel import RenderPanel
+    from engine.audio import neural
+
+    monkeypatch.setattr(neural, "MELFLOW_MODEL", "no-such-melflow")
+    panel = RenderPanel(window)
+    qtbot.addWidget(panel)
+    index = panel.renderer.findData("neural-fast")
+    assert not panel.renderer.model().item(index).isEnabled()
+    assert "not installed" in panel.renderer.itemData(index, Qt.ItemDataRole.ToolTipRole)
+    assert not panel.set_renderer("neural-fast") and "not installed" in panel.status.text()
+    assert panel.renderer.currentData() == "synth"
