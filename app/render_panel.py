@@ -32,7 +32,7 @@ RENDERER_LABELS = {  # engine.audio.render name -> what a musician reads
     "synth": "Soundfont synth (General MIDI)",
     "builtin": "Built-in synth (no soundfont)",
     "neural-fast": "Neural: MelFlow + fast vocoder",
-    "neural-wavenet": "Neural: MelFlow + WaveNet (slow, best)",
+    "neural-wavenet": "Neural: MelFlow + WaveNet (slow, sample by sample)",
 }
 NEURAL_VOCODERS = {"neural-fast": "fast", "neural-wavenet": "wavenet"}
 WAV_CHOICES = {  # what Export WAV offers: label -> (bits, sample_rate)
@@ -70,6 +70,7 @@ class RenderPanel(QWidget):
         self.temperature.valueChanged.connect(self._choice_changed)
         self.compare = QCheckBox("Compare with the synth")
         self.compare.setToolTip("Draw the soundfont synth's spectrogram of the same notes below a neural render's")
+        self.compare.toggled.connect(self._compare_toggled)
         self.soundfont = QLineEdit()
         self.soundfont.setReadOnly(True)
         self.soundfont.setPlaceholderText("the default General MIDI soundfont (TimGM6mb)")
@@ -158,6 +159,11 @@ class RenderPanel(QWidget):
         self.compare.setEnabled(self.renderer.currentData() in NEURAL_VOCODERS)
         self.cancel_button.setEnabled(self.running)
         self.render_button.setEnabled(not self.running)
+
+    def _compare_toggled(self) -> None:
+        rendered = self.transport.rendered
+        if rendered is not None and rendered.mel is not None:  # redraw the neural render shown
+            self.window_.show_spectrogram(rendered)
 
     def _choice_changed(self) -> None:
         font = self.soundfont.text() or None

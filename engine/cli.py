@@ -434,6 +434,16 @@ def cmd_train_melflow(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_melflow_temperature(args: argparse.Namespace) -> int:
+    from engine.train.melflow import choose_temperature
+
+    scores = choose_temperature(args.bundle, args.sources, pieces=args.pieces)
+    best = min(scores, key=scores.get)
+    print("validation MR-STFT (melflow+fast) by temperature: "
+          + ", ".join(f"{t:g} {s:.3f}" for t, s in scores.items()) + f"; stored {best:g} in {args.bundle}/config.json")
+    return 0
+
+
 def cmd_train_wavenet_temperature(args: argparse.Namespace) -> int:
     from engine.train.vocoder import choose_temperature
 
@@ -583,6 +593,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--init", default=None, metavar="BUNDLE", help="fine-tune from this bundle")
     t.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint in --out")
     t.set_defaults(func=cmd_train_melflow)
+
+    t = train_sub.add_parser("melflow-temperature",
+                             help="choose a MelFlow bundle's sampling temperature on the validation split")
+    t.add_argument("--bundle", required=True)
+    t.add_argument("--sources", default="pop909")
+    t.add_argument("--pieces", type=int, default=12, help="validation clips of 10 s")
+    t.set_defaults(func=cmd_train_melflow_temperature)
 
     t = train_sub.add_parser("wavenet-temperature",
                              help="choose a WaveNet bundle's sampling temperature on the validation split")

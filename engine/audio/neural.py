@@ -52,7 +52,7 @@ def get_melflow(model: str | os.PathLike | None = None, device: str | None = Non
     from engine.models.melflow import MelFlow, MelFlowConfig
     from engine.registry import load_model
 
-    key = str(model or MELFLOW_MODEL)
+    key = f"{model or MELFLOW_MODEL}|{device or ''}"
     if key not in _melflows:
         net, config, _ = load_model(model or MELFLOW_MODEL, "melflow", lambda c: MelFlow(MelFlowConfig.from_dict(c)),
                                     MELFLOW_LABEL, device)
@@ -122,8 +122,9 @@ def vocode_windows(vocoder, mel: np.ndarray, num_samples: int, progress: Callabl
     """The vocoder over a long mel window by window, joined by a one-hop crossfade.
 
     A frame-rate vocoder (fast, Griffin-Lim) gets context either side of each window; the
-    WaveNet renders the whole mel at once (it already joins its own chunks)."""
-    if vocoder.name == "wavenet":
+    WaveNet renders the whole mel at once (it already joins its own chunks), and so does
+    Griffin-Lim (windows with phases estimated apart would not join)."""
+    if vocoder.name in ("wavenet", "griffinlim"):  # windows of independent phase would not join
         return vocoder(mel, num_samples, progress, cancel, seed)
     hop = MEL.hop_length
     frames = mel.shape[1]
@@ -141,7 +142,7 @@ def vocode_windows(vocoder, mel: np.ndarray, num_samples: int, progress: Callabl
         if a > 0:
             piece[:hop] *= fade
         if b < frames:
-            piece[-hop:] *= fade[::-1]
+            piece[-hop:] *= 1.0 - fade  # with the next window's fade-in: exactly 1 at every sample
         out[s0:s1] += piece[:s1 - s0]
         if progress:
             progress((i + 1) / len(starts), vocoder.label)

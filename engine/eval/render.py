@@ -52,14 +52,15 @@ class Piece:
     monophonic: bool
 
 
-def test_pieces(sources: str = "pop909", limit: int | None = None, seconds: float | None = None) -> list[Piece]:
-    """The test split of the paired audio corpora (built when needed), a seeded sample of
-    ``limit`` clips alternating melodies and mixes, each cut to ``seconds``."""
+def test_pieces(sources: str = "pop909", limit: int | None = None, seconds: float | None = None,
+                split: str = "test") -> list[Piece]:
+    """The test split (or another) of the paired audio corpora (built when needed), a seeded
+    sample of ``limit`` clips alternating melodies and mixes, each cut to ``seconds``."""
     from engine.data.audio_corpus import load_audio_corpora
 
-    clips = [c for corpus in load_audio_corpora(sources) for c in corpus.split("test")]
+    clips = [c for corpus in load_audio_corpora(sources) for c in corpus.split(split)]
     if not clips:
-        raise CantusError(f"The audio corpora {sources} have no test pieces.")
+        raise CantusError(f"The audio corpora {sources} have no {split} pieces.")
     rng = np.random.default_rng(0)
     melodies = [c for c in clips if c.kind == "melody"]
     others = [c for c in clips if c.kind != "melody"]

@@ -90,7 +90,7 @@ def note_features(notes: np.ndarray, n_frames: int, cfg: MelFlowConfig | None = 
     fps = MEL.frames_per_second
     out = np.zeros((FEATURES_PER_PITCH, cfg.n_pitches, n_frames), dtype=np.float32)
     if n_frames <= 0 or notes is None or len(notes) == 0:
-        return out.reshape(-1, max(n_frames, 0))
+        return np.zeros((cfg.n_features, max(n_frames, 0)), dtype=np.float32)
     times = (start_frame + np.arange(n_frames)) / fps
     window_end_s = times[-1] + 1.0 / fps
     for row in np.asarray(notes, dtype=np.float64):
@@ -178,10 +178,13 @@ class InvConv1x1(nn.Module):
 
     def forward(self, x, cond=None, reverse: bool = False):
         w = self.weight
-        x = x.to(w.dtype)  # float32 under autocast: the inverse pass must undo this exactly
-        if reverse:
-            return torch.matmul(torch.linalg.inv(w), x), None
-        return torch.matmul(w, x), torch.linalg.slogdet(w)[1] * x.shape[-1]
+        # In float32 even under bf16 autocast: the inverse pass must undo it, and what follows
+        # (the couplings' affine steps and their log-determinants) stays in float32 too.
+        with torch.autocast(x.device.type, enabled=False):
+            x = x.to(w.dtype)
+            if reverse:
+                return torch.matmul(torch.linalg.inv(w), x), None
+            return torch.matmul(w, x), torch.linalg.slogdet(w)[1] * x.shape[-1]
 
 
 class CouplingNet(nn.Module):

@@ -212,8 +212,10 @@ def train(args: TrainArgs) -> dict:
             group["lr"] = lr
         with autocast(device, args.precision):
             loss, parts = loss_module(mel, feats, program)
-        if not torch.isfinite(loss):  # a rare bad batch must not poison the weights
-            opt.zero_grad(set_to_none=True)
+        bad = torch.tensor(0.0 if torch.isfinite(loss) else 1.0, device=device)
+        if dist.enabled:  # every rank skips the batch together, or the others wait in backward
+            torch.distributed.all_reduce(bad)
+        if bad.item() > 0:  # a rare bad batch must not poison the weights
             continue
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -240,3 +242,35 @@ def train(args: TrainArgs) -> dict:
         (out / "train.json").write_text(json.dumps(result, indent=2))
     end_distributed(dist)
     return result
+
+
+def choose_temperature(bundle: str | Path, sources: str = "pop909",
+                       temperatures: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0),
+                       pieces: int = 12, seconds: float = 10.0, vocoder: str = "fast") -> dict[float, float]:
+    """Store in a MelFlow bundle the sampling temperature whose audio (through the fast vocoder)
+    is closest, by MR-STFT, to the synth's on clips of the validation split, and return each
+    temperature's distance. Chosen on validation, never on test."""
+    from engine.eval.render import evaluate, test_pieces
+    from engine.fileio import atomic_write_text
+
+    folder = Path(bundle)
+    config_path = folder / "config.json"
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    if config.get("model") != BUNDLE_KIND:
+        from engine.registry import ModelLoadError
+
+        raise ModelLoadError(f"'{folder.name}' is not a MelFlow model.")
+    val = test_pieces(sources, pieces, seconds, split="validation")
+    scores = {}
+    for t in temperatures:
+        result = evaluate(val, (f"melflow+{vocoder}",), {"melflow": str(folder)}, pitch=False, temperature=t)
+        scores[t] = float(result[f"melflow+{vocoder}"]["mrstft"])
+    best = min(scores, key=scores.get)
+    config["temperature"] = best
+    config["temperature_scores"] = {str(k): round(v, 4) for k, v in scores.items()}
+    atomic_write_text(config_path, json.dumps(config, indent=2))
+    from engine.audio import neural
+
+    for key in [k for k in neural._melflows if k.startswith(f"{folder}|")]:
+        neural._melflows.pop(key)  # a loaded copy would keep the old temperature
+    return scores

@@ -1,6 +1,8 @@
 """The Render panel: the renderer it picks plays and exports the sketch, and a render is drawn
 in the spectrogram view."""
 
+import threading
+
 import pytest
 import soundfile as sf
 from PySide6.QtCore import Qt
@@ -83,13 +85,16 @@ def test_cancelling_a_neural_render_changes_nothing(window, qtbot):
     first = panel.render()
     qtbot.waitUntil(lambda: first.finished, timeout=30_000)
     before = window.transport.rendered
-    panel.set_renderer("neural-fast")
+    assert panel.set_renderer("neural-fast")
+    gate = threading.Event()
+    blocker = window.bridge.submit(lambda ctx: gate.wait(30), name="Holding the engine")  # the render must wait
     handle = panel.render()
     panel.cancel()
-    qtbot.waitUntil(lambda: handle.finished, timeout=60_000)
-    if handle.state.value == "cancelled":  # it may have finished first on a fast machine
-        assert window.transport.rendered is before and "cancelled" in panel.status.text()
-    assert window.document.sketch == a_phrase()
+    gate.set()
+    qtbot.waitUntil(lambda: handle.finished and blocker.finished, timeout=60_000)
+    assert handle.state.value == "cancelled"
+    assert window.transport.rendered is before and "cancelled" in panel.status.text()
+    assert window.spectrogram.reference is None
 
 
 def test_a_missing_melflow_greys_out_the_neural_entries(qtbot, monkeypatch, window):

@@ -100,3 +100,28 @@ def test_frame_ripple_hears_a_throb_at_the_frame_rate():
     throbbing = tone * (1 + 0.3 * np.sin(2 * np.pi * MEL.frames_per_second * t))
     assert frame_ripple(tone, tone) == pytest.approx(1.0)
     assert frame_ripple(throbbing, tone) > 10
+
+
+def test_render_neural_writes_the_sketch_through_melflow(tmp_path, capsys):
+    tune = tmp_path / "tune.mid"
+    write_midi(Sketch.new(qpm=120, tracks=[Track("Flute", 73, False, [Note(72, 90, 0, 960)])]), tune)
+    out = tmp_path / "neural.wav"
+    assert main(["render", str(tune), "-o", str(out), "--renderer", "neural", "--temperature", "0.3",
+                 "--sample-rate", "22050"]) == 0
+    assert "MelFlow (temperature 0.3)" in capsys.readouterr().out
+    info = soundfile.info(str(out))
+    assert info.samplerate == 22050 and info.duration == pytest.approx(1.0 + 1.5, abs=0.05)
+
+
+def test_eval_render_scores_melflow_against_its_encoder_and_the_copy_synthesis(tmp_path, capsys):
+    folder = tmp_path / "midi"
+    folder.mkdir()
+    notes = [Note(67 + (i % 3), 90, i * 480, (i + 1) * 480) for i in range(6)]
+    write_midi(Sketch.new(qpm=120, tracks=[Track("Piano", 0, False, notes)]), folder / "tune.mid")
+    assert main(["eval", "render", "--midi-dir", str(folder), "--methods", "fast,melflow+fast,encoder+fast",
+                 "--seconds", "3", "--no-pitch", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    flow, encoder = result["melflow+fast"], result["encoder+fast"]
+    assert 0 < flow["melflow_rtf"] < flow["rtf"] and flow["temperature"] >= 0
+    assert flow["mrstft_vs_copy_synthesis"] == pytest.approx(flow["mrstft"] / result["fast"]["mrstft"])
+    assert encoder["mel_l1"] < 1.0 and flow["mel_l1"] < 1.0  # MelFlow's mel is near the synth's

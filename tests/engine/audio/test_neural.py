@@ -42,6 +42,7 @@ def test_windows_join_into_one_pass(monkeypatch):
     sketch = Sketch.new(qpm=120.0, tracks=[Track("Lead", 0, False, [Note(60 + (i * 5) % 12, 90, i * 240, i * 240 + 200)
                                                                      for i in range(60)])])
     notes = neural.track_notes(sketch, sketch.tracks[0])
+    monkeypatch.setattr(neural, "WINDOW_FRAMES", 100_000)  # one pass over the whole
     whole = neural.melflow_mel(net, notes, 0, 1200, 0.6, seed=3)
     monkeypatch.setattr(neural, "WINDOW_FRAMES", 300)
     windowed = neural.melflow_mel(net, notes, 0, 1200, 0.6, seed=3)
