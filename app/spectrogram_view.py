@@ -22,6 +22,7 @@ DB_PER_NEPER = 20.0 / math.log(10.0)  # natural-log magnitude to dB
 HZ_TICKS = (500, 1000, 2000, 5000, 10000)  # labelled; the minor ones only when there is room
 HZ_MINOR_TICKS = (100, 200)
 EMPTY_SECONDS = 8.0  # the time axis of an empty view
+REFERENCE_MIN_HEIGHT = 110  # pixels per spectrogram when two are shown
 
 
 def to_db(log_mel: np.ndarray) -> np.ndarray:
@@ -85,6 +86,7 @@ class SpectrogramView(QWidget):
             self.reference = None
             self.reference_image.clear()
             self.reference_plot.hide()
+            self.setMinimumHeight(0)
             return
         log_mel = np.asarray(log_mel)
         if log_mel.ndim != 2 or log_mel.shape[0] != self.spec.n_mels:
@@ -93,8 +95,9 @@ class SpectrogramView(QWidget):
         self.reference_image.setImage(to_db(log_mel), levels=LEVELS_DB, autoLevels=False)
         self.reference_image.setRect(0.0, 0.0, log_mel.shape[1] / self.spec.frames_per_second,
                                      float(self.spec.n_mels))
-        self.reference_plot.setTitle(title or None)
+        self.reference_plot.setToolTip(title)
         self.reference_plot.show()
+        self.setMinimumHeight(2 * REFERENCE_MIN_HEIGHT)  # both must be readable, not squeezed to a strip
 
     @property
     def duration_s(self) -> float:

@@ -97,7 +97,8 @@ def melflow_mel(net, notes: np.ndarray, program: int, n_frames: int, temperature
     cfg = net.cfg
     dev = next(net.parameters()).device
     gen = torch.Generator().manual_seed(seed if seed is not None else int(np.random.SeedSequence().entropy % 2**31))
-    noise = torch.randn((1, cfg.n_mels, n_frames + 2 * MEL_CONTEXT_FRAMES + 2), generator=gen)
+    # Frame-major, so that frame t's noise is the same whatever the piece's length or windows.
+    noise = torch.randn((n_frames + 2, cfg.n_mels), generator=gen).T[None]
     out = np.empty((cfg.n_mels, n_frames), dtype=np.float32)
     program_t = torch.tensor([int(program)], device=dev)
     starts = range(0, n_frames, WINDOW_FRAMES)

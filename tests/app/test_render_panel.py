@@ -70,7 +70,8 @@ def test_neural_render_shows_melflows_own_mel_and_exports_the_right_length(windo
     shown = window.show_spectrogram(rendered)
     qtbot.waitUntil(lambda: shown.finished and window.spectrogram.reference is not None, timeout=60_000)
     assert window.spectrogram.reference_plot.isVisible()
-    assert abs(window.spectrogram.reference.shape[1] - rendered.mel.shape[1]) < 0.5 * MEL.frames_per_second
+    # the same notes: the two differ only in how long a release tail each keeps (the neural one 1.5 s)
+    assert abs(window.spectrogram.reference.shape[1] - rendered.mel.shape[1]) < 1.0 * MEL.frames_per_second
     export = panel.export(tmp_path / "neural.wav")
     qtbot.waitUntil(lambda: export.finished, timeout=60_000)
     info = sf.info(str(tmp_path / "neural.wav"))
