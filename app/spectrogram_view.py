@@ -88,16 +88,21 @@ class SpectrogramView(QWidget):
             self.reference_plot.hide()
             self.setMinimumHeight(0)
             return
-        log_mel = np.asarray(log_mel)
-        if log_mel.ndim != 2 or log_mel.shape[0] != self.spec.n_mels:
-            raise ValueError(f"a mel spectrogram has {self.spec.n_mels} bands; got shape {log_mel.shape}")
-        self.reference = log_mel
-        self.reference_image.setImage(to_db(log_mel), levels=LEVELS_DB, autoLevels=False)
-        self.reference_image.setRect(0.0, 0.0, log_mel.shape[1] / self.spec.frames_per_second,
-                                     float(self.spec.n_mels))
+        self.reference = self._draw(self.reference_image, log_mel)
         self.reference_plot.setToolTip(title)
         self.reference_plot.show()
         self.setMinimumHeight(2 * REFERENCE_MIN_HEIGHT)  # both must be readable, not squeezed to a strip
+
+    def _draw(self, image: pg.ImageItem, log_mel: np.ndarray) -> np.ndarray:
+        """Check that ``log_mel`` is on the view's mel scale and draw it in ``image``."""
+        log_mel = np.asarray(log_mel)
+        if log_mel.ndim != 2 or log_mel.shape[0] != self.spec.n_mels:
+            raise ValueError(f"a mel spectrogram has {self.spec.n_mels} bands; got shape {log_mel.shape}")
+        # Row-major: rows are mel bands (low at the bottom), columns frames; one frame is
+        # 1 / frames_per_second seconds wide, one band one unit high.
+        image.setImage(to_db(log_mel), levels=LEVELS_DB, autoLevels=False)
+        image.setRect(0.0, 0.0, log_mel.shape[1] / self.spec.frames_per_second, float(self.spec.n_mels))
+        return log_mel
 
     @property
     def duration_s(self) -> float:
@@ -111,14 +116,7 @@ class SpectrogramView(QWidget):
             self.plot.setXRange(0, EMPTY_SECONDS, padding=0)
             self.caption.setText(caption or "No spectrogram.")
             return
-        log_mel = np.asarray(log_mel)
-        if log_mel.ndim != 2 or log_mel.shape[0] != self.spec.n_mels:
-            raise ValueError(f"a mel spectrogram has {self.spec.n_mels} bands; got shape {log_mel.shape}")
-        self.mel = log_mel
-        # Row-major: rows are mel bands (low at the bottom), columns frames; one frame is
-        # 1 / frames_per_second seconds wide, one band one unit high.
-        self.image.setImage(to_db(log_mel), levels=LEVELS_DB, autoLevels=False)
-        self.image.setRect(0.0, 0.0, self.duration_s, float(self.spec.n_mels))
+        self.mel = self._draw(self.image, log_mel)
         self.plot.setXRange(0.0, max(self.duration_s, 0.1), padding=0)
         self.caption.setText(caption or f"{self.duration_s:.1f} s, {LEVELS_DB[0]:g} to {LEVELS_DB[1]:+g} dB")
 
