@@ -18,9 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import numpy as np  # noqa: E402
-
-from engine.audio.mel import MEL, log_mel, mel_band_frequencies  # noqa: E402
+sys.path.insert(0, str(ROOT / "scripts"))
 
 
 def main() -> None:
@@ -30,15 +28,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--no-wavenet", action="store_true")
     args = parser.parse_args()
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import soundfile
-
     from engine.audio.neural import get_melflow
     from engine.audio.vocode import available, get_vocoder
-    from engine.eval.render import mrstft, neural_mel, test_pieces
+    from engine.eval.render import neural_mel, test_pieces
+    from vocoder_pictures import draw  # the same pictures, the same colours
 
     net, config = get_melflow()
     temperature = float(config.get("temperature", 0.5))
@@ -46,7 +39,6 @@ def main() -> None:
     picks = {"melody": next(p for p in pieces if p.monophonic), "mix": next(p for p in pieces if not p.monophonic)}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    freqs = mel_band_frequencies()
     fast = get_vocoder("fast")
     for kind, piece in picks.items():
         n = len(piece.audio)
@@ -57,26 +49,8 @@ def main() -> None:
                 (f"MelFlow (temperature {temperature:g}) + fast vocoder", fast(flow, n))]
         if not args.no_wavenet and available("wavenet") is None:
             rows.append((f"MelFlow (temperature {temperature:g}) + WaveNet", get_vocoder("wavenet")(flow, n)))
-        fig, axes = plt.subplots(len(rows), 1, figsize=(9, 1.9 * len(rows)), sharex=True)
-        for ax, (label, audio) in zip(axes, rows):
-            db = 20 * np.log10(np.exp(log_mel(audio)))
-            ax.imshow(db, origin="lower", aspect="auto", vmin=-80, vmax=20, cmap="magma",
-                      extent=[0, len(audio) / MEL.sample_rate, 0, MEL.n_mels])
-            score = "" if label.startswith("synth") else f"   MR-STFT {mrstft(audio, piece.audio):.2f}"
-            ax.set_title(f"{label}{score}", fontsize=9, loc="left")
-            ticks = [0, 20, 40, 60, 79]
-            ax.set_yticks(ticks, [f"{freqs[t] / 1000:.1f}k" if freqs[t] >= 1000 else f"{freqs[t]:.0f}"
-                                  for t in ticks], fontsize=7)
-            ax.set_ylabel("Hz", fontsize=7)
-            if args.wav_dir:
-                Path(args.wav_dir).mkdir(parents=True, exist_ok=True)
-                name = label.split(" (")[0].replace(" ", "-").replace("+", "").lower()
-                soundfile.write(Path(args.wav_dir) / f"{kind}-{name}.wav", audio, MEL.sample_rate)
-        axes[-1].set_xlabel("seconds", fontsize=8)
-        fig.suptitle(f"Held-out POP909 {kind} ({piece.name.split()[0]}): the synth's render, and what the neural "
-                     "renderer makes of its notes alone", fontsize=9)
-        fig.tight_layout()
-        fig.savefig(out / f"melflow-{kind}.png", dpi=80)
+        draw(rows, piece.audio, f"Held-out POP909 {kind} ({piece.name.split()[0]}): the synth's render, and what "
+             "the neural renderer makes of its notes alone", out / f"melflow-{kind}.png", args.wav_dir, kind)
         print(f"wrote {out / f'melflow-{kind}.png'}")
 
 

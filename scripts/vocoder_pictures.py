@@ -22,52 +22,62 @@ import numpy as np  # noqa: E402
 from engine.audio.mel import MEL, log_mel, mel_band_frequencies  # noqa: E402
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("out", help="folder for the PNG files")
-    parser.add_argument("--wav-dir", default=None, help="also write every rendering as WAV here")
-    parser.add_argument("--seconds", type=float, default=6.0)
-    args = parser.parse_args()
+def draw(rows: list[tuple[str, np.ndarray]], reference: np.ndarray, title: str, path: Path,
+         wav_dir: str | None = None, kind: str = "") -> None:
+    """One spectrogram per (label, audio) row, in the app's colours and levels, each but the
+    synth's titled with its MR-STFT against ``reference``; the audio written to ``wav_dir``."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import soundfile
 
+    from engine.eval.render import mrstft
+
+    freqs = mel_band_frequencies()
+    fig, axes = plt.subplots(len(rows), 1, figsize=(9, 1.9 * len(rows)), sharex=True)
+    for ax, (label, audio) in zip(axes, rows):
+        db = 20 * np.log10(np.exp(log_mel(audio)))
+        ax.imshow(db, origin="lower", aspect="auto", vmin=-80, vmax=20, cmap="magma",
+                  extent=[0, len(audio) / MEL.sample_rate, 0, MEL.n_mels])
+        score = "" if label.startswith("synth") else f"   MR-STFT {mrstft(audio, reference):.2f}"
+        ax.set_title(f"{label}{score}", fontsize=9, loc="left")
+        ticks = [0, 20, 40, 60, 79]
+        ax.set_yticks(ticks, [f"{freqs[t] / 1000:.1f}k" if freqs[t] >= 1000 else f"{freqs[t]:.0f}"
+                              for t in ticks], fontsize=7)
+        ax.set_ylabel("Hz", fontsize=7)
+        if wav_dir:
+            Path(wav_dir).mkdir(parents=True, exist_ok=True)
+            name = label.split(" (")[0].replace(" ", "-").replace("+", "").lower()
+            soundfile.write(Path(wav_dir) / f"{kind}-{name}.wav", audio, MEL.sample_rate)
+    axes[-1].set_xlabel("seconds", fontsize=8)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("out", help="folder for the PNG files")
+    parser.add_argument("--wav-dir", default=None, help="also write every rendering as WAV here")
+    parser.add_argument("--seconds", type=float, default=6.0)
+    args = parser.parse_args()
     from engine.audio.vocode import available, get_vocoder
-    from engine.eval.render import mrstft, test_pieces
+    from engine.eval.render import test_pieces
 
     pieces = test_pieces("pop909", limit=12, seconds=args.seconds)
     picks = {"melody": next(p for p in pieces if p.monophonic), "mix": next(p for p in pieces if not p.monophonic)}
     methods = ["griffinlim"] + [m for m in ("fast", "wavenet") if available(m) is None]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    freqs = mel_band_frequencies()
     for kind, piece in picks.items():
         mel = log_mel(piece.audio)
         rows = [("synth (reference)", piece.audio)]
         for m in methods:
             rows.append((get_vocoder(m).label.split(" (")[0], get_vocoder(m)(mel, len(piece.audio))))
-        fig, axes = plt.subplots(len(rows), 1, figsize=(9, 1.9 * len(rows)), sharex=True)
-        for ax, (label, audio) in zip(axes, rows):
-            db = 20 * np.log10(np.exp(log_mel(audio)))
-            ax.imshow(db, origin="lower", aspect="auto", vmin=-80, vmax=20, cmap="magma",
-                      extent=[0, len(audio) / MEL.sample_rate, 0, MEL.n_mels])
-            score = "" if label.startswith("synth") else f"   MR-STFT {mrstft(audio, piece.audio):.2f}"
-            ax.set_title(f"{label}{score}", fontsize=9, loc="left")
-            ticks = [0, 20, 40, 60, 79]
-            ax.set_yticks(ticks, [f"{freqs[t] / 1000:.1f}k" if freqs[t] >= 1000 else f"{freqs[t]:.0f}"
-                                  for t in ticks], fontsize=7)
-            ax.set_ylabel("Hz", fontsize=7)
-            if args.wav_dir:
-                Path(args.wav_dir).mkdir(parents=True, exist_ok=True)
-                soundfile.write(Path(args.wav_dir) / f"{kind}-{label.split()[0].lower()}.wav", audio,
-                                MEL.sample_rate)
-        axes[-1].set_xlabel("seconds", fontsize=8)
-        fig.suptitle(f"Held-out POP909 {kind} ({piece.name.split()[0]}): the synth's render and what each "
-                     "vocoder makes of its mel", fontsize=9)
-        fig.tight_layout()
-        fig.savefig(out / f"vocoders-{kind}.png", dpi=80)
+        draw(rows, piece.audio, f"Held-out POP909 {kind} ({piece.name.split()[0]}): the synth's render and what "
+             "each vocoder makes of its mel", out / f"vocoders-{kind}.png", args.wav_dir, kind)
         print(f"wrote {out / f'vocoders-{kind}.png'}")
 
 
