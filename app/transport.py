@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 from app.commands import EditCommand
 from app.engine_bridge import EngineBridge
 from engine.audio.player import MIN_LOOP_S, AudioDeviceError, Player
-from engine.audio.render import Rendered, render_sketch
+from engine.audio.render import Rendered, render_sketch, render_sketch_stream
 from engine.document import RESET, Document, EditGroup, NoteEdit, TimingEdit
 from engine.errors import CantusError
 from engine.jobs import JobHandle
@@ -236,6 +236,7 @@ class Transport(QObject):
         self._rerender_timer.setInterval(RERENDER_MS)
         self._rerender_timer.timeout.connect(self._rerender)
 
+        bridge.partial.connect(self._job_partial)
         bridge.finished.connect(self._job_finished)
         bridge.finished.connect(self._play_audition)
         bridge.failed.connect(self._job_failed)
@@ -252,7 +253,8 @@ class Transport(QObject):
 
     @property
     def rendered(self) -> Rendered | None:
-        """The audio that plays (or played last), with the sketch copy it was made from."""
+        """The audio that plays (or played last), with the sketch copy it was made from; while
+        the first windows of a render play, the rest still on its way, a partial `Rendered`."""
         return self._song.rendered if self._song is not None else None
 
     @property
@@ -375,9 +377,16 @@ class Transport(QObject):
         revision, metronome, rate, (renderer, soundfont, temperature) = key
 
         def render(ctx):
-            rendered = render_sketch(sketch, renderer, rate, soundfont, temperature=temperature,
-                                     progress=ctx.progress, cancel=ctx.check)
-            return _Song(revision, metronome, rate, sketch, rendered, (renderer, soundfont, temperature))
+            # A generator job: a neural render's first windows arrive as partial songs
+            # (`_job_partial`), so playback starts before the whole is rendered.
+            stream = render_sketch_stream(sketch, renderer, rate, soundfont, temperature=temperature,
+                                          progress=ctx.progress, cancel=ctx.check)
+            while True:
+                try:
+                    part = next(stream)
+                except StopIteration as stop:
+                    return _Song(revision, metronome, rate, sketch, stop.value, (renderer, soundfont, temperature))
+                yield _Song(revision, metronome, rate, sketch, part, (renderer, soundfont, temperature))
 
         self._render_for = key
         self._render_handle = self.bridge.submit(render, key="render",
@@ -395,10 +404,30 @@ class Transport(QObject):
         elif self.state == "playing":
             self._swap_song()
 
+    def _job_partial(self, handle: JobHandle, song: object) -> None:
+        """The first windows of a render: play them while the rest renders (the whole replaces
+        them in `_job_finished`, keeping the position). Kept only while Play is pressed."""
+        if handle is not self._render_handle or self._closed or not isinstance(song, _Song):
+            return
+        if self.state == "rendering":
+            self._song = song
+            self._start_song()
+        elif self.state == "playing":
+            self._song = song
+            self._swap_song()
+
+    def _forget_partial(self) -> None:
+        """A render that will not finish leaves no partial song behind (its silent rest would play)."""
+        if self._song is not None and not self._song.rendered.complete:
+            self._song = None
+            if self.playing:
+                self.stop()
+
     def _job_failed(self, handle: JobHandle, message: str) -> None:
         if handle is not self._render_handle:
             return
         self._render_handle = None
+        self._forget_partial()
         if self.playing:
             self.stop()
         self._report(message)
@@ -406,6 +435,7 @@ class Transport(QObject):
     def _job_cancelled(self, handle: JobHandle) -> None:
         if handle is self._render_handle:  # cancelled from outside (Cancel in the status bar)
             self._render_handle = None
+            self._forget_partial()
             if self.state == "rendering":
                 self.stop()
 
@@ -429,6 +459,8 @@ class Transport(QObject):
         self._set_state("playing")
         self._playhead_timer.start()
         note = song.rendered.note
+        if not song.rendered.complete:
+            note = f"the first {song.rendered.ready_s:.0f} s while the rest renders"
         self.message.emit(f"Playing with {song.rendered.renderer}" + (f" ({note})" if note else ""))
 
     def _swap_song(self) -> None:

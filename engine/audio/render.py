@@ -30,10 +30,15 @@ class Rendered:
     renderer: str  # what made it, for people: "FluidSynth with TimGM6mb.sf2"
     note: str | None = None  # why a fallback was used, if one was
     mel: np.ndarray | None = None  # the model's own log-mel (n_mels, frames), for a neural render
+    ready_s: float | None = None  # a partial render (render_sketch_stream): audio after this is still silence
 
     @property
     def duration_s(self) -> float:
         return len(self.audio) / self.sample_rate
+
+    @property
+    def complete(self) -> bool:
+        return self.ready_s is None
 
 
 _synths: dict[tuple[str, str | None], Synth] = {}
@@ -57,6 +62,21 @@ def render_sketch(sketch: Sketch, renderer: str = "synth", sample_rate: int = 44
     temperature : MelFlow's sampling temperature for a neural renderer (None: the bundle's).
     progress(fraction, message), cancel() : told and called between windows of a neural render.
     """
+    stream = render_sketch_stream(sketch, renderer, sample_rate, soundfont, temperature, progress, cancel)
+    while True:
+        try:
+            next(stream)
+        except StopIteration as stop:
+            return stop.value
+
+
+def render_sketch_stream(sketch: Sketch, renderer: str = "synth", sample_rate: int = 44100,
+                         soundfont: str | os.PathLike | None = None, temperature: float | None = None,
+                         progress=None, cancel=None):
+    """`render_sketch` as a generator. A neural render with a frame-rate vocoder yields partial
+    renders as its windows are done (`Rendered` of the whole length, final up to ``ready_s``,
+    silent after it), so that playback can begin on the first seconds; a synth yields nothing.
+    Its return value is the whole render."""
     from engine.document import audible_tracks
 
     audible = audible_tracks(sketch)  # mute and solo, as the track list sets them
@@ -66,12 +86,32 @@ def render_sketch(sketch: Sketch, renderer: str = "synth", sample_rate: int = 44
     if renderer in NEURAL:
         from engine.audio.dsp import resample
         from engine.audio.mel import MEL
-        from engine.audio.neural import render_neural
+        from engine.audio.neural import render_neural_stream
 
-        result = render_neural(sketch, NEURAL[renderer], temperature, progress=progress, cancel=cancel)
-        mono = resample(result.audio, MEL.sample_rate, sample_rate)
-        label = f"MelFlow (temperature {result.temperature:g}) + the {NEURAL[renderer]} vocoder on {result.device}"
-        return Rendered(np.repeat(mono[:, None], 2, axis=1), sample_rate, label, mel=result.mel)
+        vocoder = NEURAL[renderer]
+
+        def frames(seconds: float) -> int:
+            return int(round(seconds * sample_rate))
+
+        def stereo(mono: np.ndarray, frames: int) -> np.ndarray:
+            x = resample(mono, MEL.sample_rate, sample_rate)
+            out = np.zeros((frames, 2), dtype=np.float32)
+            out[:len(x)] = x[:len(out), None]
+            return out
+
+        def label(result) -> str:
+            return f"MelFlow (temperature {result.temperature:g}) + the {vocoder} vocoder on {result.device}"
+
+        stream = render_neural_stream(sketch, vocoder, temperature, progress=progress, cancel=cancel)
+        while True:
+            try:
+                part = next(stream)
+            except StopIteration as stop:
+                result = stop.value
+                break
+            yield Rendered(stereo(part.audio, frames(part.duration_s)), sample_rate, label(part), ready_s=part.ready_s)
+        return Rendered(stereo(result.audio, frames(len(result.audio) / MEL.sample_rate)), sample_rate, label(result),
+                        mel=result.mel)
     if renderer not in SYNTHS:
         raise CantusError(f"Unknown renderer '{renderer}'; choose one of: {', '.join(RENDERERS)}.")
     synth = get_synth(renderer, soundfont)

@@ -110,3 +110,25 @@ def test_a_missing_melflow_greys_out_the_neural_entries(qtbot, monkeypatch, wind
     assert "not installed" in panel.renderer.itemData(index, Qt.ItemDataRole.ToolTipRole)
     assert not panel.set_renderer("neural-fast") and "not installed" in panel.status.text()
     assert panel.renderer.currentData() == "synth"
+
+
+def test_neural_playback_starts_on_the_first_window_and_the_whole_follows(window, qtbot):
+    from engine.audio.neural import WINDOW_FRAMES
+    from engine.audio.mel import MEL
+
+    window.ask_save_changes = lambda: "discard"
+    notes = [Note(60 + (i * 5) % 12, 90, i * 480, i * 480 + 400) for i in range(48)]  # 24 s at 120 qpm
+    window.set_document(Sketch.new(120, (4, 4), [Track("Lead", 0, False, notes)]))
+    assert window.render_panel.set_renderer("neural-fast")
+    transport = window.transport
+    seen = []  # (state, whether what plays is the whole) at every change of state
+    transport.state_changed.connect(lambda state: seen.append((state, transport.rendered and transport.rendered.complete)))
+    transport.set_loop(True)  # the null device plays faster than real time: keep it going
+    transport.play()
+    qtbot.waitUntil(lambda: transport.rendered is not None and transport.rendered.complete, timeout=60_000)
+    assert seen[:2] == [("rendering", None), ("playing", False)]  # it began on a partial render
+    assert transport.state == "playing"  # and the whole took over without stopping
+    rendered = transport.rendered
+    assert rendered.duration_s == pytest.approx(24 + 1.5, abs=0.1) and rendered.mel is not None
+    assert WINDOW_FRAMES / MEL.frames_per_second < 24  # (the sketch is longer than one window)
+    transport.stop()

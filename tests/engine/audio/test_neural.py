@@ -82,3 +82,48 @@ def test_a_missing_or_damaged_model_is_a_sentence(tmp_path):
     (broken / "weights.safetensors").write_bytes(b"not weights")
     with pytest.raises(ModelLoadError, match="damaged"):
         neural.render_neural(one_note(), "fast", model=broken)
+
+
+class _Ones:
+    """A stand-in vocoder that sounds 1.0 at every sample: what the windows' joins add up to."""
+
+    name = label = "ones"
+
+    def __call__(self, mel, num_samples, *_):
+        return np.ones(num_samples, dtype=np.float32)
+
+
+def test_vocoder_windows_cross_fade_to_exactly_one(monkeypatch):
+    monkeypatch.setattr(neural, "WINDOW_FRAMES", 100)
+    out = neural.vocode_windows(_Ones(), np.zeros((MEL.n_mels, 451), np.float32), 450 * MEL.hop_length)
+    assert out.shape == (450 * MEL.hop_length,)
+    assert np.abs(out - 1.0).max() < 1e-6  # no dip and no bump where two windows meet
+
+
+def test_the_stream_gives_the_first_seconds_before_the_rest(monkeypatch):
+    from engine.audio.render import render_sketch_stream
+
+    monkeypatch.setattr(neural, "WINDOW_FRAMES", 200)  # about 2.3 s a window
+    notes = [Note(60 + (i * 7) % 12, 60, i * 480, i * 480 + 400) for i in range(12)]
+    sketch = Sketch.new(qpm=120.0, tracks=[Track("Lead", 0, False, notes),
+                                           Track("Pad", 48, False, [Note(48, 50, 0, 12 * 480)])])
+    stream = render_sketch_stream(sketch, "neural-fast", 44100, temperature=0.2)
+    partials = []
+    while True:
+        try:
+            partials.append(next(stream))
+        except StopIteration as stop:
+            final = stop.value
+            break
+    windows = -(-neural.sketch_frames(sketch) // 200)
+    assert len(partials) == windows - 1 >= 2  # one after every window but the last
+    assert final.complete and final.mel is not None
+    readies = [p.ready_s for p in partials]
+    assert readies == sorted(readies) and readies[0] == pytest.approx(200 * MEL.hop_length / MEL.sample_rate)
+    assert np.abs(final.audio).max() < 0.95  # quiet enough that the limiter leaves it alone
+    for p in partials:
+        assert not p.complete and p.mel is None and p.audio.shape == final.audio.shape
+        ready = int(p.ready_s * 44100) - 64  # the resampler's edge
+        assert np.abs(p.audio[:ready] - final.audio[:ready]).max() < 1e-4  # what plays first is final
+        assert np.abs(p.audio[int(p.ready_s * 44100) + 64:]).max() == 0.0  # the rest is silence, for now
+        assert np.abs(p.audio[:ready]).max() > 0.01
