@@ -406,7 +406,8 @@ def cmd_train_vocoder(args: argparse.Namespace) -> int:
         batch_size=args.batch_size, lr=args.lr, minutes=args.minutes, max_steps=args.max_steps,
         eval_every=args.eval_every, seed=args.seed, device=args.device, precision=args.precision,
         init=args.init, resume=not args.fresh, dim=getattr(args, "dim", None), layers=args.layers,
-        channels=getattr(args, "channels", None)))
+        channels=getattr(args, "channels", None), melflow=getattr(args, "melflow", None),
+        melflow_share=getattr(args, "melflow_share", 0.75)))
     if "final" not in result:  # another rank of a torchrun job: rank 0 reports
         return 0
     final = result["final"]
@@ -562,6 +563,10 @@ def build_parser() -> argparse.ArgumentParser:
         t.add_argument("--layers", type=int, default=None, help="blocks (default: the config's)")
         if name == "vocoder":
             t.add_argument("--dim", type=int, default=None, help="width of the ConvNeXt stack")
+            t.add_argument("--melflow", default=None, metavar="BUNDLE",
+                           help="fine-tune on this MelFlow's mels of the clips' notes (validated on them too)")
+            t.add_argument("--melflow-share", type=float, default=0.75,
+                           help="with --melflow: the share of each batch vocoded from MelFlow's mels")
         else:
             t.add_argument("--channels", type=int, default=None, help="residual channels")
         t.add_argument("--minutes", type=float, default=None, help="stop cleanly after this long")

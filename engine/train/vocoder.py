@@ -74,6 +74,12 @@ class TrainArgs:
     # loss weights of the fast vocoder
     mel_weight: float = 1.0
     phase_weight: float = 1.0
+    # Fine-tuning on MelFlow's own mels (the fast vocoder only): this MelFlow bundle turns each
+    # clip's notes into a mel once before training; that share of each batch is vocoded from it
+    # (the rest from the true mel), and validation scores the vocoder on MelFlow's mels.
+    melflow: str | None = None
+    melflow_share: float = 0.75
+    melflow_temperature: float | None = None  # None: the bundle's
 
 
 # -- data -------------------------------------------------------------------------------------------
@@ -104,7 +110,8 @@ class Segments:
         return (seg * gain).astype(np.float32)
 
     def batch(self, n: int) -> torch.Tensor:
-        return torch.from_numpy(np.stack([self.one() for _ in range(n)]))
+        rows = [self.one() for _ in range(n)]
+        return torch.from_numpy(np.stack(rows) if rows else np.zeros((0, self.length), np.float32))
 
 
 def validation_segments(clips, n: int, seconds: float, seed: int = 0) -> torch.Tensor:
@@ -112,6 +119,62 @@ def validation_segments(clips, n: int, seconds: float, seed: int = 0) -> torch.T
     length = int(seconds * MEL.sample_rate) // MEL.hop_length * MEL.hop_length
     segs = Segments(clips, length, seed=seed + 12345, gain_db=0.0)
     return segs.batch(n)
+
+
+class PredictedSegments:
+    """Random (audio, MelFlow mel) segments: the synth's audio of a clip and MelFlow's mel of the
+    same clip's notes, frame-aligned (a segment starts on an even frame, where MelFlow's frame
+    pairs start), so the vocoder learns to turn the predicted mel into the true audio."""
+
+    def __init__(self, clips, length: int, net, temperature: float, seed: int = 0, progress: bool = False) -> None:
+        from engine.audio.neural import melflow_mel
+
+        if not clips:
+            raise ValueError("no clips to train on")
+        if length % MEL.hop_length:
+            raise ValueError(f"segments must be a multiple of {MEL.hop_length} samples")
+        self.items = []
+        for k, c in enumerate(tqdm(clips, desc="MelFlow mels", disable=not progress, dynamic_ncols=True)):
+            audio = c.pcm()
+            if len(audio) == 0:
+                continue
+            with np.load(c.path, allow_pickle=False) as z:
+                notes = z["notes"].astype(np.float32)
+            n_frames = MEL.num_frames(len(audio))
+            mel = melflow_mel(net, notes, int(c.program), n_frames + n_frames % 2, temperature, seed=seed + k)
+            self.items.append((audio, mel[:, :n_frames].astype(np.float16)))
+        self.length, self.frames = length, length // MEL.hop_length
+        sizes = np.array([len(a) for a, _ in self.items], dtype=np.float64)
+        self.weights = sizes / sizes.sum()
+        self.rng = np.random.default_rng(seed)
+
+    def one(self) -> tuple[np.ndarray, np.ndarray]:
+        for attempt in range(8):
+            audio, mel = self.items[self.rng.choice(len(self.items), p=self.weights)]
+            last = max(mel.shape[1] - self.frames - 1, 0)
+            f0 = int(self.rng.integers(0, last // 2 + 1)) * 2
+            seg = audio[f0 * MEL.hop_length:f0 * MEL.hop_length + self.length].astype(np.float32) / 32767.0
+            seg = np.pad(seg, (0, self.length - len(seg)))
+            if np.max(np.abs(seg)) > 1e-3 or attempt == 7 or self.rng.random() < 0.1:
+                break
+        m = mel[:, f0:f0 + self.frames + 1].astype(np.float32)
+        m = np.pad(m, ((0, 0), (0, self.frames + 1 - m.shape[1])), constant_values=MEL.silence)
+        return seg, m
+
+    def batch(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        rows = [self.one() for _ in range(n)]
+        if not rows:
+            return torch.zeros((0, self.length)), torch.zeros((0, MEL.n_mels, self.frames + 1))
+        audio, mel = np.stack([r[0] for r in rows]), np.stack([r[1] for r in rows])
+        return torch.from_numpy(audio), torch.from_numpy(mel)
+
+
+def load_melflow(bundle: str, temperature: float | None, device: torch.device):
+    """(MelFlow on the device, the temperature to sample it at)."""
+    from engine.audio.neural import DEFAULT_TEMPERATURE, get_melflow
+
+    net, config = get_melflow(bundle, str(device))
+    return net, float(config.get("temperature", DEFAULT_TEMPERATURE) if temperature is None else temperature)
 
 
 def load_clips(sources: str, split: str):
@@ -211,9 +274,12 @@ def export_bundle(model, kind: str, out_dir: Path, extra: dict | None = None) ->
 
 
 @torch.no_grad()
-def evaluate(model, kind: str, val: torch.Tensor, device: torch.device, batch_size: int = 8) -> dict:
+def evaluate(model, kind: str, val, device: torch.device, batch_size: int = 8) -> dict:
     """Fast vocoder: MR-STFT and mel L1 of its audio against the segments. WaveNet: the
-    teacher-forced cross-entropy (nats per sample) and accuracy of its mu-law classes."""
+    teacher-forced cross-entropy (nats per sample) and accuracy of its mu-law classes.
+
+    val : audio segments (B, samples), vocoded from their own mel; or (audio, input mels), the
+        audio vocoded from the mels given (MelFlow's), still scored against the audio."""
     import auraloss
 
     was = model.training
@@ -222,11 +288,12 @@ def evaluate(model, kind: str, val: torch.Tensor, device: torch.device, batch_si
     sums: dict[str, float] = {}
     n = 0
     mrstft = auraloss.freq.MultiResolutionSTFTLoss().to(device)
-    for i in range(0, len(val), batch_size):
-        audio = val[i:i + batch_size].to(device)
+    audio_all, given = val if isinstance(val, tuple) else (val, None)
+    for i in range(0, len(audio_all), batch_size):
+        audio = audio_all[i:i + batch_size].to(device)
         m = mel(audio)
         if kind == "fast":
-            pred = model(m, audio.shape[-1])
+            pred = model(m if given is None else given[i:i + batch_size].to(device), audio.shape[-1])
             parts = {"mrstft": float(mrstft(pred.unsqueeze(1), audio.unsqueeze(1))),
                      "mel_l1": float(torch.nn.functional.l1_loss(mel(pred), m))}
         else:
@@ -272,6 +339,16 @@ def train(args: TrainArgs) -> dict:
             print(f"cantus: {args.sources} has no validation pieces; validating on training clips", file=sys.stderr)
     train_set = Segments(train_clips, args.segment_samples, seed=args.seed * 1000 + dist.rank)
     val = validation_segments(val_clips, args.eval_segments, args.eval_seconds)
+    predicted = None
+    if args.melflow:
+        if args.kind != "fast":
+            raise ValueError("fine-tuning on MelFlow's mels is for the fast vocoder")
+        net, temperature = load_melflow(args.melflow, args.melflow_temperature, device)
+        predicted = PredictedSegments(train_clips, args.segment_samples, net, temperature,
+                                      seed=args.seed * 1000 + dist.rank, progress=dist.main)
+        length = int(args.eval_seconds * MEL.sample_rate) // (2 * MEL.hop_length) * 2 * MEL.hop_length
+        val = PredictedSegments(val_clips, length, net, temperature, seed=12345).batch(args.eval_segments)
+        share_rng = np.random.default_rng(args.seed * 1000 + dist.rank + 7)
 
     model = build_model(args)
     if args.init:
@@ -309,18 +386,26 @@ def train(args: TrainArgs) -> dict:
 
     def record(metrics: dict) -> dict:
         return {"step": run.step, "validation": metrics, "validated_on": validated_on, "sources": args.sources,
-                "kind": args.kind, "minutes": round(run.minutes_spent, 2)}
+                "kind": args.kind, "minutes": round(run.minutes_spent, 2),
+                **({"melflow": str(args.melflow), "melflow_share": args.melflow_share} if args.melflow else {})}
 
     while not run.done:
-        audio = train_set.batch(args.batch_size).to(device)
+        given = None
+        if predicted is not None:
+            n_pred = int(share_rng.binomial(args.batch_size, args.melflow_share))
+            a_pred, given = predicted.batch(n_pred)
+            audio = torch.cat([a_pred, train_set.batch(args.batch_size - n_pred)]).to(device)
+        else:
+            audio = train_set.batch(args.batch_size).to(device)
         lr = learning_rate(args, run.step, run.progress())
         for group in opt.param_groups:
             group["lr"] = lr
         with torch.no_grad():
             target_mel = mel(audio)
+            inputs = target_mel if given is None else torch.cat([given.to(device), target_mel[len(given):]])
         with autocast(device, precision):
             if args.kind == "fast":
-                pred = ddp(target_mel, audio.shape[-1]).float()
+                pred = ddp(inputs, audio.shape[-1]).float()
                 loss, parts = loss_fn(pred, audio, target_mel)
             else:
                 loss = ddp(audio, target_mel)
