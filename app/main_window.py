@@ -383,6 +383,7 @@ class MainWindow(QMainWindow):
         self.bridge.failed.connect(self._job_failed)
         self.transport.message.connect(self._transport_message)
         self.transport.song_changed.connect(self.show_spectrogram)
+        self.transport.song_changed.connect(self._song_device)
         for panel in (self.latent_panel, self.continue_panel):
             panel.device_known.connect(lambda name: self.device_label.setText(f"Models: {name}"))
         self.transport.position_changed.connect(lambda seconds, _tick: self.spectrogram.set_playhead(seconds))
@@ -897,6 +898,10 @@ class MainWindow(QMainWindow):
         else:
             self.job_progress.setRange(0, 1000)
             self.job_progress.setValue(int(1000 * min(max(progress.fraction, 0.0), 1.0)))
+
+    def _song_device(self, rendered) -> None:
+        if getattr(rendered, "device", None):  # a neural render: its models are loaded now
+            self.device_label.setText(f"Models: {rendered.device}")
 
     def show_spectrogram(self, rendered) -> JobHandle:
         """Compute the mel spectrogram of rendered audio on the engine thread, then show it.

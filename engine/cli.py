@@ -229,7 +229,8 @@ def cmd_eval_render(args: argparse.Namespace) -> int:
         if not args.json:
             print(f"  {done}/{total} {name}", file=sys.stderr)
 
-    models = {"fast": args.fast_model, "wavenet": args.wavenet_model, "melflow": args.melflow_model}
+    models = {"fast": args.fast_model, "wavenet": args.wavenet_model, "melflow": args.melflow_model,
+              "melflow-fast": args.melflow_fast_model}
     result = evaluate(pieces, methods, {k: v for k, v in models.items() if v}, pitch=not args.no_pitch,
                       progress=progress, temperature=args.temperature)
     print(json.dumps(result, indent=None if args.json else 2))
@@ -649,6 +650,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--melflow-model", default=None, help="a MelFlow bundle folder (default: the bundled one)")
     e.add_argument("--temperature", type=float, default=None, help="MelFlow's (default: its bundle's)")
     e.add_argument("--fast-model", default=None, help="a fast-vocoder bundle folder (default: the bundled one)")
+    e.add_argument("--melflow-fast-model", default=None,
+                   help="the fast vocoder after MelFlow (default: the one fine-tuned on MelFlow's mels where "
+                        "installed, else --fast-model's)")
     e.add_argument("--wavenet-model", default=None, help="a WaveNet bundle folder (default: the bundled one)")
     e.add_argument("--no-pitch", action="store_true", help="skip pYIN pitch accuracy (the slow part)")
     e.add_argument("--json", action="store_true", help="one line of JSON")

@@ -31,6 +31,7 @@ class Rendered:
     note: str | None = None  # why a fallback was used, if one was
     mel: np.ndarray | None = None  # the model's own log-mel (n_mels, frames), for a neural render
     ready_s: float | None = None  # a partial render (render_sketch_stream): audio after this is still silence
+    device: str | None = None  # where a neural render's models ran ("CPU", "CUDA (…)"); None for a synth
 
     @property
     def duration_s(self) -> float:
@@ -109,9 +110,10 @@ def render_sketch_stream(sketch: Sketch, renderer: str = "synth", sample_rate: i
             except StopIteration as stop:
                 result = stop.value
                 break
-            yield Rendered(stereo(part.audio, frames(part.duration_s)), sample_rate, label(part), ready_s=part.ready_s)
+            yield Rendered(stereo(part.audio, frames(part.duration_s)), sample_rate, label(part), ready_s=part.ready_s,
+                           device=part.device)
         return Rendered(stereo(result.audio, frames(len(result.audio) / MEL.sample_rate)), sample_rate, label(result),
-                        mel=result.mel)
+                        mel=result.mel, device=result.device)
     if renderer not in SYNTHS:
         raise CantusError(f"Unknown renderer '{renderer}'; choose one of: {', '.join(RENDERERS)}.")
     synth = get_synth(renderer, soundfont)

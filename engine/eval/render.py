@@ -232,6 +232,13 @@ def evaluate(pieces: list[Piece], methods: tuple[str, ...] = METHODS, models: di
     vocoder_names = {m for m in methods if m in METHODS and m != "reference"}
     vocoder_names |= {NEURAL_METHODS[m][0] for m in methods if m in NEURAL_METHODS}
     vocoders = {m: get_vocoder(m, models.get(m)) for m in vocoder_names}
+    # After MelFlow: the vocoder fine-tuned on its mels where one is installed, as the renderer does.
+    from engine.audio.neural import melflow_vocoder
+
+    after_melflow = {}
+    for v in {NEURAL_METHODS[m][0] for m in methods if m in NEURAL_METHODS}:
+        folder = models.get(f"melflow-{v}") or melflow_vocoder(v)
+        after_melflow[v] = get_vocoder(v, folder) if folder else get_vocoder(v, models.get(v))
     net = None
     if any(m in NEURAL_METHODS for m in methods):
         from engine.audio.neural import DEFAULT_TEMPERATURE, get_melflow
@@ -253,7 +260,7 @@ def evaluate(pieces: list[Piece], methods: tuple[str, ...] = METHODS, models: di
                 started = time.perf_counter()
                 mel = neural_mel(piece, net, temperature, use_flow, seed=i)
                 melflow_s[m] += time.perf_counter() - started
-                out = vocoders[vocoder](mel, len(piece.audio))
+                out = after_melflow[vocoder](mel, len(piece.audio))
                 compute_s[m] += time.perf_counter() - started
             else:
                 started = time.perf_counter()

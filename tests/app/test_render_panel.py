@@ -64,6 +64,7 @@ def test_neural_render_shows_melflows_own_mel_and_exports_the_right_length(windo
     qtbot.waitUntil(lambda: handle.finished and window.spectrogram.mel is not None, timeout=60_000)
     rendered = window.transport.rendered
     assert "MelFlow" in rendered.renderer and "0.3" in rendered.renderer
+    assert window.device_label.text() == f"Models: {rendered.device}" and rendered.device  # where they ran
     assert window.spectrogram.mel is rendered.mel  # the mel MelFlow made, not one of its audio
     assert window.spectrogram.mel.shape[0] == MEL.n_mels and window.spectrogram.reference is None
     panel.compare.setChecked(True)  # the synth's spectrogram of the same notes below it
