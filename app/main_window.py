@@ -44,7 +44,7 @@ from app.continue_panel import ContinuePanel
 from app.document_io import MIDI_FILTERS, OPEN_FILTERS, open_any
 from app.engine_bridge import EngineBridge
 from app.latent_panel import LatentPanel
-from app.render_panel import WAV_CHOICES, RenderPanel
+from app.render_panel import RenderPanel
 from app.shortcuts import key_sequences
 from app.spectrogram_view import SpectrogramView
 from app.track_list import TrackList
@@ -106,7 +106,7 @@ class MainWindow(QMainWindow):
     `open_file(path)` is the one way a file becomes the document (menus, command line, tests).
     Errors go through `show_error` (a dialog; tests replace it) and leave the document as it was;
     the message is kept in `last_error`. Every question to the user is a method tests replace:
-    `ask_open_path`, `ask_save_path`, `ask_save_changes`, `ask_recover`, `ask_wav_options`,
+    `ask_open_path`, `ask_save_path`, `ask_save_changes`, `ask_recover`,
     `ask_tempo`, `ask_time_signature`.
     """
 
@@ -625,17 +625,16 @@ class MainWindow(QMainWindow):
                    sample_rate: int | None = None) -> JobHandle | None:
         """Render on the engine thread (progress in the status bar), then write the WAV file.
 
-        Asks for the name and format when not given; returns the job, or None when cancelled.
+        Asks for the name when not given; the format is the Render panel's "Export as" unless given.
+        Returns the job, or None when cancelled.
         """
         if path is None:
             path = self.ask_save_path("Export WAV", WAV_FILTERS, self._suggest(".wav"))
             if not path:
                 return None
-        if bits is None or sample_rate is None:
-            options = self.ask_wav_options()
-            if options is None:
-                return None
-            bits, sample_rate = bits or options[0], sample_rate or options[1]
+        if bits is None or sample_rate is None:  # the Render panel's "Export as"
+            chosen_bits, chosen_rate = self.render_panel.wav_format.currentData()
+            bits, sample_rate = bits or chosen_bits, sample_rate or chosen_rate
         path = _with_suffix(path, ".wav")
         sketch = self.document.sketch.copy()
         # the render panel's choice
@@ -733,12 +732,6 @@ class MainWindow(QMainWindow):
         box.setDefaultButton(recover)
         box.exec()
         return box.clickedButton() is recover
-
-    def ask_wav_options(self) -> tuple[int, int] | None:
-        """(bits, sample_rate) for a WAV export, or None when cancelled."""
-        labels = list(WAV_CHOICES)
-        label, ok = QInputDialog.getItem(self, "Export WAV", "Format:", labels, 0, False)
-        return WAV_CHOICES[label] if ok and label in WAV_CHOICES else None
 
     def ask_tempo(self, qpm: float) -> float | None:
         value, ok = QInputDialog.getDouble(self, "Tempo", "Quarter notes per minute:", qpm,

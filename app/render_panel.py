@@ -103,7 +103,7 @@ class RenderPanel(QWidget):
         self.play_button = QPushButton("Play / Stop")
         self.play_button.clicked.connect(self.transport.toggle_play)
         self.export_button = QPushButton("Export WAV…")
-        self.export_button.clicked.connect(self.export)
+        self.export_button.clicked.connect(lambda: self.export())  # not clicked's `checked` as the path
         buttons = QHBoxLayout()
         for b in (self.render_button, self.cancel_button, self.play_button, self.export_button):
             buttons.addWidget(b)

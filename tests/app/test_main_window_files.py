@@ -29,7 +29,6 @@ def window(window):
 
     window.ask_save_changes = ask_save_changes
     window.ask_save_path = ask_save_path
-    window.ask_wav_options = lambda: (16, 44100)
     return window
 
 
@@ -156,6 +155,8 @@ def test_export_wav_renders_on_the_engine_thread(window, song, tmp_path, qtbot):
     import threading
 
     window.open_file(song)
+    panel = window.render_panel
+    panel.wav_format.setCurrentIndex(panel.wav_format.findText("16-bit, 44.1 kHz (CD)"))  # File > Export WAV uses it
     threads = []
     original = window.bridge.submit
 

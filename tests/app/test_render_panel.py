@@ -133,3 +133,17 @@ def test_neural_playback_starts_on_the_first_window_and_the_whole_follows(window
     assert rendered.duration_s == pytest.approx(24 + 1.5, abs=0.1) and rendered.mel is not None
     assert WINDOW_FRAMES / MEL.frames_per_second < 24  # (the sketch is longer than one window)
     transport.stop()
+
+
+def test_the_export_button_asks_for_a_name_and_uses_the_panels_format(window, qtbot, tmp_path):
+    window.set_document(a_phrase())
+    panel = window.render_panel
+    panel.set_renderer("builtin")
+    panel.wav_format.setCurrentIndex(panel.wav_format.findText("16-bit, 22.05 kHz (small)"))
+    asked = []
+    window.ask_save_path = lambda caption, filters, suggested: asked.append(caption) or str(tmp_path / "button")
+    qtbot.mouseClick(panel.export_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: (tmp_path / "button.wav").exists() and not window.bridge.busy, timeout=30_000)
+    assert asked == ["Export WAV"]  # the name only: the format is the panel's
+    info = sf.info(str(tmp_path / "button.wav"))
+    assert info.samplerate == 22050 and info.subtype == "PCM_16"
