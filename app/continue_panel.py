@@ -347,7 +347,7 @@ class ContinuePanel(ModelPanel):
         if handle is not self._job:
             return
         self._streamed += list(notes)
-        self.view.set_proposal(self._streamed)
+        self.view.set_proposal(self._streamed, owner=self)
         self.status.setText(f"Continuing… {len(self._streamed)} notes so far")
 
     def _finished(self, handle: JobHandle) -> None:

@@ -514,7 +514,7 @@ class LatentPanel(ModelPanel):
 
     def show_melody(self, track: Track) -> None:
         self.current = track
-        self.view.set_proposal(self._place(track))
+        self.view.set_proposal(self._place(track), owner=self)
         self._sync()
 
     def _finished(self, handle: JobHandle) -> None:

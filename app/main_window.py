@@ -46,7 +46,7 @@ from app.engine_bridge import EngineBridge
 from app.latent_panel import LatentPanel
 from app.render_panel import RenderPanel
 from app.shortcuts import key_sequences
-from app.spectrogram_view import SpectrogramView
+from app.spectrogram_view import EMPTY_CAPTION, SpectrogramView
 from app.track_list import TrackList
 from app.transport import (
     METER_DENOMINATORS,
@@ -384,8 +384,10 @@ class MainWindow(QMainWindow):
         self.transport.message.connect(self._transport_message)
         self.transport.song_changed.connect(self.show_spectrogram)
         self.transport.song_changed.connect(self._song_device)
-        for panel in (self.latent_panel, self.continue_panel):
+        for panel, dock in ((self.latent_panel, self.latent_dock), (self.continue_panel, self.continue_dock)):
             panel.device_known.connect(lambda name: self.device_label.setText(f"Models: {name}"))
+            # A panel's ghost notes go with it when another tab (or closing) hides it.
+            dock.visibilityChanged.connect(lambda visible, panel=panel: visible or self._hide_ghosts_of(panel))
         self.transport.position_changed.connect(lambda seconds, _tick: self.spectrogram.set_playhead(seconds))
         self.transport.loop_changed.connect(self.loop_action.setChecked)
         self.track_list.track_selected.connect(self.view.set_active_track)
@@ -435,6 +437,10 @@ class MainWindow(QMainWindow):
         else:
             self.undo_stack.setClean()
         self.track_list.select(melody_track or 0)  # edit the melody first
+        self.view.clear_proposal()  # a model's offer was for the sketch that was
+        self._mel_job = None  # a spectrogram on its way is of the sketch that was
+        self.spectrogram.set_reference(None)
+        self.spectrogram.set_mel(None, EMPTY_CAPTION)
         self._update_title()
         self._update_status()
 
@@ -523,8 +529,10 @@ class MainWindow(QMainWindow):
         return True
 
     def _open_dialog(self) -> None:
+        if not self.maybe_save():  # first, as every editor asks: then the file
+            return
         path = self.ask_open_path("Open", OPEN_FILTERS)
-        if path and self.maybe_save():
+        if path:
             self.open_file(path)
 
     def open_recent(self, path: str | PathLike[str]) -> bool:
@@ -891,6 +899,10 @@ class MainWindow(QMainWindow):
         else:
             self.job_progress.setRange(0, 1000)
             self.job_progress.setValue(int(1000 * min(max(progress.fraction, 0.0), 1.0)))
+
+    def _hide_ghosts_of(self, panel) -> None:
+        if self.view.proposal_owner is panel:
+            self.view.clear_proposal()
 
     def _song_device(self, rendered) -> None:
         if getattr(rendered, "device", None):  # a neural render: its models are loaded now

@@ -41,6 +41,9 @@ def hz_ticks(spec: MelSpec = MEL, frequencies=HZ_TICKS) -> list[tuple[float, str
     return out
 
 
+EMPTY_CAPTION = "Play or render the sketch to see its spectrogram."
+
+
 class SpectrogramView(QWidget):
     """``set_mel(log_mel)`` shows a (n_mels, frames) array; ``set_playhead(seconds)`` moves the line."""
 
@@ -57,7 +60,7 @@ class SpectrogramView(QWidget):
         self.playhead = pg.InfiniteLine(pos=0.0, angle=90, pen=pg.mkPen("#ffffff", width=1))
         self.playhead.hide()
         self.plot.addItem(self.playhead)
-        self.caption = QLabel("Play or render the sketch to see its spectrogram.")
+        self.caption = QLabel(EMPTY_CAPTION)
         self.caption.setContentsMargins(6, 2, 6, 2)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

@@ -117,6 +117,9 @@ class PianoRollActions:
         self._tool_list: list[QAction] = []
         for spec in TOOL_SPECS:
             action = _make(view, spec, lambda tool=spec.slot: view.set_tool(tool))
+            # A tool is picked for the next gesture in the roll, wherever focus is now (the track
+            # list, a panel); a text field being typed in keeps its letters (Qt's shortcut override).
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
             action.setCheckable(True)
             action.setData(spec.slot)
             action.setIconText(spec.slot.capitalize())  # "Draw" on a tool bar button

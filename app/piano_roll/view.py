@@ -181,6 +181,7 @@ class PianoRollView(RollPainting, QAbstractScrollArea):
         self._playhead_tick: float | None = None
         self._loop_region: tuple[int, int] | None = None
         self._proposal: tuple[Note, ...] = ()  # a model's notes on offer, drawn as ghosts
+        self.proposal_owner: object = None  # the panel that offers them
         self._legend_rows: list[tuple[QRectF, int]] = []
         self.follow_playhead = False  # page the view along with the playhead
         self.default_velocity = DEFAULT_VELOCITY  # of drawn notes and key previews
@@ -599,9 +600,11 @@ class PianoRollView(RollPainting, QAbstractScrollArea):
     def proposal(self) -> tuple[Note, ...]:
         return self._proposal
 
-    def set_proposal(self, notes) -> None:
-        """Draw ``notes`` as ghosts over the roll (not part of the document; () clears them)."""
+    def set_proposal(self, notes, owner: object = None) -> None:
+        """Draw ``notes`` as ghosts over the roll (not part of the document; () clears them).
+        ``owner`` (the panel that offers them) is kept, so that they go when it is hidden."""
         self._proposal = tuple(notes)
+        self.proposal_owner = owner if self._proposal else None
         self.viewport().update()
 
     def clear_proposal(self) -> None:

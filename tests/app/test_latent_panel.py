@@ -44,6 +44,10 @@ def test_interpolate_choose_a_step_apply_and_undo(window, panel, qtbot):
     middle = panel.thumbs[2].track
     assert panel.current is middle and window.view.proposal  # shown as ghosts where A was
     assert min(n.start_tick for n in window.view.proposal) >= 2 * 1920
+    window.continue_dock.raise_()  # another panel's tab: the ghosts go with the Latent panel
+    qtbot.waitUntil(lambda: not window.view.proposal, timeout=2000)
+    window.latent_dock.raise_()
+    panel.choose(panel.thumbs[2])
     assert panel.apply()
     sketch = window.document.sketch
     assert len(sketch.tracks) == 3 and sketch.tracks[2].name == "Latent"

@@ -308,3 +308,29 @@ def test_keys_reach_the_window_commands_from_the_editor(window, qtbot, song):
     qtbot.keyClick(editor, Qt.Key.Key_Return)  # the delegate commits on the next event loop turn
     qtbot.waitUntil(lambda: window.sketch.tracks[0].name.endswith("Ml"), timeout=2000)
     assert window.undo_stack.undoText() == "Rename Track"
+
+
+def test_tool_keys_work_wherever_focus_is_but_not_while_typing(window, qtbot, song):
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QLineEdit
+
+    window.open_file(song)
+    window.activateWindow()
+    table = window.track_list.table
+    window.track_list.select(1)
+    table.setFocus()
+    qtbot.waitUntil(lambda: table.hasFocus(), timeout=2000)
+    assert window.view.tool == "draw"
+    qtbot.keyClick(table, Qt.Key.Key_S)
+    assert window.view.tool == "select"  # the track list had focus: S still picks the select tool
+    qtbot.keyClick(table, Qt.Key.Key_E)
+    assert window.view.tool == "erase"
+    window.render_panel.renderer.setFocus()  # a panel's list box
+    qtbot.keyClick(window.render_panel.renderer, Qt.Key.Key_D)
+    assert window.view.tool == "draw"
+    window.track_list.rename(0)
+    editor = table.findChild(QLineEdit)
+    assert editor is not None and editor.isVisible()
+    qtbot.keyClicks(editor, "Sed")
+    assert window.view.tool == "draw" and editor.text().endswith("Sed")  # typed, not tools
+    qtbot.keyClick(editor, Qt.Key.Key_Escape)

@@ -98,17 +98,33 @@ def test_new_asks_about_unsaved_changes(window, tmp_path):
 
 
 def test_open_asks_about_unsaved_changes(window, song):
-    window.ask_open_path = lambda caption, filters: str(song)
+    window.ask_open_path = lambda caption, filters: window.asked.append("open") or str(song)
     window.open_action.trigger()  # nothing to lose: no question
-    assert window.path == song and window.asked == []
+    assert window.path == song and window.asked == ["open"]
+    window.asked.clear()
     draw(window)
     window.answers = ["cancel"]
     window.open_action.trigger()
-    assert window.asked == ["save_changes"] and window.isWindowModified()
+    assert window.asked == ["save_changes"] and window.isWindowModified()  # asked first; cancelled: no file asked for
     assert window.sketch.note_count == len(LEAD) + len(BASS) + 1
     window.answers = ["discard"]
     window.open_action.trigger()
+    assert window.asked == ["save_changes", "save_changes", "open"]  # the question, then the file
     assert window.sketch.note_count == len(LEAD) + len(BASS) and not window.isWindowModified()
+
+
+def test_opening_another_file_clears_the_spectrogram_and_ghosts(window, song, write_midi, qtbot):
+    from app.spectrogram_view import EMPTY_CAPTION
+
+    window.open_file(song)
+    window.render_panel.set_renderer("builtin")
+    handle = window.render_panel.render()
+    qtbot.waitUntil(lambda: handle.finished and window.spectrogram.mel is not None, timeout=30_000)
+    window.view.set_proposal([Note(70, 90, 0, 480)], owner=window.latent_panel)
+    other = write_midi("other.mid", {"STRINGS": [(55, 80, 0, 1920)]}, qpm=90)
+    assert window.open_file(other)
+    assert window.spectrogram.mel is None and window.spectrogram.caption.text() == EMPTY_CAPTION
+    assert window.view.proposal == ()  # the old sketch's offer is gone too
 
 
 def test_import_midi_adds_the_tracks_as_one_undo_step(window, write_midi):
