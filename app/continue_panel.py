@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 
 from app.commands import push
 from app.engine_bridge import EngineBridge
-from app.panel_parts import SEED_MAX, ModelPanel, seed_controls
+from app.panel_parts import SEED_MAX, ModelPanel, seed_controls, unique_track_name
 from engine.document import AddTrack, Document, NoteEdit
 from engine.jobs import JobHandle, Progress
 from engine.music.key import NAMES, Key
@@ -367,13 +367,15 @@ class ContinuePanel(ModelPanel):
         sketch = self.document.sketch
         if request.into_new_track or not sketch.tracks:
             program = sketch.tracks[request.track].program if sketch.tracks else 0
-            edit = AddTrack(len(sketch.tracks), Track("Continuation", program, False, list(outcome.notes)),
-                            label="Continue")
+            name = unique_track_name("Continue", (t.name for t in sketch.tracks))
+            edit = AddTrack(len(sketch.tracks), Track(name, program, False, list(outcome.notes)), label="Continue")
         else:
             track = min(request.track, len(sketch.tracks) - 1)
             existing = set(sketch.tracks[track].notes)
             edit = NoteEdit(track, (), tuple(n for n in outcome.notes if n not in existing), label="Continue")
         push(self.undo_stack, self.document, edit, "Continue")
+        if isinstance(edit, AddTrack):
+            self.view.set_active_track(edit.index)  # the new track is the one being worked on
         self._last_command = self.undo_stack.command(self.undo_stack.index() - 1)
         self.status.setText(f"Added {len(outcome.notes)} notes in {key}, seed {outcome.seed}. "
                             "Undo takes them back; Regenerate tries again.")

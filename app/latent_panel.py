@@ -42,7 +42,7 @@ from PySide6.QtWidgets import (
 
 from app.commands import push
 from app.engine_bridge import EngineBridge
-from app.panel_parts import SEED_MAX, ModelPanel, seed_controls
+from app.panel_parts import SEED_MAX, ModelPanel, seed_controls, unique_track_name
 from app.piano_roll.view import melody_mime
 from engine.document import AddTrack, Document
 from engine.jobs import JobHandle, Progress
@@ -247,6 +247,8 @@ class LatentPanel(ModelPanel):
         self.slots: dict[str, Track | None] = dict.fromkeys("ABCD")
         self.offsets: dict[str, int] = dict.fromkeys("ABCD", 0)  # where each slot's melody began (ticks)
         self.current: Track | None = None  # the melody on show (at bar 0)
+        self.current_name = "Latent"  # what made it ("A\u2192B 40%", "Sample 2"): the name Apply gives its track
+        self._preview_name = "Latent"
         self._preview_job: JobHandle | None = None
         self._strip_job: JobHandle | None = None
         self.previews_shown = 0
@@ -458,6 +460,7 @@ class LatentPanel(ModelPanel):
                              point.temperature, point.seed)
 
         self._preview_job = self.bridge.submit(decode, key="latent-preview", name="Previewing the melody")
+        self._preview_name = f"A\u2192B {round(100 * point.t)}%" if point.t > 0 else "A varied"
         return self._preview_job
 
     def preview_pad(self, u: float, v: float) -> JobHandle | None:
@@ -472,6 +475,7 @@ class LatentPanel(ModelPanel):
             return self._model().pad_point(corners, u, v, temperature, seed)
 
         self._preview_job = self.bridge.submit(decode, key="latent-preview", name="Previewing the melody")
+        self._preview_name = f"Pad {round(100 * u)}%, {round(100 * v)}%"
         return self._preview_job
 
     def interpolate(self) -> JobHandle | None:
@@ -512,8 +516,9 @@ class LatentPanel(ModelPanel):
         offset = self.offsets["A"] if self.slots["A"] is not None else 0
         return [n.shifted(ticks=offset) for n in track.notes]
 
-    def show_melody(self, track: Track) -> None:
-        self.current = track
+    def show_melody(self, track: Track, name: str = "Latent") -> None:
+        """Show a model's melody as ghosts; ``name`` (what made it) names the track Apply adds."""
+        self.current, self.current_name = track, name
         self.view.set_proposal(self._place(track), owner=self)
         self._sync()
 
@@ -523,7 +528,7 @@ class LatentPanel(ModelPanel):
         if handle is self._preview_job:
             self._preview_job = None
             self.previews_shown += 1
-            self.show_melody(handle.result)
+            self.show_melody(handle.result, self._preview_name)
             self.status.setText(f"Preview: {len(handle.result.notes)} notes. Apply adds it as a new track.")
         elif handle is self._strip_job:
             self._strip_job = None
@@ -543,10 +548,12 @@ class LatentPanel(ModelPanel):
         sampled = self._strip_kind == "sample"
         for i, track in enumerate(tracks):
             if sampled:
-                caption = f"#{i + 1}"
+                caption, name = f"#{i + 1}", f"Sample {i + 1}"
             else:
                 caption = "A" if i == 0 else "B" if i == len(tracks) - 1 else f"{i}"
+                name = f"A\u2192B {round(100 * i / max(len(tracks) - 1, 1))}%"
             thumb = MelodyThumb(track, caption)
+            thumb.name = name
             thumb.setToolTip(f"{caption}: {len(track.notes)} notes. Click to hear it and see it in the roll.")
             thumb.clicked.connect(lambda t=thumb: self.choose(t))
             self.strip_layout.insertWidget(self.strip_layout.count() - 1, thumb)
@@ -557,7 +564,7 @@ class LatentPanel(ModelPanel):
     def choose(self, thumb: MelodyThumb) -> None:
         for t in self.thumbs:
             t.set_selected(t is thumb)
-        self.show_melody(thumb.track)
+        self.show_melody(thumb.track, getattr(thumb, "name", "Latent"))
         if self.transport is not None:
             self.transport.audition(thumb.track.copy(self._place(thumb.track)))
 
@@ -565,7 +572,7 @@ class LatentPanel(ModelPanel):
         """Add the melody on show as a new track where A was (one undo step)."""
         if self.current is None or not self.current.notes:
             return False
-        self._add_track(self._place(self.current))
+        self._add_track(self._place(self.current), self.current_name)
         self.current = None
         self._sync()
         return True
@@ -575,11 +582,13 @@ class LatentPanel(ModelPanel):
         if self.model_error is None and notes:
             self._add_track([n.shifted(ticks=int(tick)) for n in notes])
 
-    def _add_track(self, notes: list[Note]) -> None:
+    def _add_track(self, notes: list[Note], name: str = "Latent") -> None:
         sketch = self.document.sketch
         program = sketch.tracks[self.view.active_track].program if sketch.tracks else 0
-        track = Track("Latent", program, False, sorted(notes))
-        push(self.undo_stack, self.document, AddTrack(len(sketch.tracks), track, label="Apply Melody"), "Apply Melody")
+        track = Track(unique_track_name(name, (t.name for t in sketch.tracks)), program, False, sorted(notes))
+        index = len(sketch.tracks)
+        push(self.undo_stack, self.document, AddTrack(index, track, label="Apply Melody"), "Apply Melody")
+        self.view.set_active_track(index)  # the new track is the one being worked on
         self.view.clear_proposal()
         self.status.setText(f"Added a track of {len(track.notes)} notes. Undo takes it back.")
         self.applied.emit(len(track.notes))

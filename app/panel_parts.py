@@ -11,6 +11,17 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSpinBox, QWidget
 SEED_MAX = 2**31 - 1
 
 
+def unique_track_name(base: str, existing) -> str:
+    """``base``, or "base 2", "base 3"... the first that no track in ``existing`` (names) has."""
+    names = set(existing)
+    if base not in names:
+        return base
+    n = 2
+    while f"{base} {n}" in names:
+        n += 1
+    return f"{base} {n}"
+
+
 def status_label(text: str = "") -> QLabel:
     """A panel's line of news: wraps, and can be selected and copied."""
     label = QLabel(text)

@@ -37,7 +37,8 @@ def test_continue_under_key_lock_is_one_undo_step(window, panel, qtbot):
     assert panel.running and not panel.continue_button.isEnabled() and panel.cancel_button.isEnabled()
     wait_done(qtbot, panel)
     sketch = window.document.sketch
-    assert len(sketch.tracks) == 2 and sketch.tracks[1].name == "Continuation"
+    assert len(sketch.tracks) == 2 and sketch.tracks[1].name == "Continue"
+    assert window.view.active_track == 1  # the new track is the one being worked on
     new = sketch.tracks[1].notes
     assert new and all(n.pitch % 12 in parse_key("C:maj").pitch_classes for n in new)
     assert all(1920 <= n.start_tick < 1920 + 2 * 1920 for n in new)  # from the next bar, 2 bars

@@ -50,7 +50,11 @@ def test_interpolate_choose_a_step_apply_and_undo(window, panel, qtbot):
     panel.choose(panel.thumbs[2])
     assert panel.apply()
     sketch = window.document.sketch
-    assert len(sketch.tracks) == 3 and sketch.tracks[2].name == "Latent"
+    assert len(sketch.tracks) == 3 and sketch.tracks[2].name == "A\u2192B 50%"  # named after what made it
+    assert window.view.active_track == 2  # and the one being worked on
+    panel.choose(panel.thumbs[2])
+    assert panel.apply() and window.document.sketch.tracks[3].name == "A\u2192B 50% 2"  # never twice the same
+    window.undo_stack.undo()
     assert len(sketch.tracks[2].notes) == len(middle.notes) and not window.view.proposal
     window.undo_stack.undo()
     assert len(window.document.sketch.tracks) == 2

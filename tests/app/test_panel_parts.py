@@ -19,3 +19,11 @@ def test_a_missing_model_turns_the_panel_off_with_a_reason(window, tmp_path, mon
     qtbot.addWidget(p)
     assert p.model_error and "not installed" in p.status.text()
     assert not getattr(p, button).isEnabled() and getattr(p, action)() is None
+
+
+def test_a_new_tracks_name_is_never_one_already_there():
+    from app.panel_parts import unique_track_name
+
+    assert unique_track_name("Continue", ["Melody"]) == "Continue"
+    assert unique_track_name("Continue", ["Continue", "Continue 2"]) == "Continue 3"
+    assert unique_track_name("Sample 1", ["Sample 1", "Continue 2"]) == "Sample 1 2"
