@@ -25,6 +25,7 @@ from PySide6.QtGui import (
     QUndoStack,
 )
 from PySide6.QtWidgets import (
+    QApplication,
     QDockWidget,
     QFileDialog,
     QFrame,
@@ -45,7 +46,7 @@ from app.document_io import MIDI_FILTERS, OPEN_FILTERS, open_any
 from app.engine_bridge import EngineBridge
 from app.latent_panel import LatentPanel
 from app.render_panel import RenderPanel
-from app.shortcuts import key_sequences
+from app.shortcuts import TextFieldKeys, key_sequences
 from app.spectrogram_view import EMPTY_CAPTION, SpectrogramView
 from app.track_list import TrackList
 from app.transport import (
@@ -141,7 +142,7 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self.transport_bar = TransportBar(self.document, self.undo_stack, self.transport,
                                           self.play_action, self.loop_action,
-                                          self.metronome_action, self)
+                                          self.metronome_action, self.stop_action, self)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.transport_bar)
         self.track_list = TrackList(self.document, self.undo_stack)
         self.tracks_dock = self._dock("Tracks", "tracks", self.track_list, Qt.DockWidgetArea.LeftDockWidgetArea)
@@ -167,6 +168,8 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._connect()
 
+        self._text_keys = TextFieldKeys(self)  # Return in a text field is not Stop
+        QApplication.instance().installEventFilter(self._text_keys)
         self.setAcceptDrops(True)
         self.resize(1280, 800)
         self.view.setFocus()  # the editor's keys work from the start
@@ -255,7 +258,9 @@ class MainWindow(QMainWindow):
         self.follow_action.setChecked(True)
 
         self.play_action = a("&Play", "transport.play", self.transport.toggle_play,
-                             "Play from the start (or the loop), or stop")
+                             "Play from the start point (or where it paused), or pause")
+        self.stop_action = a("&Stop", "transport.stop", self.transport.stop,
+                             "Stop and return to the start point")
         self.loop_action = a("&Loop", "transport.loop", self._loop_toggled,
                              "Loop the loop region (the whole sketch if none is set)",
                              checkable=True)
@@ -323,6 +328,7 @@ class MainWindow(QMainWindow):
 
         transport_menu = bar.addMenu("&Transport")
         transport_menu.addAction(self.play_action)
+        transport_menu.addAction(self.stop_action)
         transport_menu.addSeparator()
         transport_menu.addAction(self.loop_action)
         transport_menu.addAction(self.loop_selection_action)
@@ -1021,6 +1027,7 @@ class MainWindow(QMainWindow):
         if self._closed:
             return
         self._closed = True
+        QApplication.instance().removeEventFilter(self._text_keys)
         self._autosave_timer.stop()
         self._busy_timer.stop()
         self.transport.close()

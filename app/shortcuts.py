@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QLineEdit, QPlainTextEdit, QTextEdit
 
 StandardKey = QKeySequence.StandardKey
 
@@ -21,6 +23,7 @@ SHORTCUTS: dict[str, tuple[str | QKeySequence.StandardKey, ...]] = {
     "edit.undo": (StandardKey.Undo, "Ctrl+Z"),
     "edit.redo": (StandardKey.Redo, "Ctrl+Shift+Z"),
     "transport.play": ("Space",),
+    "transport.stop": ("Return", "Enter", "Home"),
     "transport.loop": ("Ctrl+L",),
     "transport.loop_selection": ("L",),
     "transport.metronome": ("M",),
@@ -70,3 +73,18 @@ def key_sequences(action_name: str) -> list[QKeySequence]:
             if not seq.isEmpty() and seq not in sequences:
                 sequences.append(seq)
     return sequences
+
+
+class TextFieldKeys(QObject):
+    """An application event filter: Return and Enter belong to a text field being typed in (a
+    track's name, the tempo box), never to a window shortcut such as Stop. Qt lets a line edit
+    claim the letters it types, but not these keys."""
+
+    KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt's name
+        if event.type() == QEvent.Type.ShortcutOverride and event.key() in self.KEYS:
+            focus = QApplication.focusWidget()
+            if isinstance(focus, (QLineEdit, QAbstractSpinBox, QTextEdit, QPlainTextEdit)):
+                event.accept()  # delivered to the field as a key press, not as a shortcut
+        return False

@@ -218,7 +218,8 @@ class Transport(QObject):
         self.metronome = False
         self.loop_enabled = False
         self.loop_ticks: tuple[int, int] | None = None
-        self.start_tick = 0  # where Play starts (a click on the ruler moves it)
+        self.start_tick = 0  # where Play starts (a click on the ruler moves it), and Stop returns to
+        self.resume_tick: int | None = None  # where a paused song goes on
         self.last_error: str | None = None
         self._song: _Song | None = None
         self._render_handle: JobHandle | None = None
@@ -291,10 +292,33 @@ class Transport(QObject):
     # -- play and stop --------------------------------------------------------------------------
 
     def toggle_play(self) -> None:
-        if self.playing:
+        """Space: play, or pause where the sound is (a render still on its way is let go)."""
+        if self.state == "playing":
+            self.pause()
+        elif self.playing:
             self.stop()
         else:
             self.play()
+
+    @property
+    def paused(self) -> bool:
+        """Stopped by `pause`: Play goes on from `resume_tick`."""
+        return self.state == "stopped" and self.resume_tick is not None
+
+    def pause(self) -> None:
+        """Stop the sound where it is: Play goes on from there; Stop returns to the start point."""
+        player, song = self.player, self._song
+        if self.state != "playing" or player is None or song is None:
+            self.stop()
+            return
+        tick = song.sketch.seconds_to_ticks(player.position_s)
+        self._halt()
+        self.resume_tick = tick
+        self._set_view_playhead(tick)
+        self.position_changed.emit(self.document.sketch.ticks_to_seconds(tick), tick)
+        self._set_state("stopped")
+        self.message.emit(f"Paused at bar {bar_beat(self.document.sketch, tick)[0]}; "
+                          "Space goes on, Enter returns to the start")
 
     def play(self) -> None:
         """Start from the loop start (or the beginning) once the audio is ready."""
@@ -307,7 +331,14 @@ class Transport(QObject):
             self._request_render()
 
     def stop(self) -> None:
-        """Stop and return the playhead to where play started; a render on its way is kept."""
+        """Stop and return the playhead to the start point (where play started, or a click on
+        the ruler put it); a render on its way is kept."""
+        self._halt()
+        self.resume_tick = None
+        self._show_start()
+        self._set_state("stopped")
+
+    def _halt(self) -> None:
         self._playhead_timer.stop()
         self._rerender_timer.stop()
         if self.player is not None:
@@ -315,8 +346,6 @@ class Transport(QObject):
                 self.player.stop()
             except Exception:  # stopping must never fail the window
                 log.exception("player.stop failed")
-        self._show_start()
-        self._set_state("stopped")
 
     def seek(self, tick: int) -> None:
         """Move the playhead to ``tick``: a jump while playing, else where the next Play starts."""
@@ -325,6 +354,7 @@ class Transport(QObject):
             self.player.seek(self._song.sketch.ticks_to_seconds(tick))
             return
         self.start_tick = tick
+        self.resume_tick = None
         if not self.playing:
             self._show_start()
 
@@ -334,8 +364,9 @@ class Transport(QObject):
         self.position_changed.emit(self.document.sketch.ticks_to_seconds(tick), tick)
 
     def _start_seconds(self, sketch: Sketch) -> float:
-        """Where Play starts: the start tick, or the loop start when that lies outside the loop."""
-        tick = self.start_tick
+        """Where Play starts: where it was paused, else the start tick; the loop start when that
+        lies outside the loop."""
+        tick = self.start_tick if self.resume_tick is None else self.resume_tick
         if self.loop_enabled and self.loop_ticks:
             start, end = self.loop_ticks
             if not start <= tick < end:
@@ -446,6 +477,7 @@ class Transport(QObject):
             player.set_song(song.rendered.audio, song.sample_rate)
             self._apply_loop()
             player.play(self._start_seconds(song.sketch))
+            self.resume_tick = None
         except AudioDeviceError as error:  # the sentence says what to do; Play tries again
             self.stop()
             self._report(str(error))
@@ -662,6 +694,9 @@ def draw_icon(kind: str, color: QColor = ICON_COLOR, size: int = 32) -> QIcon:
             p.drawPath(path)
         elif kind == "stop":
             p.drawRoundedRect(QRectF(9, 9, 14, 14), 2, 2)
+        elif kind == "pause":
+            p.drawRoundedRect(QRectF(9, 8, 5, 16), 1.5, 1.5)
+            p.drawRoundedRect(QRectF(18, 8, 5, 16), 1.5, 1.5)
         elif kind == "loop":
             pen = QPen(color, 2.6)
             pen.setCapStyle(Qt.PenCapStyle.RoundCap)
@@ -704,7 +739,7 @@ class TransportBar(QToolBar):
 
     def __init__(self, document: Document, undo_stack: QUndoStack, transport: Transport,
                  play_action: QAction, loop_action: QAction, metronome_action: QAction,
-                 parent: QWidget | None = None) -> None:
+                 stop_action: QAction, parent: QWidget | None = None) -> None:
         super().__init__("Transport", parent)
         self.setObjectName("transport")
         self.setMovable(False)
@@ -714,13 +749,15 @@ class TransportBar(QToolBar):
         self.transport = transport
         self._syncing = False
         self._play_icon = draw_icon("play", PLAY_COLOR)
-        self._stop_icon = draw_icon("stop", STOP_COLOR)
+        self._pause_icon = draw_icon("pause", PLAY_COLOR)
         play_action.setIcon(self._play_icon)
+        stop_action.setIcon(draw_icon("stop", STOP_COLOR))
         loop_action.setIcon(draw_icon("loop", ACCENT_COLOR))
         metronome_action.setIcon(draw_icon("metronome", ACCENT_COLOR))
         self.play_action = play_action
 
         self.play_button = self._button(play_action)
+        self.stop_button = self._button(stop_action)
         self.loop_button = self._button(loop_action)
         self.metronome_button = self._button(metronome_action)
         self.addSeparator()
@@ -828,8 +865,8 @@ class TransportBar(QToolBar):
 
     def _state_changed(self, state: str) -> None:
         stopped = state == "stopped"
-        self.play_action.setIcon(self._play_icon if stopped else self._stop_icon)
-        self.play_action.setText("&Play" if stopped else "&Stop")
+        self.play_action.setIcon(self._play_icon if stopped else self._pause_icon)
+        self.play_action.setText("&Play" if stopped else "&Pause")
 
     def _position_changed(self, seconds: float, tick: int) -> None:
         bar, beat = bar_beat(self.document.sketch, tick)

@@ -105,11 +105,24 @@ def test_play_moves_the_playhead_forward_then_stop_resets(window, qtbot):
     qtbot.waitUntil(moved_forward, timeout=10000)
     assert all(0 <= t <= 3840 for t in seen)
     assert window.view.follow_playhead
-    assert window.play_action.text().replace("&", "") == "Stop"
-    window.play_action.trigger()
-    assert window.transport.state == "stopped" and window.view.playhead_tick is None
-    assert not window.transport.timers_active
+    assert window.play_action.text().replace("&", "") == "Pause"
+    window.play_action.trigger()  # Space pauses: the playhead stays where the sound stopped
+    transport = window.transport
+    assert transport.state == "stopped" and transport.paused and not transport.timers_active
+    paused_at = transport.resume_tick
+    assert window.view.playhead_tick == (paused_at or None)
     assert window.play_action.text().replace("&", "") == "Play"
+    starts = []
+    play = window.player.play
+    window.player.play = lambda from_s=None: starts.append(from_s) or play(from_s)
+    window.play_action.trigger()  # and Space again goes on from there
+    assert transport.state == "playing" and not transport.paused
+    assert starts == [pytest.approx(window.sketch.ticks_to_seconds(paused_at))]
+    window.stop_action.trigger()  # Stop (Enter) returns to the start point
+    assert transport.state == "stopped" and not transport.paused and window.view.playhead_tick is None
+    window.play_action.trigger()
+    assert starts[-1] == 0.0
+    window.stop_action.trigger()
 
 
 def test_playing_to_the_end_stops_by_itself(window, qtbot):
