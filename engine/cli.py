@@ -426,7 +426,7 @@ def cmd_train_melflow(args: argparse.Namespace) -> int:
         sources=args.sources, out=args.out, frames=args.frames, batch_size=args.batch_size, lr=args.lr,
         minutes=args.minutes, max_steps=args.max_steps, eval_every=args.eval_every, seed=args.seed,
         device=args.device, precision=args.precision, init=args.init, resume=not args.fresh,
-        n_flows=args.flows, coupling_dim=args.coupling_dim))
+        n_flows=args.flows, coupling_dim=args.coupling_dim, templates=args.templates))
     if "final" not in result:  # another rank of a torchrun job: rank 0 reports
         return 0
     shown = ", ".join(f"{k} {v:.4f}" for k, v in result["final"].items())
@@ -590,6 +590,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--lr", type=float, default=1e-3)
     t.add_argument("--flows", type=int, default=None, help="flow steps (default: the config's)")
     t.add_argument("--coupling-dim", type=int, default=None, help="width of the coupling networks")
+    t.add_argument("--templates", action="store_true",
+                   help="add the note templates (an additive model of each key's spectrum); with --init, "
+                        "to a bundle without them")
     t.add_argument("--minutes", type=float, default=None, help="stop cleanly after this long")
     t.add_argument("--max-steps", type=int, default=None)
     t.add_argument("--eval-every", type=int, default=250)

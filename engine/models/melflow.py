@@ -53,6 +53,13 @@ class MelFlowConfig:
     mel_mean: float = -6.0  # the flow works on (mel - mean) / std
     mel_std: float = 3.0
     dequant_std: float = 0.05  # training noise on the log-mel (its units), see MelFlow.loss
+    # The note templates (`NoteTemplates`): an additive model of the instrument, each sounding
+    # key adding its own learnt spectrum under a learnt envelope, told to the encoder and added
+    # to the prior's mean. False: the encoder alone (the first bundle).
+    templates: bool = False
+    template_dim: int = 64
+    template_hidden: int = 256
+    envelope_hidden: int = 32
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -116,6 +123,55 @@ def note_features(notes: np.ndarray, n_frames: int, cfg: MelFlowConfig | None = 
     return out.transpose(1, 0, 2).reshape(-1, n_frames)  # pitch-major: 4 rows per pitch
 
 
+class NoteTemplates(nn.Module):
+    """An additive model of how a synth sounds a piano roll: each sounding key k of program p
+    adds a power spectrum of its own, |S_k(t)|^2 = G_k(t) (y_k(t) Y_pk + (1 - y_k(t)) O_pk): a
+    young and an old spectrum (a piano's upper harmonics die first) from a small network over
+    the key's and the program's embeddings, mixed by y and scaled by the gain G, which another
+    network gives from the key's four features at frame t (onset, sustain, age, release), its
+    place on the keyboard and the program. Keys add as incoherent sources do, in power: two
+    matrix products over the keys. The result is a log-mel (B, n_mels, T): what a frame sounds
+    like with no interaction between the notes but their sum, for the encoder to correct."""
+
+    def __init__(self, cfg: MelFlowConfig) -> None:
+        super().__init__()
+        d, m = cfg.template_dim, cfg.n_mels
+        self.cfg = cfg
+        self.key = nn.Embedding(cfg.n_pitches, d)
+        self.program = nn.Embedding(cfg.n_programs, d)
+        self.spectrum = nn.Sequential(nn.Linear(d, cfg.template_hidden), nn.GELU(),
+                                      nn.Linear(cfg.template_hidden, 2 * m))
+        e = cfg.envelope_hidden
+        self.envelope_program = nn.Embedding(cfg.n_programs, e)
+        self.envelope_in = nn.Linear(FEATURES_PER_PITCH + 1, e)
+        self.envelope_out = nn.Linear(e, 2)
+        with torch.no_grad():  # start quiet-ish and flat: about -4 in log units, the same young and old
+            self.spectrum[-1].bias[:m].fill_(-4.0)
+            self.spectrum[-1].bias[m:].zero_()
+
+    def forward(self, features: torch.Tensor, program: torch.Tensor) -> torch.Tensor:
+        cfg = self.cfg
+        b, _, t = features.shape
+        f = features.view(b, cfg.n_pitches, FEATURES_PER_PITCH, t)
+        active = (f[:, :, 1] > 0) | (f[:, :, 3] > 0)  # (B, P, T): held or releasing
+        keys = active.any(dim=2).any(dim=0).nonzero().flatten()  # only keys that sound in the batch
+        if len(keys) == 0:
+            return torch.full((b, cfg.n_mels, t), MEL.silence, device=features.device, dtype=torch.float32)
+        f, active = f[:, keys].float(), active[:, keys]
+        spec = self.spectrum(self.key(keys)[None] + self.program(program)[:, None])  # (B, K, 2M)
+        base, change = spec.float().clamp(-15.0, 8.0).chunk(2, dim=-1)
+        position = (keys.float() / max(cfg.n_pitches - 1, 1) * 2 - 1)[None, :, None, None].expand(b, -1, t, 1)
+        x = torch.cat([f.permute(0, 1, 3, 2), position], dim=-1)  # (B, K, T, 5)
+        hidden = F.gelu(self.envelope_in(x) + self.envelope_program(program)[:, None, None])
+        gain, mix = self.envelope_out(hidden).float().unbind(-1)  # (B, K, T)
+        power = torch.exp(2 * gain.clamp(-15.0, 8.0)) * active  # each key's power over time
+        young = torch.sigmoid(mix)
+        # Powers: the young spectrum and the aged one, mixed as the note ages; summed over the keys.
+        total = (torch.einsum("bkt,bkm->bmt", power * young, torch.exp(2 * base))
+                 + torch.einsum("bkt,bkm->bmt", power * (1 - young), torch.exp(2 * (base + change))))
+        return 0.5 * torch.log(total.float() + MEL.log_floor ** 2)  # the silent floor, as a power
+
+
 class NoteEncoder(nn.Module):
     """Features and program to the prior's mean and log scale (mel units, normalised), and to the
     hidden features the flow's couplings see."""
@@ -130,15 +186,31 @@ class NoteEncoder(nn.Module):
         self.norm = nn.LayerNorm(d, eps=1e-6)
         self.out = nn.Conv1d(d, 2 * cfg.n_mels, 1)
         self.cond = nn.Conv1d(d, cfg.cond_dim, 1)
+        self.cfg = cfg
+        if cfg.templates:
+            self.templates = NoteTemplates(cfg)
+            # Both start at zero, so an encoder trained without templates carries on unchanged.
+            self.template_in = nn.Conv1d(cfg.n_mels, d, 1)
+            nn.init.zeros_(self.template_in.weight)
+            nn.init.zeros_(self.template_in.bias)
+            self.template_gate = nn.Parameter(torch.zeros(()))
 
     def forward(self, features: torch.Tensor, program: torch.Tensor):
-        """features (B, n_features, T), program (B,) long -> mu, log_sigma (B, n_mels, T), h (B, cond_dim, T)."""
+        """features (B, n_features, T), program (B,) long -> mu, log_sigma (B, n_mels, T) normalised,
+        h (B, cond_dim, T), and the templates' log-mel (B, n_mels, T) in mel units (None without)."""
         h = self.inp(features) + self.program(program)[:, :, None]
+        template = None
+        if self.cfg.templates:
+            template = self.templates(features, program)
+            normalised = (template - self.cfg.mel_mean) / self.cfg.mel_std
+            h = h + self.template_in(normalised.to(h.dtype))
         for block in self.blocks:
             h = block(h)
         h = self.norm(h.transpose(1, 2)).transpose(1, 2)
         mu, log_sigma = self.out(h).chunk(2, dim=1)
-        return mu, log_sigma, self.cond(h)
+        if template is not None:
+            mu = mu + self.template_gate * normalised
+        return mu, log_sigma, self.cond(h), template
 
 
 # -- the flow ---------------------------------------------------------------------------------------
@@ -289,7 +361,7 @@ class MelFlow(nn.Module):
         cfg = self.cfg
         noisy = mel + cfg.dequant_std * torch.randn(mel.shape, generator=generator, device=mel.device)
         x = self._normalise(noisy)
-        mu, log_sigma, h = self.encoder(features, program)
+        mu, log_sigma, h, template = self.encoder(features, program)
         mu, log_sigma = mu.float(), log_sigma.float()
         z, logdet = self.flow(x, h)
         z = z.float()
@@ -298,7 +370,13 @@ class MelFlow(nn.Module):
         # The normalisation's own Jacobian makes the figure a density of the log-mel itself.
         nll = (prior.sum(dim=(1, 2)) - logdet).mean() / n + math.log(cfg.mel_std)
         regression = F.l1_loss(self._denormalise(mu), mel)
-        return nll + regression_weight * regression, {"nll": float(nll.detach()), "mel_l1": float(regression.detach())}
+        total = nll + regression_weight * regression
+        parts = {"nll": float(nll.detach()), "mel_l1": float(regression.detach())}
+        if template is not None:  # the templates learn to be a mel of their own, too
+            template_l1 = F.l1_loss(template, mel)
+            total = total + regression_weight * template_l1
+            parts["template_l1"] = float(template_l1.detach())
+        return total, parts
 
     @torch.no_grad()
     def generate(self, features: torch.Tensor, program: torch.Tensor, temperature: float = 0.5,
@@ -314,7 +392,7 @@ class MelFlow(nn.Module):
         pad = t % 2
         if pad:  # the flow folds frame pairs: repeat the last frame, cut it off again below
             features = torch.cat([features, features[..., -1:]], dim=-1)
-        mu, log_sigma, h = self.encoder(features, program)
+        mu, log_sigma, h, _ = self.encoder(features, program)
         mu, log_sigma = mu.float(), log_sigma.float()
         if not use_flow:
             return self._clamp(self._denormalise(mu)[..., :t])

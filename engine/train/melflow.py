@@ -61,6 +61,9 @@ class TrainArgs:
     n_flows: int | None = None
     coupling_dim: int | None = None
     encoder_dim: int | None = None
+    template_lr_scale: float = 5.0
+    templates: bool = False  # add the note templates (engine.models.melflow.NoteTemplates); with init,
+    # to a bundle trained without them: its weights are kept and the templates start switched off
 
 
 class Windows:
@@ -137,6 +140,8 @@ def build_model(args: TrainArgs) -> MelFlow:
         cfg = replace(cfg, coupling_dim=args.coupling_dim)
     if args.encoder_dim:
         cfg = replace(cfg, encoder_dim=args.encoder_dim)
+    if args.templates:
+        cfg = replace(cfg, templates=True)
     return MelFlow(cfg)
 
 
@@ -163,8 +168,15 @@ def train(args: TrainArgs) -> dict:
         from engine.registry import read_bundle
 
         config, state = read_bundle(args.init)
-        model = MelFlow(MelFlowConfig.from_dict(config["config"]))
-        model.load_state_dict(state)
+        cfg = MelFlowConfig.from_dict(config["config"])
+        if args.templates and not cfg.templates:  # grow the templates on a bundle without them
+            model = MelFlow(replace(cfg, templates=True))
+            missing, unexpected = model.load_state_dict(state, strict=False)
+            if unexpected or any(not k.startswith("encoder.template") for k in missing):
+                raise ValueError(f"{args.init} is not a MelFlow of this shape")
+        else:
+            model = MelFlow(cfg)
+            model.load_state_dict(state)
     cfg = model.cfg
     train_clips, val_clips = load_clips(args.sources, "train"), load_clips(args.sources, "validation")
     if not train_clips:
@@ -180,7 +192,11 @@ def train(args: TrainArgs) -> dict:
     val = validation_batch(val_clips, cfg, args.eval_windows, args.eval_frames)
 
     model = model.to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.99), weight_decay=args.weight_decay)
+    # The templates learn a table of spectra from nothing: faster than the rest (template_lr_scale).
+    fresh = [p for n, p in model.named_parameters() if n.startswith("encoder.template")]
+    rest = [p for n, p in model.named_parameters() if not n.startswith("encoder.template")]
+    groups = [{"params": rest, "scale": 1.0}] + ([{"params": fresh, "scale": args.template_lr_scale}] if fresh else [])
+    opt = torch.optim.AdamW(groups, lr=args.lr, betas=(0.9, 0.99), weight_decay=args.weight_decay)
     out = Path(args.out)
     run = Run(out, args.minutes, args.max_steps)
     best = float("inf")
@@ -209,7 +225,7 @@ def train(args: TrainArgs) -> dict:
         mel, feats, program = (t.to(device) for t in windows.batch(args.batch_size))
         lr = warmup_cosine(args.lr, args.warmup, run.step, run.progress())
         for group in opt.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group.get("scale", 1.0)
         with autocast(device, args.precision):
             loss, parts = loss_module(mel, feats, program)
         bad = torch.tensor(0.0 if torch.isfinite(loss) else 1.0, device=device)

@@ -64,7 +64,7 @@ def test_a_new_flow_is_the_identity():
     model = MelFlow(TINY).eval()
     feats, program = _inputs(TINY, 10)
     x = torch.randn(2, TINY.n_mels, 10)
-    _, _, h = model.encoder(feats, program)
+    _, _, h, _ = model.encoder(feats, program)
     z, logdet = model.flow(x, h)
     torch.testing.assert_close(z, x)
     torch.testing.assert_close(logdet, torch.zeros(2))
@@ -75,7 +75,7 @@ def test_the_inverse_undoes_the_forward_pass():
     feats, program = _inputs(TINY, 12)
     x = torch.randn(2, TINY.n_mels, 12)
     with torch.no_grad():
-        _, _, h = model.encoder(feats, program)
+        _, _, h, _ = model.encoder(feats, program)
         z, _ = model.flow(x, h)
         back, _ = model.flow(z, h, reverse=True)
     assert (z - x).abs().max() > 0.1  # the scrambled flow does something
@@ -85,7 +85,7 @@ def test_the_inverse_undoes_the_forward_pass():
 def test_log_determinant_matches_a_brute_force_jacobian():
     model = _scramble(MelFlow(TINY).double()).eval()
     feats, program = _inputs(TINY, 6, batch=1)
-    _, _, h = model.encoder(feats.double(), program)
+    _, _, h, _ = model.encoder(feats.double(), program)
     x = torch.randn(1, TINY.n_mels, 6, dtype=torch.float64)
 
     def f(flat):
@@ -137,3 +137,41 @@ def test_loss_is_finite_and_learns_a_mel_from_notes():
     assert parts["nll"] < first["nll"] - 1.0 and parts["mel_l1"] < 0.5 * first["mel_l1"]
     out = model.generate(feats, torch.tensor([0]), temperature=0.0)
     assert (out[0][held].mean() - out[0][~held].mean()) > 5.0  # lit where the notes are
+
+
+def test_note_templates_add_keys_in_power_and_are_silent_without_notes():
+    from engine.models.melflow import NoteTemplates
+
+    torch.manual_seed(0)
+    cfg = MelFlowConfig(templates=True)
+    templates = NoteTemplates(cfg)
+    program = torch.tensor([0])
+
+    def roll(*pitches):
+        notes = np.array([(p, 100, 0.0, 0.2) for p in pitches], dtype=np.float32).reshape(-1, 4)
+        return torch.from_numpy(note_features(notes, 120, cfg))[None]  # 1.4 s: the release ends at 1.2 s
+
+    with torch.no_grad():
+        silent, c, g, both = (templates(roll(*ps), program) for ps in ((), (60,), (67,), (60, 67)))
+    assert torch.all(silent == MEL.silence)
+    # two keys sound together as incoherent sources: their powers add
+    expected = 0.5 * torch.log(torch.exp(2 * c) + torch.exp(2 * g) - np.exp(2 * MEL.silence))
+    assert torch.allclose(both[..., :10], expected[..., :10], atol=1e-3)
+    assert torch.all(both[..., 5] >= torch.maximum(c[..., 5], g[..., 5]) - 1e-5)
+    assert torch.allclose(c[..., 110:], torch.full_like(c[..., 110:], MEL.silence), atol=1e-4)  # after the release: silence
+
+
+def test_templates_grown_on_a_model_without_them_change_nothing_at_first():
+    torch.manual_seed(0)
+    plain = MelFlow(MelFlowConfig(n_flows=2, coupling_dim=16, encoder_dim=32))
+    grown = MelFlow(MelFlowConfig(n_flows=2, coupling_dim=16, encoder_dim=32, templates=True))
+    missing, unexpected = grown.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and all(k.startswith("encoder.template") for k in missing)
+    notes = np.array([(60, 90, 0.1, 0.6), (64, 80, 0.3, 0.9)], dtype=np.float32)
+    feats = torch.from_numpy(note_features(notes, 64, plain.cfg))[None]
+    noise = torch.randn(1, 80, 64)
+    a = plain.generate(feats, torch.tensor([0]), temperature=0.5, noise=noise)
+    b = grown.generate(feats, torch.tensor([0]), temperature=0.5, noise=noise)
+    assert torch.allclose(a, b, atol=1e-5)
+    _, parts = grown.loss(a, feats, torch.tensor([0]))
+    assert "template_l1" in parts  # and the templates learn from the first step
