@@ -51,6 +51,7 @@ from app.spectrogram_view import EMPTY_CAPTION, SpectrogramView
 from app.track_list import TrackList
 from app.transport import (
     METER_DENOMINATORS,
+    PLAYING,
     Transport,
     TransportBar,
     bar_beat,
@@ -81,6 +82,7 @@ WAV_FILTERS = ("WAV audio (*.wav)",)
 COMMON_METERS = ("4/4", "3/4", "2/4", "6/8", "5/4", "7/8", "9/8", "12/8", "2/2")
 BUSY_SHOW_MS = 250  # a job shorter than this never flashes the progress bar
 STATUS_MESSAGE_MS = 8000
+SOUND_LABEL_PX = 300  # the status bar's Sound field at most this wide (the whole text in its tooltip)
 
 
 def format_duration(seconds: float) -> str:
@@ -388,6 +390,8 @@ class MainWindow(QMainWindow):
         self.bridge.finished.connect(self._job_finished)
         self.bridge.failed.connect(self._job_failed)
         self.transport.message.connect(self._transport_message)
+        self.transport.sound_changed.connect(self._show_sound)
+        self.transport.state_changed.connect(self._transport_state)
         self.transport.song_changed.connect(self.show_spectrogram)
         self.transport.song_changed.connect(self._song_device)
         for panel, dock in ((self.latent_panel, self.latent_dock), (self.continue_panel, self.continue_dock)):
@@ -876,6 +880,18 @@ class MainWindow(QMainWindow):
 
     def _transport_message(self, text: str) -> None:
         self.statusBar().showMessage(text, STATUS_MESSAGE_MS)
+        self.statusBar().setToolTip(text)  # the whole sentence, where the bar is too narrow for it
+
+    def _transport_state(self, state: str) -> None:
+        if state == "stopped" and self.statusBar().currentMessage().startswith(PLAYING):
+            self.statusBar().clearMessage()  # not "Playing" after Stop
+
+    def _show_sound(self, renderer: str) -> None:
+        """Say what plays the song in the status bar's Sound field, shortened to fit."""
+        text = f"Sound: {renderer}"
+        metrics = self.sound_label.fontMetrics()
+        self.sound_label.setText(metrics.elidedText(text, Qt.TextElideMode.ElideMiddle, SOUND_LABEL_PX))
+        self.sound_label.setToolTip(text)
 
     # -- jobs in the status bar ---------------------------------------------------------------
 

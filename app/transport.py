@@ -175,6 +175,9 @@ def push_timing(stack: QUndoStack, document: Document, edit: TimingEdit | None) 
 
 # -- playback ---------------------------------------------------------------------------------
 
+PLAYING = "Playing"  # the status message while the song plays (the sound is named beside it)
+
+
 @dataclass
 class _Song:
     """What was rendered, and for which document state."""
@@ -197,6 +200,7 @@ class Transport(QObject):
     loop_changed(bool)   the loop was turned on or off, or its region moved
     message(str)         something to say in the status bar (errors included)
     song_changed(object) new audio to play arrived (a `Rendered`)
+    sound_changed(str)   what plays the song that just started (the renderer, for people)
     """
 
     state_changed = Signal(str)
@@ -204,6 +208,7 @@ class Transport(QObject):
     loop_changed = Signal(bool)
     message = Signal(str)
     song_changed = Signal(object)
+    sound_changed = Signal(str)  # what plays the song now started ("FluidSynth with TimGM6mb.sf2")
 
     def __init__(self, document: Document, bridge: EngineBridge, view,
                  player_factory: Callable[[], Player] = Player,
@@ -493,7 +498,8 @@ class Transport(QObject):
         note = song.rendered.note
         if not song.rendered.complete:
             note = f"the first {song.rendered.ready_s:.0f} s while the rest renders"
-        self.message.emit(f"Playing with {song.rendered.renderer}" + (f" ({note})" if note else ""))
+        self.sound_changed.emit(song.rendered.renderer)
+        self.message.emit(PLAYING + (f" ({note})" if note else ""))
 
     def _swap_song(self) -> None:
         song = self._song

@@ -23,6 +23,8 @@ from engine.music.sketch import Note, Sketch, TimeSignature, Track
 @pytest.fixture
 def window(window):
     window.ask_save_changes = lambda: "discard"
+    window.states = []  # every state the transport went through, for wait_playing
+    window.transport.state_changed.connect(window.states.append)
     return window
 
 
@@ -42,7 +44,10 @@ def meter(window):
 
 
 def wait_playing(qtbot, window):
-    qtbot.waitUntil(lambda: window.transport.state == "playing", timeout=20000)
+    """Until the song has started (the null device plays faster than real time, so a short song
+    may already have ended when this looks)."""
+    qtbot.waitUntil(lambda: "playing" in window.states, timeout=20000)
+    window.states.clear()
 
 
 # -- pure helpers -------------------------------------------------------------------------------
@@ -299,3 +304,16 @@ def test_ruler_drag_sets_the_loop_and_a_new_sketch_clears_it(window):
     window.new_document()
     assert not window.transport.loop_enabled and not window.loop_action.isChecked()
     assert window.view.loop_region is None
+
+
+def test_the_status_bar_names_the_sound_and_forgets_playing_after_stop(window, qtbot):
+    load(window, two_bars())
+    window.transport.set_loop(True)
+    window.transport.play()
+    wait_playing(qtbot, window)
+    assert window.statusBar().currentMessage() == "Playing"  # short: the Sound field says with what
+    renderer = window.transport.rendered.renderer
+    assert window.sound_label.toolTip() == f"Sound: {renderer}"
+    assert window.sound_label.fontMetrics().horizontalAdvance(window.sound_label.text()) <= 300
+    window.transport.stop()
+    assert window.statusBar().currentMessage() == ""  # not "Playing" after Stop
