@@ -42,7 +42,7 @@ from PySide6.QtWidgets import (
 
 from app.commands import push
 from app.engine_bridge import EngineBridge
-from app.panel_parts import SEED_MAX, ModelPanel, seed_controls, unique_track_name
+from app.panel_parts import SEED_MAX, ModelPanel, ResetSlider, seed_controls, unique_track_name
 from app.piano_roll.view import melody_mime
 from engine.document import AddTrack, Document
 from engine.jobs import JobHandle, Progress
@@ -157,10 +157,13 @@ class LatentPad(QWidget):
         if emit:
             self.moved.emit(self.u, self.v)
 
+    DOT = 5.0  # the dot's radius: its centre keeps this far inside the box
+
     def _at(self, event) -> None:
-        area = self._area()
+        area, r = self._area(), self.DOT
         pos = event.position()
-        self.set_position((pos.x() - area.left()) / area.width(), (pos.y() - area.top()) / area.height())
+        self.set_position((pos.x() - area.left() - r) / (area.width() - 2 * r),
+                          (pos.y() - area.top() - r) / (area.height() - 2 * r))
 
     def mousePressEvent(self, event) -> None:  # noqa: N802
         if self.isEnabled() and event.button() == Qt.MouseButton.LeftButton:
@@ -183,10 +186,12 @@ class LatentPad(QWidget):
                                         area.top() + y * (area.height() - 16), 12, 16),
                                  int(Qt.AlignmentFlag.AlignCenter), label)
             if self.isEnabled():
-                cx, cy = area.left() + self.u * area.width(), area.top() + self.v * area.height()
+                r = self.DOT  # the dot stays inside the box, even in a corner
+                cx = area.left() + r + self.u * (area.width() - 2 * r)
+                cy = area.top() + r + self.v * (area.height() - 2 * r)
                 painter.setBrush(QColor("#ffd166"))
                 painter.setPen(Qt.PenStyle.NoPen)
-                painter.drawEllipse(QRectF(cx - 5, cy - 5, 10, 10))
+                painter.drawEllipse(QRectF(cx - r, cy - r, 2 * r, 2 * r))
         finally:
             painter.end()
 
@@ -247,6 +252,7 @@ class LatentPanel(ModelPanel):
         self.slots: dict[str, Track | None] = dict.fromkeys("ABCD")
         self.offsets: dict[str, int] = dict.fromkeys("ABCD", 0)  # where each slot's melody began (ticks)
         self.current: Track | None = None  # the melody on show (at bar 0)
+        self._strip_kind = "step"  # what the strip holds: interpolation "step"s or "sample"s
         self.current_name = "Latent"  # what made it ("A\u2192B 40%", "Sample 2"): the name Apply gives its track
         self._preview_name = "Latent"
         self._preview_job: JobHandle | None = None
@@ -298,21 +304,25 @@ class LatentPanel(ModelPanel):
         strip_scroll.setWidgetResizable(True)
         strip_scroll.setFixedHeight(90)
 
-        self.blend = QSlider(Qt.Orientation.Horizontal)
-        self.blend.setRange(0, 100)
-        self.blend.setToolTip("Slide from A (left) to B (right); the piano roll shows the melody there")
+        self.blend = ResetSlider(0, 100)
+        self.blend.setToolTip("Slide from A (left) to B (right); the piano roll shows the melody there. "
+                              "Double-click: back to A")
         self.blend.valueChanged.connect(self.preview)
+        self.blend.valueChanged.connect(self._follow_blend)
+        self.blend_value = QLabel("0%")
+        self.blend_value.setMinimumWidth(34)
+        self.blend.valueChanged.connect(lambda v: self.blend_value.setText(f"{v}%"))
         blend_row = QHBoxLayout()
         blend_row.addWidget(QLabel("A"))
         blend_row.addWidget(self.blend, 1)
         blend_row.addWidget(QLabel("B"))
+        blend_row.addWidget(self.blend_value)
 
         self.attribute_sliders: dict[str, QSlider] = {}
         grid = QGridLayout()
         for row, (key, label) in enumerate(ATTRIBUTE_LABELS.items()):
-            slider = QSlider(Qt.Orientation.Horizontal)
-            slider.setRange(-SLIDER_STEPS, SLIDER_STEPS)
-            slider.setToolTip(f"Less ({-2}) or more (+2) {label.lower()} than melody A")
+            slider = ResetSlider(-SLIDER_STEPS, SLIDER_STEPS)
+            slider.setToolTip(f"Less ({-2}) or more (+2) {label.lower()} than melody A; double-click: 0")
             value = QLabel("0.0")
             value.setMinimumWidth(30)
             slider.valueChanged.connect(lambda v, lab=value: lab.setText(f"{v / 10:+.1f}" if v else "0.0"))
@@ -322,10 +332,9 @@ class LatentPanel(ModelPanel):
             grid.addWidget(value, row, 2)
             self.attribute_sliders[key] = slider
         row = len(ATTRIBUTE_LABELS)
-        self.similar = QSlider(Qt.Orientation.Horizontal)
-        self.similar.setRange(0, 100)
-        self.similar.setValue(100)
-        self.similar.setToolTip("100%: the melody itself; lower: variations further and further away")
+        self.similar = ResetSlider(0, 100, rest=100)
+        self.similar.setToolTip("100%: the melody itself; lower: variations further and further away. "
+                                "Double-click: 100%")
         similar_value = QLabel("100%")
         self.similar.valueChanged.connect(lambda v: similar_value.setText(f"{v}%"))
         self.similar.valueChanged.connect(self.preview)
@@ -560,6 +569,14 @@ class LatentPanel(ModelPanel):
             self.thumbs.append(thumb)
         what = "samples" if sampled else "steps from A to B"
         self.status.setText(f"{len(tracks)} {what}. Click one to hear it; Apply adds it.")
+
+    def _follow_blend(self, value: int) -> None:
+        """The A\u2013B slider over an interpolation strip highlights the step nearest to it."""
+        if self._strip_kind != "step" or len(self.thumbs) < 2:
+            return
+        nearest = round(value / 100 * (len(self.thumbs) - 1))
+        for i, t in enumerate(self.thumbs):
+            t.set_selected(i == nearest)
 
     def choose(self, thumb: MelodyThumb) -> None:
         for t in self.thumbs:

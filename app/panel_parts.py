@@ -6,9 +6,23 @@ from __future__ import annotations
 import random
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSpinBox, QWidget
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QSpinBox, QWidget
 
 SEED_MAX = 2**31 - 1
+
+
+class ResetSlider(QSlider):
+    """A horizontal slider that a double-click puts back to its resting value."""
+
+    def __init__(self, minimum: int, maximum: int, rest: int = 0, parent: QWidget | None = None) -> None:
+        super().__init__(Qt.Orientation.Horizontal, parent)
+        self.setRange(minimum, maximum)
+        self.rest = rest
+        self.setValue(rest)
+
+    def mouseDoubleClickEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        self.setValue(self.rest)
+        event.accept()
 
 
 def unique_track_name(base: str, existing) -> str:

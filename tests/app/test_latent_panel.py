@@ -178,3 +178,46 @@ def test_dragging_a_strip_step_starts_a_drag_that_carries_its_melody(window, pan
     QTest.mouseMove(win, at + QPoint(40, 0))
     QTest.mouseRelease(win, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, at + QPoint(40, 0))
     assert started == [step.notes]
+
+
+def test_sliders_reset_on_double_click_and_the_strip_follows_the_blend(window, panel, qtbot):
+    from PySide6.QtCore import QPoint, Qt
+
+    a, b = melody(A_PITCHES), melody(B_PITCHES, step=480)
+    window.set_document(Sketch(tracks=[a, b]))
+    window.view.set_active_track(0)
+    assert panel.fill_slot("A")
+    window.view.set_active_track(1)
+    assert panel.fill_slot("B")
+    panel.steps.setValue(5)
+    wait(qtbot, panel.interpolate())
+    panel.blend.setValue(75)
+    assert panel.blend_value.text() == "75%"  # the A-B slider says where it is
+    assert [t.selected for t in panel.thumbs] == [False, False, False, True, False]  # the step at 75%
+    density = panel.attribute_sliders["note_density"]
+    density.setValue(12)
+    qtbot.mouseDClick(density, Qt.MouseButton.LeftButton, pos=QPoint(density.width() // 2, density.height() // 2))
+    assert density.value() == 0
+    panel.similar.setValue(40)
+    qtbot.mouseDClick(panel.similar, Qt.MouseButton.LeftButton)
+    assert panel.similar.value() == 100  # its resting value
+    qtbot.mouseDClick(panel.blend, Qt.MouseButton.LeftButton)
+    assert panel.blend.value() == 0 and panel.thumbs[0].selected
+
+
+def test_the_pad_dot_stays_inside_its_box(qtbot):
+    from app.latent_panel import LatentPad
+
+    from PySide6.QtGui import QColor
+
+    pad = LatentPad()
+    qtbot.addWidget(pad)
+    pad.resize(160, 160)
+    area = pad._area()
+    for u, v in ((0, 0), (1, 1), (1, 0)):
+        pad.set_position(u, v, emit=False)
+        image = pad.grab().toImage()
+        dot = [(x, y) for x in range(image.width()) for y in range(image.height())
+               if QColor(image.pixel(x, y)).name() == "#ffd166"]
+        assert dot, "the dot is drawn"
+        assert all(area.left() <= x <= area.right() and area.top() <= y <= area.bottom() for x, y in dot)
