@@ -233,6 +233,7 @@ class Transport(QObject):
         self.soundfont: str | None = None  # None: the default General MIDI soundfont
         self.temperature: float | None = None  # a neural renderer's (None: its model's own)
         self._audition: JobHandle | None = None
+        self._preview_job: JobHandle | None = None  # the first note preview, while its synth loads
 
         self._playhead_timer = QTimer(self)
         self._playhead_timer.setInterval(PLAYHEAD_MS)
@@ -608,23 +609,33 @@ class Transport(QObject):
     # -- previews -------------------------------------------------------------------------------
 
     def preview(self, pitch: int, velocity: int = 100, program: int = 0,
-                is_drum: bool = False) -> None:
-        """Sound one note now (a few milliseconds of synthesis, on top of what plays)."""
+                is_drum: bool = False) -> JobHandle | None:
+        """Sound one note now, with the Render panel's synth and soundfont (a neural renderer's
+        previews use the soundfont synth), on top of what plays: a few milliseconds of synthesis.
+        The first note, while the soundfont loads, is made on the engine thread (its job is
+        returned) and heard a moment later; the window never waits."""
         if self._closed:
-            return
-        from engine.audio.synth import shared_synth
+            return None
+        from engine.audio.render import get_synth, preview_synth_name, ready_synth
 
+        kind, soundfont = preview_synth_name(self.renderer, self.soundfont)
         try:
             player = self.ensure_player()
             rate = self.sample_rate()
-            audio = shared_synth().render_note(int(pitch), int(velocity), PREVIEW_S, int(program),
-                                               bool(is_drum), rate)
-            player.preview(audio, rate)
+            note = (int(pitch), int(velocity), PREVIEW_S, int(program), bool(is_drum), rate)
+            synth = ready_synth(kind, soundfont, rate)
+            if synth is None:
+                self._preview_job = self.bridge.submit(
+                    lambda _ctx: get_synth(kind, soundfont).render_note(*note), key="preview",
+                    name="Loading the soundfont")
+                return self._preview_job
+            player.preview(synth.render_note(*note), rate)
         except CantusError as error:
             self._report(str(error))
         except Exception as error:  # noqa: BLE001
             log.exception("preview failed")
             self._report(f"The note preview failed ({type(error).__name__}: {error}).")
+        return None
 
     def audition(self, track: Track) -> JobHandle | None:
         """Hear a melody that is not in the document (a model's proposal) at the sketch's tempo,
@@ -634,14 +645,16 @@ class Transport(QObject):
         sketch = Sketch([track], self.document.sketch.tempos, self.document.sketch.time_signatures)
         rate = self.sample_rate()
 
-        def render(_ctx):
-            return render_sketch(sketch, "synth", rate).audio
+        renderer, soundfont, temperature = self.renderer, self.soundfont, self.temperature
+
+        def render(_ctx):  # with the Render panel's sound, as the sketch plays
+            return render_sketch(sketch, renderer, rate, soundfont, temperature=temperature).audio
 
         self._audition = self.bridge.submit(render, key="audition", name="Rendering the preview")
         return self._audition
 
     def _play_audition(self, handle: JobHandle) -> None:
-        if handle is not self._audition or self._closed:
+        if handle not in (self._audition, self._preview_job) or self._closed:
             return
         try:
             self.ensure_player().preview(handle.result, self.sample_rate())

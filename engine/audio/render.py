@@ -55,6 +55,21 @@ def get_synth(renderer: str = "synth", soundfont: str | os.PathLike | None = Non
     return _synths[key]
 
 
+def preview_synth_name(renderer: str, soundfont: str | os.PathLike | None = None) -> tuple[str, str | None]:
+    """(synth, soundfont) that plays note previews for a renderer: the renderer itself for a
+    synth; the soundfont synth for a neural renderer (a preview must sound in milliseconds)."""
+    return (renderer, soundfont) if renderer in SYNTHS else ("synth", None)
+
+
+def ready_synth(renderer: str, soundfont: str | os.PathLike | None, sample_rate: int) -> Synth | None:
+    """The synth of `get_synth` if it exists and renders at this rate without loading anything
+    (None: it must be made or loaded first, which takes a moment: not on the GUI thread)."""
+    if renderer == "builtin":
+        return get_synth("builtin")  # numpy, nothing to load
+    synth = _synths.get((renderer, str(soundfont) if soundfont else None))
+    return synth if synth is not None and synth.ready(sample_rate) else None
+
+
 def render_sketch(sketch: Sketch, renderer: str = "synth", sample_rate: int = 44100,
                   soundfont: str | os.PathLike | None = None, temperature: float | None = None,
                   progress=None, cancel=None) -> Rendered:

@@ -93,6 +93,10 @@ class FluidSynthRenderer:
     def description(self) -> str:
         return f"FluidSynth with {self.soundfont.name}"
 
+    def ready(self, sample_rate: int) -> bool:
+        """Whether a note at this rate renders at once (the soundfont is loaded for it)."""
+        return sample_rate in self._synths
+
     def _synth(self, sample_rate: int):
         if sample_rate not in self._synths:
             fluidsynth = optional.fluidsynth()
@@ -232,6 +236,9 @@ class BuiltinSynth:
     name = "built-in synth"
     description = "the built-in synth"
 
+
+    def ready(self, sample_rate: int) -> bool:
+        return True  # nothing to load
     def _note(self, pitch: int, velocity: int, duration_s: float, program: int,
               sample_rate: int) -> np.ndarray:
         timbre = _timbre(program)

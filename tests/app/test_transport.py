@@ -317,3 +317,24 @@ def test_the_status_bar_names_the_sound_and_forgets_playing_after_stop(window, q
     assert window.sound_label.fontMetrics().horizontalAdvance(window.sound_label.text()) <= 300
     window.transport.stop()
     assert window.statusBar().currentMessage() == ""  # not "Playing" after Stop
+
+
+def test_previews_use_the_chosen_sound_and_the_first_loads_off_the_gui_thread(window, qtbot, monkeypatch):
+    from engine.audio import render
+    from engine.audio.synth import BuiltinSynth
+
+    monkeypatch.setattr(render, "_synths", {})  # nothing loaded yet, as at start
+    transport = window.transport
+    heard = []
+    player = transport.ensure_player()
+    monkeypatch.setattr(player, "preview", lambda audio, rate: heard.append(audio))
+    first = transport.preview(64, 100, 0, False)
+    assert first is not None and heard == []  # the soundfont loads on the engine thread
+    qtbot.waitUntil(lambda: first.finished and len(heard) == 1, timeout=20_000)
+    assert transport.preview(65, 100, 0, False) is None and len(heard) == 2  # then at once
+    window.render_panel.set_renderer("builtin")
+    assert transport.preview(60, 90, 0, False) is None
+    from app.transport import PREVIEW_S
+
+    expected = BuiltinSynth().render_note(60, 90, PREVIEW_S, 0, False, transport.sample_rate())
+    assert np.array_equal(heard[-1], expected)  # the Render panel's synth, not FluidSynth
