@@ -26,16 +26,22 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QApplication,
+    QDialog,
     QDockWidget,
     QFileDialog,
     QFrame,
     QInputDialog,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QProgressBar,
     QScrollArea,
+    QTableWidget,
+    QTableWidgetItem,
+    QTextBrowser,
     QToolButton,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -343,6 +349,12 @@ class MainWindow(QMainWindow):
         track_menu.addAction(self.add_track_action)
         track_menu.addAction(self.remove_track_action)
         track_menu.addAction(self.rename_track_action)
+
+        help_menu = bar.addMenu("&Help")
+        self.shortcuts_action = help_menu.addAction("&Keyboard Shortcuts", lambda: self.show_help("shortcuts"))
+        self.guide_action = help_menu.addAction("&User Guide", lambda: self.show_help("guide"))
+        help_menu.addSeparator()
+        self.about_action = help_menu.addAction("&About Cantus", lambda: self.show_help("about"))
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
@@ -921,6 +933,83 @@ class MainWindow(QMainWindow):
         else:
             self.job_progress.setRange(0, 1000)
             self.job_progress.setValue(int(1000 * min(max(progress.fraction, 0.0), 1.0)))
+
+    # -- help -----------------------------------------------------------------------------------
+
+    def shortcut_rows(self) -> list[tuple[str, str, str]]:
+        """(menu or "Piano roll", command, keys) for every command that has a key, from the
+        actions themselves: what the Keyboard Shortcuts window lists."""
+        rows = []
+        for menu in self.menuBar().findChildren(QMenu):
+            title = menu.title().replace("&", "")
+            for action in menu.actions():
+                keys = ", ".join(k.toString(QKeySequence.SequenceFormat.NativeText) for k in action.shortcuts())
+                if keys and not action.isSeparator():
+                    rows.append((title, action.text().replace("&", "").rstrip("\u2026"), keys))
+        return rows
+
+    def about_text(self) -> str:
+        """Versions, and where the models run (said without loading torch when none has run)."""
+        import platform
+        import sys
+
+        import PySide6
+        from PySide6 import QtCore
+
+        import engine
+
+        torch = sys.modules.get("torch")
+        lines = [f"Cantus {engine.__version__}: a sketchbook for melodies, with generative models.",
+                 f"Python {platform.python_version()}, PySide6 {PySide6.__version__} (Qt {QtCore.qVersion()})"
+                 + (f", PyTorch {torch.__version__}" if torch else ""),
+                 self.device_label.text() + ("" if torch else " (PyTorch loads with the first model)"),
+                 self.sound_label.toolTip() if self.sound_label.toolTip().startswith("Sound") else self.sound_label.text(),
+                 "Every model was trained by Cantus's own code; each bundle's CARD.md says on what and how."]
+        return "\n".join(lines)
+
+    def guide_markdown(self) -> str:
+        """The README's user guide (its "The window" and "Sound" parts), or a sentence where the
+        README is not beside the program."""
+        readme = Path(__file__).resolve().parents[1] / "README.md"
+        try:
+            text = readme.read_text(encoding="utf-8")
+        except OSError:
+            return "The user guide (README.md) is not installed with this copy of Cantus."
+        start = text.find("## The window")
+        end = text.find("## Models")
+        return text[start:end if end > start else None] if start >= 0 else text
+
+    def show_help(self, kind: str) -> QDialog:
+        """Open the Keyboard Shortcuts, User Guide or About window (not modal); returns it."""
+        dialog = QDialog(self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        layout = QVBoxLayout(dialog)
+        if kind == "shortcuts":
+            dialog.setWindowTitle("Keyboard Shortcuts")
+            rows = self.shortcut_rows()
+            table = QTableWidget(len(rows), 3)
+            table.setHorizontalHeaderLabels(["Menu", "Command", "Keys"])
+            for r, row in enumerate(rows):
+                for c, text in enumerate(row):
+                    table.setItem(r, c, QTableWidgetItem(text))
+            table.resizeColumnsToContents()
+            table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+            layout.addWidget(table)
+            dialog.resize(560, 600)
+        elif kind == "guide":
+            dialog.setWindowTitle("Cantus User Guide")
+            browser = QTextBrowser()
+            browser.setMarkdown(self.guide_markdown())
+            layout.addWidget(browser)
+            dialog.resize(760, 700)
+        else:
+            dialog.setWindowTitle("About Cantus")
+            label = QLabel(self.about_text())
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            label.setWordWrap(True)
+            layout.addWidget(label)
+        dialog.show()
+        return dialog
 
     def _hide_ghosts_of(self, panel) -> None:
         if self.view.proposal_owner is panel:

@@ -152,7 +152,7 @@ def menu_actions(window):
 
 def test_menus_hold_every_command_with_its_key(window):
     menus = menu_actions(window)
-    assert list(menus) == ["File", "Edit", "View", "Transport", "Track"]
+    assert list(menus) == ["File", "Edit", "View", "Transport", "Track", "Help"]
     texts = {name: [a.text().replace("&", "") for a in actions] for name, actions in menus.items()}
     assert texts["File"] == ["New", "Open\u2026", "Open Recent", "Save", "Save As\u2026",
                              "Import MIDI\u2026", "Export MIDI\u2026", "Export WAV\u2026", "Quit"]
@@ -336,3 +336,21 @@ def test_tool_keys_work_wherever_focus_is_but_not_while_typing(window, qtbot, so
     qtbot.keyClicks(editor, "Sed")
     assert window.view.tool == "draw" and editor.text().endswith("Sed")  # typed, not tools
     qtbot.keyClick(editor, Qt.Key.Key_Escape)
+
+
+def test_help_lists_the_keys_shows_the_guide_and_says_what_runs(window, qtbot):
+    rows = window.shortcut_rows()
+    assert ("Transport", "Play", "Space") in rows and ("Edit", "Undo", "Ctrl+Z") in [
+        (m, c, k.split(", ")[0]) for m, c, k in rows]
+    assert any(c == "Draw Tool" and k == "D" for _, c, k in rows)  # the piano roll's keys too
+    dialog = window.show_help("shortcuts")
+    assert dialog.isVisible() and dialog.windowTitle() == "Keyboard Shortcuts"
+    dialog.close()
+    guide = window.guide_markdown()
+    assert guide.startswith("## The window") and "Transport" in guide and "## Models" not in guide
+    about = window.about_text()
+    import engine
+
+    assert f"Cantus {engine.__version__}" in about and "PySide6" in about and "Models:" in about
+    window.show_help("about").close()
+    window.show_help("guide").close()
