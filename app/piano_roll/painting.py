@@ -286,6 +286,8 @@ class RollPainting:
         text_top = 1
         text_height = RULER_HEIGHT_PX * 0.55
         prev_ts: TimeSignature | None = None
+        free_x = -float("inf")  # labels start right of the last one drawn: none collide
+        self.ruler_labels = []  # (left, right, text) of every label drawn, for tests
         for bar in bars:
             x = round(self.x_at_tick(bar.start_tick)) + 0.5
             labelled = (bar.number - 1) % label_stride == 0
@@ -300,19 +302,27 @@ class RollPainting:
                     painter.drawLine(QPointF(bx, bottom - 4), QPointF(bx, bottom))
             text_x = x + 4
             label = str(bar.number)
-            if labelled and text_x + metrics.horizontalAdvance(label) <= ruler.right():
+            width = metrics.horizontalAdvance(label)
+            if labelled and text_x >= free_x and text_x + width <= ruler.right():
                 painter.setPen(self.theme.ruler_text)
                 painter.drawText(QRectF(text_x, text_top, 200, text_height),
                                  Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, label)
-                text_x += metrics.horizontalAdvance(label) + 6
+                self.ruler_labels.append((text_x, text_x + width, label))
+                free_x = text_x + width + 6
+                text_x = free_x
             meter_changed = prev_ts is not None and (
                 (bar.time_signature.numerator, bar.time_signature.denominator)
                 != (prev_ts.numerator, prev_ts.denominator))
-            if meter_changed and bar.start_tick == bar.time_signature.tick:
+            meter = f"{bar.time_signature.numerator}/{bar.time_signature.denominator}"
+            width = metrics.horizontalAdvance(meter)
+            # Where meters change often and bars are narrow, a meter that would overlap the
+            # previous label is left out (the next one that fits is drawn).
+            if meter_changed and bar.start_tick == bar.time_signature.tick and text_x >= free_x:
                 painter.setPen(self.theme.ruler_meter)
                 painter.drawText(QRectF(text_x, text_top, 200, text_height),
-                                 Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                                 f"{bar.time_signature.numerator}/{bar.time_signature.denominator}")
+                                 Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, meter)
+                self.ruler_labels.append((text_x, text_x + width, meter))
+                free_x = text_x + width + 6
             prev_ts = bar.time_signature
         if self.sketch.end_tick > 0:
             end_x = round(self.x_at_tick(self.sketch.end_tick)) + 0.5

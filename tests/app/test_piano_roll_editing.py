@@ -607,3 +607,24 @@ def test_editor_tool_bar_follows_the_view(editor, qtbot):
     editor.grid_box.setCurrentIndex(editor.grid_box.findData("off"))
     editor.grid_box.activated.emit(editor.grid_box.currentIndex())
     assert view.grid == "off"
+
+
+def test_ruler_labels_never_collide_where_meters_change_often(make_view, qtbot):
+    from engine.music.sketch import TimeSignature
+
+    # POP909 010 changes meter every bar or two around bar 90: 3/4, 2/4, 4/4, 3/8 in turn
+    meters, tick, signatures = [(3, 4), (2, 4), (4, 4), (3, 8)], 0, []
+    for i in range(120):
+        n, d = meters[i % 4]
+        signatures.append(TimeSignature(tick, n, d))
+        tick += n * 1920 // d
+    sketch = sketch_abc()
+    sketch.time_signatures = signatures
+    for zoom in (0.2, 0.05, 0.02):
+        view = make_view(sketch)
+        set_scale(view, px_per_tick=zoom)
+        view.viewport().repaint()
+        view.grab()  # paint the ruler
+        labels = sorted(view.ruler_labels)
+        assert labels and any("/" in text for _, _, text in labels)  # meters are shown
+        assert all(b[0] >= a[1] for a, b in zip(labels, labels[1:])), f"labels overlap at {zoom} px/tick"
