@@ -42,7 +42,7 @@ from PySide6.QtWidgets import (
 
 from app.commands import push
 from app.engine_bridge import EngineBridge
-from app.panel_parts import SEED_MAX, ModelPanel, ResetSlider, seed_controls, unique_track_name
+from app.panel_parts import SEED_MAX, ModelPanel, ResetSlider, Section, seed_controls, unique_track_name
 from app.piano_roll.view import melody_mime
 from engine.document import AddTrack, Document
 from engine.jobs import JobHandle, Progress
@@ -358,16 +358,22 @@ class LatentPanel(ModelPanel):
         self.apply_button = QPushButton("Apply")
         self.apply_button.setToolTip("Add the melody on show to the sketch as a new track")
         self.apply_button.clicked.connect(self.apply)
+        # The common path first (A, B, interpolate, the strip, the A-B slider, Apply); the
+        # attribute sliders and the four corners fold away below it.
         layout = QVBoxLayout(self)
         layout.addLayout(slots_row)
         layout.addLayout(strip_row)
         layout.addWidget(strip_scroll)
         layout.addLayout(blend_row)
-        layout.addLayout(pad_row)
-        layout.addLayout(grid)
-        layout.addLayout(form)
         layout.addWidget(self.apply_button)
         layout.addWidget(self.status)
+        variations = QVBoxLayout()
+        variations.addLayout(grid)
+        variations.addLayout(form)
+        self.attributes_section = Section("Attributes and variations", variations, open_=True)
+        self.corners_section = Section("Four corners (C, D and the pad)", pad_row, open_=False)
+        layout.addWidget(self.attributes_section)
+        layout.addWidget(self.corners_section)
         layout.addStretch(1)
 
         bridge.finished.connect(self._finished)

@@ -6,7 +6,9 @@ from __future__ import annotations
 import random
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QSpinBox, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox, QHBoxLayout, QLabel, QLayout, QSlider, QSpinBox, QToolButton, QVBoxLayout, QWidget,
+)
 
 SEED_MAX = 2**31 - 1
 
@@ -23,6 +25,38 @@ class ResetSlider(QSlider):
     def mouseDoubleClickEvent(self, event) -> None:  # noqa: N802 - Qt's name
         self.setValue(self.rest)
         event.accept()
+
+
+class Section(QWidget):
+    """A titled part of a panel that folds away: a header button with an arrow, then the part."""
+
+    def __init__(self, title: str, content: QLayout, open_: bool = True, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.header = QToolButton()
+        self.header.setText(title)
+        self.header.setCheckable(True)
+        self.header.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.header.setStyleSheet("QToolButton { border: none; font-weight: bold; }")
+        self.body = QWidget()
+        self.body.setLayout(content)
+        content.setContentsMargins(0, 0, 0, 0)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 4, 0, 0)
+        layout.addWidget(self.header)
+        layout.addWidget(self.body)
+        self.header.toggled.connect(self.set_open)
+        self.set_open(open_)
+
+    @property
+    def is_open(self) -> bool:
+        return self.header.isChecked()
+
+    def set_open(self, open_: bool) -> None:
+        self.header.blockSignals(True)
+        self.header.setChecked(open_)
+        self.header.blockSignals(False)
+        self.header.setArrowType(Qt.ArrowType.DownArrow if open_ else Qt.ArrowType.RightArrow)
+        self.body.setVisible(open_)
 
 
 def unique_track_name(base: str, existing) -> str:

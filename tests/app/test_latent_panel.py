@@ -221,3 +221,24 @@ def test_the_pad_dot_stays_inside_its_box(qtbot):
                if QColor(image.pixel(x, y)).name() == "#ffd166"]
         assert dot, "the dot is drawn"
         assert all(area.left() <= x <= area.right() and area.top() <= y <= area.bottom() for x, y in dot)
+
+
+def test_the_common_path_fits_at_the_default_window_size(qtbot):
+    from app.main_window import MainWindow
+
+    window = MainWindow()  # its own default size, 1280 x 800
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    window.latent_dock.raise_()
+    panel = window.latent_panel
+    scroll = window.latent_dock.widget()
+    viewport = scroll.viewport()
+    for w in (panel.slot_a, panel.interpolate_button, panel.blend, panel.apply_button):
+        bottom = w.mapTo(viewport, w.rect().bottomLeft()).y()
+        assert 0 <= bottom <= viewport.height(), f"{w} needs scrolling"
+    assert panel.attributes_section.is_open and not panel.corners_section.is_open
+    assert not panel.pad.isVisible()
+    panel.corners_section.header.click()
+    assert panel.corners_section.is_open and panel.pad.isVisible()
+    window.shutdown()
