@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSlider,
     QSpinBox,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -50,6 +51,7 @@ from engine.music.sketch import Note, Track
 
 MODEL = "musicvae-mel2bar"
 BAR_TICKS = 16 * 120  # MusicVAE works in 4/4 bars of 16 sixteenths
+STRIP_HISTORY = 8  # strips kept for Back and Forward
 ATTRIBUTE_LABELS = {  # model key -> what a composer calls it
     "note_density": "Note density",
     "mean_interval": "Interval size",
@@ -293,6 +295,19 @@ class LatentPanel(ModelPanel):
         strip_row.addStretch(1)
         strip_row.addWidget(self.sample_count)
         strip_row.addWidget(self.sample_button)
+        # The last few strips: a new Sample never loses the interpolation before it.
+        self.history: list[tuple[str, list[Track]]] = []
+        self.history_index = -1
+        self.back_button = QToolButton()
+        self.back_button.setArrowType(Qt.ArrowType.LeftArrow)
+        self.back_button.setToolTip("The strip before this one")
+        self.back_button.clicked.connect(lambda: self.go_history(-1))
+        self.forward_button = QToolButton()
+        self.forward_button.setArrowType(Qt.ArrowType.RightArrow)
+        self.forward_button.setToolTip("The strip after this one")
+        self.forward_button.clicked.connect(lambda: self.go_history(+1))
+        strip_row.insertWidget(0, self.back_button)
+        strip_row.insertWidget(1, self.forward_button)
 
         self.strip = QWidget()
         self.strip_layout = QHBoxLayout(self.strip)
@@ -397,6 +412,8 @@ class LatentPanel(ModelPanel):
         for w in (*self.attribute_sliders.values(), self.similar):
             w.setEnabled(ok and has_a)
         self.apply_button.setEnabled(ok and self.current is not None and bool(self.current.notes))
+        self.back_button.setEnabled(self.history_index > 0)
+        self.forward_button.setEnabled(0 <= self.history_index < len(self.history) - 1)
 
     # -- slots ---------------------------------------------------------------------------------
 
@@ -547,6 +564,7 @@ class LatentPanel(ModelPanel):
             self.status.setText(f"Preview: {len(handle.result.notes)} notes. Apply adds it as a new track.")
         elif handle is self._strip_job:
             self._strip_job = None
+            self._remember(self._strip_kind, handle.result)
             self._fill_strip(handle.result)
 
     def _failed(self, handle: JobHandle, message: str) -> None:
@@ -554,6 +572,24 @@ class LatentPanel(ModelPanel):
             return
         self._preview_job = self._strip_job = None
         self.job_failed(message, loaded=self._vae is not None)
+
+    def _remember(self, kind: str, tracks: list[Track]) -> None:
+        del self.history[self.history_index + 1:]  # a new strip after going back drops the later ones
+        self.history.append((kind, list(tracks)))
+        del self.history[:-STRIP_HISTORY]
+        self.history_index = len(self.history) - 1
+        self._sync()
+
+    def go_history(self, step: int) -> bool:
+        """Show the strip before (-1) or after (+1) the one on show; False at either end."""
+        index = self.history_index + step
+        if not 0 <= index < len(self.history):
+            return False
+        self.history_index = index
+        self._strip_kind, tracks = self.history[index]
+        self._fill_strip(tracks)
+        self._sync()
+        return True
 
     def _fill_strip(self, tracks: list[Track]) -> None:
         for thumb in self.thumbs:

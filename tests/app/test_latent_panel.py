@@ -242,3 +242,25 @@ def test_the_common_path_fits_at_the_default_window_size(qtbot):
     panel.corners_section.header.click()
     assert panel.corners_section.is_open and panel.pad.isVisible()
     window.shutdown()
+
+
+def test_back_and_forward_bring_earlier_strips_back(window, panel, qtbot):
+    a, b = melody(A_PITCHES), melody(B_PITCHES, step=480)
+    window.set_document(Sketch(tracks=[a, b]))
+    window.view.set_active_track(0)
+    assert panel.fill_slot("A")
+    window.view.set_active_track(1)
+    assert panel.fill_slot("B")
+    panel.steps.setValue(3)
+    wait(qtbot, panel.interpolate())
+    steps = [t.track.notes for t in panel.thumbs]
+    assert not panel.back_button.isEnabled()
+    panel.sample_count.setValue(2)
+    wait(qtbot, panel.sample())
+    samples = [t.track.notes for t in panel.thumbs]
+    assert len(samples) == 2 and panel.back_button.isEnabled() and not panel.forward_button.isEnabled()
+    panel.back_button.click()  # the interpolation is not lost
+    assert [t.track.notes for t in panel.thumbs] == steps and panel.thumbs[0].caption == "A"
+    assert panel.forward_button.isEnabled() and not panel.back_button.isEnabled()
+    panel.forward_button.click()
+    assert [t.track.notes for t in panel.thumbs] == samples and panel.thumbs[0].caption == "#1"
