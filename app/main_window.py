@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+import warnings
 from os import PathLike
 from pathlib import Path
 
@@ -74,6 +75,7 @@ from engine.document import RESET, AddTrack, Document, EditGroup
 from engine.errors import CantusError
 from engine.jobs import JobHandle, Progress
 from engine.music.files import save_sketch_as
+from engine.music.midi_io import MidiReadNote
 from engine.music.midi_io import MIDI_SUFFIXES, write_midi
 from engine.music.sketch import Sketch, Track
 from engine.music.sketch_file import SUFFIX as SKETCH_SUFFIX
@@ -473,7 +475,9 @@ class MainWindow(QMainWindow):
         """
         path = Path(path)
         try:
-            sketch = open_any(path)
+            with warnings.catch_warnings(record=True) as notes:
+                warnings.simplefilter("always", MidiReadNote)
+                sketch = open_any(path)
         except CantusError as error:
             self._report_error(f"Could not open {path.name}", str(error))
             return False
@@ -497,6 +501,10 @@ class MainWindow(QMainWindow):
             return False
         self.last_error = None
         self._remember(path)
+        said = [str(n.message) for n in notes if issubclass(n.category, MidiReadNote)]
+        if said:  # how the file was read, where it is not plain
+            self.statusBar().showMessage(" ".join(said), STATUS_MESSAGE_MS)
+            self.statusBar().setToolTip(" ".join(said))
         return True
 
     def _report_error(self, title: str, message: str) -> None:

@@ -68,3 +68,25 @@ def jack_device():
         skip_or_fail("no JACK output device: no JACK server was running when PortAudio started "
                      "(scripts/start-jack.sh starts one; `make test` runs it)")
     return jack[0]
+
+
+@pytest.fixture
+def type2_midi():
+    """Writes a type 2 MIDI file: two patterns of one bar each (480 ticks a quarter), C D at
+    100 qpm, then E F at 140; returns its path."""
+    import mido
+
+    def write(path):
+        midi = mido.MidiFile(type=2, ticks_per_beat=480)
+        for qpm, pitches in ((100, (60, 62)), (140, (64, 65))):
+            track = mido.MidiTrack()
+            track.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(qpm), time=0))
+            for p in pitches:
+                track.append(mido.Message("note_on", note=p, velocity=90, time=0))
+                track.append(mido.Message("note_off", note=p, velocity=0, time=960))
+            track.append(mido.MetaMessage("end_of_track", time=0))
+            midi.tracks.append(track)
+        midi.save(str(path))
+        return path
+
+    return write

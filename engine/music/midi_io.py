@@ -29,8 +29,14 @@ MAX_FILE_BYTES = 64 * 1024 * 1024
 DRUM_CHANNEL = 9
 
 
+class MidiReadNote(UserWarning):
+    """Something a musician should know about how a file was read (issued with `warnings`; the
+    window shows it in the status bar, the command line on stderr)."""
+
+
 def read_midi(path: str | os.PathLike) -> Sketch:
-    """Read a type 0 or type 1 MIDI file into a `Sketch` (every track, tempo and meter change).
+    """Read a type 0, 1 or 2 MIDI file into a `Sketch` (every track, tempo and meter change).
+    A type 2 file's patterns are placed one after another (`MidiReadNote` says so).
 
     Raises `MidiFileError` for a missing, empty, truncated, damaged or note-less file.
     """
@@ -71,12 +77,14 @@ def read_midi_bytes(data: bytes, name: str = "The MIDI data") -> Sketch:
             "interrupted download or copy.") from None
     except Exception as e:  # mido raises OSError, ValueError, KeyError, IndexError... on garbage
         raise MidiFileError(f"{label} is damaged and cannot be read as MIDI ({_reason(e)}).") from None
-    if midi.type == 2:
-        raise MidiFileError(
-            f"{label} is a type 2 MIDI file (independent patterns), which Cantus cannot import; "
-            "save it as type 0 or 1 in your sequencer.")
     if not midi.ticks_per_beat or midi.ticks_per_beat < 0:
         raise MidiFileError(f"{label} uses SMPTE timecode instead of beats, which Cantus cannot import.")
+    if midi.type == 2:
+        patterns = len(midi.tracks)
+        midi = patterns_in_sequence(midi)
+        warnings.warn(MidiReadNote(
+            f"{label} is a type 2 MIDI file ({patterns} independent pattern{'s' if patterns != 1 else ''}): "
+            "Cantus placed them one after another, each as its own track."), stacklevel=2)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # meta events on the wrong track: we still read them
@@ -89,6 +97,34 @@ def read_midi_bytes(data: bytes, name: str = "The MIDI data") -> Sketch:
     except Exception as e:
         raise MidiFileError(f"{label} is damaged and cannot be read as MIDI ({_reason(e)}).") from None
     return _to_sketch(pm, label)
+
+
+def patterns_in_sequence(midi: mido.MidiFile) -> mido.MidiFile:
+    """A type 2 file (independent patterns, meant to play one after another) as a type 1 file:
+    each pattern a track of its own starting where the one before ended, their tempo and meter
+    changes gathered in a conductor track at the times they fall. Events keep their order."""
+    out = mido.MidiFile(type=1, ticks_per_beat=midi.ticks_per_beat)
+    conductor: list[tuple[int, mido.MetaMessage]] = []
+    tracks: list[list[tuple[int, mido.Message]]] = []
+    offset = 0
+    for pattern in midi.tracks:
+        now, events = offset, []
+        for msg in pattern:
+            now += msg.time
+            if msg.is_meta and msg.type in ("set_tempo", "time_signature", "key_signature"):
+                conductor.append((now, msg))
+            elif not (msg.is_meta and msg.type == "end_of_track"):
+                events.append((now, msg))
+        tracks.append(events)
+        offset = now
+    for events in [sorted(conductor, key=lambda e: e[0]), *tracks]:
+        track, last = mido.MidiTrack(), 0
+        for at, msg in events:  # already in time order within a pattern (sorted is stable)
+            track.append(msg.copy(time=at - last))
+            last = at
+        track.append(mido.MetaMessage("end_of_track", time=0))
+        out.tracks.append(track)
+    return out
 
 
 def _reason(e: Exception) -> str:

@@ -226,3 +226,9 @@ def test_recent_files(window, song, tmp_path, write_midi):
     gone.unlink()
     assert not window.open_recent(gone)
     assert str(gone.resolve()) not in window.recent_files()
+
+
+def test_a_type_2_file_opens_and_says_how_it_was_read(window, tmp_path, type2_midi):
+    assert window.open_file(type2_midi(tmp_path / "patterns.mid"))
+    assert len(window.sketch.tracks) == 2 and window.errors == []
+    assert "one after another" in window.statusBar().currentMessage()

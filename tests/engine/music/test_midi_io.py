@@ -209,3 +209,19 @@ def test_overlapping_same_pitch_notes_are_cut_on_purpose():
 
 def test_module_names_what_it_reads():
     assert ".mid" in midi_io.MIDI_SUFFIXES
+
+
+def test_a_type_2_file_plays_its_patterns_one_after_another(tmp_path, type2_midi):
+    import warnings
+
+    from engine.music.midi_io import MidiReadNote, read_midi
+
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        sketch = read_midi(type2_midi(tmp_path / "patterns.mid"))
+    notes = sorted((n.pitch, n.start_tick, n.end_tick) for t in sketch.tracks for n in t.notes)
+    assert notes == [(60, 0, 960), (62, 960, 1920), (64, 1920, 2880), (65, 2880, 3840)]
+    assert len(sketch.tracks) == 2  # each pattern its own track
+    assert [(t.tick, t.qpm) for t in sketch.tempos] == [(0, 100.0), (1920, 140.0)]  # its tempo where it begins
+    assert any(issubclass(w.category, MidiReadNote) and "type 2" in str(w.message)
+               and "one after another" in str(w.message) for w in said)
