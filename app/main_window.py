@@ -27,9 +27,12 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QApplication,
+    QComboBox,
     QDialog,
+    QDialogButtonBox,
     QDockWidget,
     QFileDialog,
+    QFormLayout,
     QFrame,
     QInputDialog,
     QLabel,
@@ -38,6 +41,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QScrollArea,
+    QSpinBox,
     QTableWidget,
     QTableWidgetItem,
     QTextBrowser,
@@ -75,6 +79,7 @@ from engine.document import RESET, AddTrack, Document, EditGroup
 from engine.errors import CantusError
 from engine.jobs import JobHandle, Progress
 from engine.music.files import save_sketch_as
+from engine.audio.player import DEFAULT_LATENCY_S
 from engine.music.midi_io import MidiReadNote
 from engine.music.midi_io import MIDI_SUFFIXES, write_midi
 from engine.music.sketch import Sketch, Track
@@ -178,6 +183,7 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._connect()
 
+        self._apply_saved_output()
         self._text_keys = TextFieldKeys(self)  # Return in a text field is not Stop
         QApplication.instance().installEventFilter(self._text_keys)
         self.setAcceptDrops(True)
@@ -316,6 +322,9 @@ class MainWindow(QMainWindow):
         self.edit_menu = bar.addMenu("&Edit")
         self.edit_menu.addAction(self.undo_action)
         self.edit_menu.addAction(self.redo_action)
+        self.edit_menu.addSeparator()
+        self.preferences_action = self.edit_menu.addAction("&Preferences\u2026", self._preferences_dialog)
+        self.preferences_action.setMenuRole(QAction.MenuRole.PreferencesRole)
         # The editor's commands keep their own shortcut context (they act while the piano roll
         # has focus, so arrows and letters stay free in the track list); the menu lists them.
         self.edit_menu.addSeparator()
@@ -941,6 +950,59 @@ class MainWindow(QMainWindow):
         else:
             self.job_progress.setRange(0, 1000)
             self.job_progress.setValue(int(1000 * min(max(progress.fraction, 0.0), 1.0)))
+
+    # -- preferences ----------------------------------------------------------------------------
+
+    def _apply_saved_output(self) -> None:
+        device = self.settings.value("audio/device", "") or None
+        latency_ms = float(self.settings.value("audio/latency_ms", DEFAULT_LATENCY_S * 1000))
+        self.transport.set_output(device, latency_ms / 1000)
+
+    def choose_output(self, device: str | None, latency_ms: float) -> str | None:
+        """Play through ``device`` (None: the default) with this latency, remembered for the next
+        start. Returns the sentence saying why the default plays instead, if it must."""
+        self.settings.setValue("audio/device", device or "")
+        self.settings.setValue("audio/latency_ms", float(latency_ms))
+        said = self.transport.set_output(device, latency_ms / 1000)
+        self.statusBar().showMessage(said or f"Sound output: {device or 'the default'}, "
+                                            f"{latency_ms:.0f} ms latency", STATUS_MESSAGE_MS)
+        return said
+
+    def ask_audio_output(self, current: str | None, latency_ms: float) -> tuple[str | None, float] | None:
+        """The Preferences dialog: (device name or None for the default, latency in ms), or None."""
+        from engine.audio.player import list_output_devices
+
+        dialog = QDialog(self)
+        dialog.setWindowTitle("Preferences")
+        form = QFormLayout(dialog)
+        devices = QComboBox()
+        devices.addItem("The system's default output", None)
+        try:
+            for d in list_output_devices(rescan=self.transport.player is None):
+                devices.addItem(f"{d.name} ({d.host_api})", d.name)
+        except CantusError as error:
+            devices.setToolTip(str(error))
+        index = devices.findData(current)
+        devices.setCurrentIndex(max(index, 0))
+        latency = QSpinBox()
+        latency.setRange(5, 500)
+        latency.setSuffix(" ms")
+        latency.setValue(int(round(latency_ms)))
+        latency.setToolTip("Longer is safer from dropouts while a model runs; shorter feels more immediate")
+        form.addRow("Sound output", devices)
+        form.addRow("Latency", latency)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(dialog.accept)
+        buttons.rejected.connect(dialog.reject)
+        form.addRow(buttons)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return None
+        return devices.currentData(), float(latency.value())
+
+    def _preferences_dialog(self) -> None:
+        answer = self.ask_audio_output(self.transport.output_device, self.transport.latency_s * 1000)
+        if answer is not None:
+            self.choose_output(*answer)
 
     # -- help -----------------------------------------------------------------------------------
 

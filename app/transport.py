@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from app.commands import EditCommand
 from app.engine_bridge import EngineBridge
-from engine.audio.player import MIN_LOOP_S, AudioDeviceError, Player
+from engine.audio.player import DEFAULT_LATENCY_S, MIN_LOOP_S, AudioDeviceError, Player
 from engine.audio.render import Rendered, render_sketch, render_sketch_stream
 from engine.document import RESET, Document, EditGroup, NoteEdit, TimingEdit
 from engine.errors import CantusError
@@ -209,6 +209,7 @@ class Transport(QObject):
     message = Signal(str)
     song_changed = Signal(object)
     sound_changed = Signal(str)  # what plays the song now started ("FluidSynth with TimGM6mb.sf2")
+    output_fell_back = Signal()  # the chosen output vanished; the default plays now
 
     def __init__(self, document: Document, bridge: EngineBridge, view,
                  player_factory: Callable[[], Player] = Player,
@@ -232,6 +233,8 @@ class Transport(QObject):
         self.renderer = "synth"  # engine.audio.render.RENDERERS; the render panel chooses
         self.soundfont: str | None = None  # None: the default General MIDI soundfont
         self.temperature: float | None = None  # a neural renderer's (None: its model's own)
+        self.output_device: str | None = None  # PortAudio device name (None: the system's default)
+        self.latency_s = DEFAULT_LATENCY_S
         self._audition: JobHandle | None = None
         self._preview_job: JobHandle | None = None  # the first note preview, while its synth loads
 
@@ -293,7 +296,36 @@ class Transport(QObject):
     def ensure_player(self) -> Player:
         if self.player is None:
             self.player = self.player_factory()
+            # the chosen output, before the stream first opens (it opens on first use)
+            self.player.device, self.player.latency_s = self.output_device, self.latency_s
         return self.player
+
+    def set_output(self, device: str | None, latency_s: float | None = None) -> str | None:
+        """Play through ``device`` (a PortAudio device name; None: the system's default) with this
+        latency from now on; what plays goes on. A device that cannot be opened falls back to
+        the default; the sentence saying so is returned (and reported)."""
+        self.output_device = device
+        if latency_s is not None:
+            self.latency_s = float(latency_s)
+        player = self.player
+        if player is None:
+            return None
+        player.latency_s = self.latency_s
+        was_playing, seconds = player.is_playing, player.position_s
+        try:
+            player.reopen(device)
+            return None
+        except AudioDeviceError as error:
+            said = f"{error} Playing through the default output instead."
+            self.output_device = None
+            try:
+                player.reopen(None)
+                if was_playing:  # the failed device took the sound with it: go on from there
+                    player.play(seconds)
+            except AudioDeviceError as again:
+                said = str(again)
+            self._report(said)
+            return said
 
     # -- play and stop --------------------------------------------------------------------------
 
@@ -519,6 +551,8 @@ class Transport(QObject):
             self._playhead_timer.stop()
             return
         error = player.check()
+        if error is not None and self.output_device is not None and self._fall_back(player, song):
+            return  # the chosen output vanished: the default plays on
         if error is not None:  # the device died under us; the next Play opens it again
             self.stop()
             self._report(str(error))
@@ -530,6 +564,21 @@ class Transport(QObject):
         tick = song.sketch.seconds_to_ticks(seconds)
         self._set_view_playhead(tick)
         self.position_changed.emit(seconds, tick)
+
+    def _fall_back(self, player: Player, song) -> bool:
+        """The chosen output stopped: go on through the default from where the sound was."""
+        name = self.output_device
+        seconds = player.position_s
+        try:
+            player.reopen(None)
+            player.play(seconds)
+        except AudioDeviceError:
+            return False
+        self.output_device = None
+        player.last_error = None
+        self.message.emit(f'The sound output "{name}" is gone; playing through the default output.')
+        self.output_fell_back.emit()
+        return True
 
     def _set_view_playhead(self, tick: int | None) -> None:
         setter = getattr(self.view, "set_playhead_tick", None)

@@ -338,3 +338,42 @@ def test_previews_use_the_chosen_sound_and_the_first_loads_off_the_gui_thread(wi
 
     expected = BuiltinSynth().render_note(60, 90, PREVIEW_S, 0, False, transport.sample_rate())
     assert np.array_equal(heard[-1], expected)  # the Render panel's synth, not FluidSynth
+
+
+def test_the_chosen_output_is_used_remembered_and_a_missing_one_falls_back(window, qtbot):
+    from engine.audio.player import list_output_devices
+
+    load(window, two_bars())
+    name = list_output_devices()[0].name  # the ALSA null device of the tests
+    assert window.choose_output(name, 80) is None
+    assert window.transport.output_device == name
+    window.transport.set_loop(True)
+    window.transport.play()
+    wait_playing(qtbot, window)
+    assert window.player.device == name and window.player.latency_s == pytest.approx(0.08)
+    assert window.settings.value("audio/device") == name  # the next start uses it too
+    said = window.choose_output("No Such Interface 9000", 40)
+    assert said and "default output" in said  # a sentence, and the default plays instead
+    assert window.transport.output_device is None and window.player.device is None
+    assert window.transport.state == "playing" and window.player.is_playing  # and playback went on
+    window.transport.stop()
+
+
+def test_an_output_that_vanishes_while_playing_falls_back_to_the_default(window, qtbot, monkeypatch):
+    from engine.audio.player import list_output_devices
+
+    load(window, two_bars())
+    assert window.choose_output(list_output_devices()[0].name, 40) is None
+    window.transport.set_loop(True)
+    window.transport.play()
+    wait_playing(qtbot, window)
+    player = window.player
+    real_check = player.check
+    died = [AudioDeviceError('The sound output "default" stopped working (unplugged?).')]
+    monkeypatch.setattr(player, "check", lambda: died.pop() if died else real_check())
+    said = []
+    window.transport.message.connect(said.append)
+    qtbot.waitUntil(lambda: any("is gone" in m for m in said), timeout=5000)
+    assert window.transport.state == "playing" and player.is_playing  # it went on
+    assert window.transport.output_device is None and player.device is None
+    window.transport.stop()
