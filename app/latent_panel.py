@@ -255,6 +255,7 @@ class LatentPanel(ModelPanel):
         self.offsets: dict[str, int] = dict.fromkeys("ABCD", 0)  # where each slot's melody began (ticks)
         self.current: Track | None = None  # the melody on show (at bar 0)
         self._strip_kind = "step"  # what the strip holds: interpolation "step"s or "sample"s
+        self._strip_job_kind = "step"
         self.current_name = "Latent"  # what made it ("A\u2192B 40%", "Sample 2"): the name Apply gives its track
         self._preview_name = "Latent"
         self._preview_job: JobHandle | None = None
@@ -520,7 +521,7 @@ class LatentPanel(ModelPanel):
             yield Progress(None, "Interpolating")
             return self._model().interpolate(a, b, steps)
 
-        self._strip_kind = "step"
+        self._strip_job_kind = "step"  # what the job on its way will fill the strip with
         self._strip_job = self.bridge.submit(run, key="latent-strip", name="Interpolating")
         return self._strip_job
 
@@ -537,7 +538,7 @@ class LatentPanel(ModelPanel):
         def run(_ctx):
             return self._model().sample(n, temperature, seed)
 
-        self._strip_kind = "sample"
+        self._strip_job_kind = "sample"
         self._strip_job = self.bridge.submit(run, key="latent-strip", name="Sampling melodies")
         return self._strip_job
 
@@ -564,6 +565,7 @@ class LatentPanel(ModelPanel):
             self.status.setText(f"Preview: {len(handle.result.notes)} notes. Apply adds it as a new track.")
         elif handle is self._strip_job:
             self._strip_job = None
+            self._strip_kind = self._strip_job_kind  # not what Back may have shown meanwhile
             self._remember(self._strip_kind, handle.result)
             self._fill_strip(handle.result)
 

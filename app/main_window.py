@@ -961,9 +961,9 @@ class MainWindow(QMainWindow):
     def choose_output(self, device: str | None, latency_ms: float) -> str | None:
         """Play through ``device`` (None: the default) with this latency, remembered for the next
         start. Returns the sentence saying why the default plays instead, if it must."""
-        self.settings.setValue("audio/device", device or "")
-        self.settings.setValue("audio/latency_ms", float(latency_ms))
         said = self.transport.set_output(device, latency_ms / 1000)
+        self.settings.setValue("audio/device", self.transport.output_device or "")  # only one that opened
+        self.settings.setValue("audio/latency_ms", float(latency_ms))
         self.statusBar().showMessage(said or f"Sound output: {device or 'the default'}, "
                                             f"{latency_ms:.0f} ms latency", STATUS_MESSAGE_MS)
         return said

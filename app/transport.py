@@ -175,6 +175,7 @@ def push_timing(stack: QUndoStack, document: Document, edit: TimingEdit | None) 
 
 # -- playback ---------------------------------------------------------------------------------
 
+BUFFER_MARGIN_S = 0.1  # a partial song pauses this long before its rendered audio runs out
 PLAYING = "Playing"  # the status message while the song plays (the sound is named beside it)
 
 
@@ -352,7 +353,7 @@ class Transport(QObject):
         tick = song.sketch.seconds_to_ticks(player.position_s)
         self._halt()
         self.resume_tick = tick
-        self._set_view_playhead(tick)
+        self._set_view_playhead(tick or None)
         self.position_changed.emit(self.document.sketch.ticks_to_seconds(tick), tick)
         self._set_state("stopped")
         self.message.emit(f"Paused at bar {bar_beat(self.document.sketch, tick)[0]}; "
@@ -478,12 +479,14 @@ class Transport(QObject):
         them in `_job_finished`, keeping the position). Kept only while Play is pressed."""
         if handle is not self._render_handle or self._closed or not isinstance(song, _Song):
             return
-        if self.state == "rendering":
+        if self.state == "rendering":  # Play is waiting (or the playhead caught up with the render)
             self._song = song
             self._start_song()
-        elif self.state == "playing":
-            self._song = song
+        elif self.state == "playing" and self._song is not None and not self._song.rendered.complete:
+            self._song = song  # more of the same render: the position is kept
             self._swap_song()
+        # A whole song of an earlier revision plays on until this render is whole (_job_finished):
+        # its first seconds alone would silence the rest.
 
     def _forget_partial(self) -> None:
         """A render that will not finish leaves no partial song behind (its silent rest would play)."""
@@ -512,7 +515,15 @@ class Transport(QObject):
         song = self._song
         try:
             player = self.ensure_player()
-            player.set_song(song.rendered.audio, song.sample_rate)
+            try:
+                player.set_song(song.rendered.audio, song.sample_rate)
+            except AudioDeviceError as error:
+                if self.output_device is None:
+                    raise
+                # the chosen output is not there (unplugged since): the default plays instead
+                self.output_device = player.device = None
+                self.message.emit(f"{error} Playing through the default output instead.")
+                player.set_song(song.rendered.audio, song.sample_rate)
             self._apply_loop()
             player.play(self._start_seconds(song.sketch))
             self.resume_tick = None
@@ -561,6 +572,15 @@ class Transport(QObject):
             self.stop()
             return
         seconds = player.position_s
+        ready = song.rendered.ready_s
+        if ready is not None and seconds >= ready - BUFFER_MARGIN_S and self._render_handle is not None:
+            # The playhead caught up with a render slower than real time: wait for more of it.
+            tick = song.sketch.seconds_to_ticks(seconds)
+            self._halt()
+            self.resume_tick = tick
+            self._set_state("rendering")
+            self.message.emit("Waiting for the render to catch up\u2026")
+            return
         tick = song.sketch.seconds_to_ticks(seconds)
         self._set_view_playhead(tick)
         self.position_changed.emit(seconds, tick)
@@ -573,6 +593,7 @@ class Transport(QObject):
             player.reopen(None)
             player.play(seconds)
         except AudioDeviceError:
+            self.output_device = player.device  # what the player is left with
             return False
         self.output_device = None
         player.last_error = None
@@ -642,6 +663,7 @@ class Transport(QObject):
         if change is RESET:
             self._song = None
             self.start_tick = 0
+            self.resume_tick = None
             if self.playing:
                 self.stop()
             if self.loop_enabled:
@@ -665,7 +687,7 @@ class Transport(QObject):
         returned) and heard a moment later; the window never waits."""
         if self._closed:
             return None
-        from engine.audio.render import get_synth, preview_synth_name, ready_synth
+        from engine.audio.render import preview_synth, preview_synth_name, ready_synth
 
         kind, soundfont = preview_synth_name(self.renderer, self.soundfont)
         try:
@@ -675,7 +697,7 @@ class Transport(QObject):
             synth = ready_synth(kind, soundfont, rate)
             if synth is None:
                 self._preview_job = self.bridge.submit(
-                    lambda _ctx: get_synth(kind, soundfont).render_note(*note), key="preview",
+                    lambda _ctx: preview_synth(kind, soundfont).render_note(*note), key="preview",
                     name="Loading the soundfont")
                 return self._preview_job
             player.preview(synth.render_note(*note), rate)

@@ -229,9 +229,12 @@ def render_neural_stream(sketch: Sketch, vocoder: str = "fast", temperature: flo
                          vocoder_model: str | os.PathLike | None = None, use_flow: bool = True,
                          progress: Callable | None = None, cancel: Callable | None = None):
     """`render_neural` as a generator: with a frame-rate vocoder the sketch is rendered window
-    by window across all its tracks, and after every window but the last it yields the mix so
-    far (a `NeuralResult` whose ``ready_s`` says how much is final), so that playback can start
-    on the first seconds. Its return value is the whole render, the same audio as one pass."""
+    by window across all its tracks, and after windows 1, 2, 4, 8... (not the last) it yields the
+    mix so far (a `NeuralResult` whose ``ready_s`` says how much is ready), so that playback can
+    start on the first seconds. Its return value is the whole render, the same audio as one pass.
+
+    Each partial is limited to its own peak like the whole; where a later passage is louder
+    than 0.95 of full scale, the whole comes out a little quieter than its first seconds did."""
     from engine.audio.synth import _limit
     from engine.audio.vocode import get_vocoder
     from engine.registry import device_name
@@ -270,7 +273,11 @@ def render_neural_stream(sketch: Sketch, vocoder: str = "fast", temperature: flo
                     progress(done / steps, f"{MELFLOW_LABEL} and {voc.label}: {names[k]}")
                 if cancel:
                     cancel()
-            if b < n_frames:  # samples before b * hop are final (the next window only fades in after)
+            # Samples before b * hop are final (the next window only fades in after). Partials
+            # come after windows 1, 2, 4, 8...: each copies and resamples all that is ready, so
+            # doubling keeps that work within twice the whole's.
+            window = a // WINDOW_FRAMES + 1
+            if b < n_frames and window & (window - 1) == 0:
                 ready = b * MEL.hop_length
                 yield NeuralResult(_limit(audio[:ready].copy()), None, temperature, device,
                                    ready_s=ready / MEL.sample_rate, duration_s=num_samples / MEL.sample_rate)

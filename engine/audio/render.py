@@ -61,12 +61,26 @@ def preview_synth_name(renderer: str, soundfont: str | os.PathLike | None = None
     return (renderer, soundfont) if renderer in SYNTHS else ("synth", None)
 
 
+_preview_synths: dict[tuple[str, str | None], Synth] = {}
+
+
+def preview_synth(renderer: str = "synth", soundfont: str | os.PathLike | None = None) -> Synth:
+    """A synth for note previews, apart from the one renders use: a render holds its synth for
+    the whole song, and a preview must never wait for it (it runs on the GUI thread)."""
+    if renderer not in SYNTHS:
+        raise CantusError(f"Unknown synth '{renderer}'; choose one of: {', '.join(SYNTHS)}.")
+    key = (renderer, str(soundfont) if soundfont else None)
+    if key not in _preview_synths:
+        _preview_synths[key] = make_synth("auto" if renderer == "synth" else "builtin", soundfont)
+    return _preview_synths[key]
+
+
 def ready_synth(renderer: str, soundfont: str | os.PathLike | None, sample_rate: int) -> Synth | None:
-    """The synth of `get_synth` if it exists and renders at this rate without loading anything
+    """The `preview_synth` if it exists and renders at this rate without loading anything
     (None: it must be made or loaded first, which takes a moment: not on the GUI thread)."""
     if renderer == "builtin":
-        return get_synth("builtin")  # numpy, nothing to load
-    synth = _synths.get((renderer, str(soundfont) if soundfont else None))
+        return preview_synth("builtin")  # numpy, nothing to load
+    synth = _preview_synths.get((renderer, str(soundfont) if soundfont else None))
     return synth if synth is not None and synth.ready(sample_rate) else None
 
 

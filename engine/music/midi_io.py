@@ -109,6 +109,10 @@ def patterns_in_sequence(midi: mido.MidiFile) -> mido.MidiFile:
     offset = 0
     for pattern in midi.tracks:
         now, events = offset, []
+        # Each pattern is independent: one without a tempo of its own plays at MIDI's default
+        # 120 qpm, not at the tempo the pattern before it ended with.
+        if not any(m.is_meta and m.type == "set_tempo" for m in pattern):
+            conductor.append((offset, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(120))))
         for msg in pattern:
             now += msg.time
             if msg.is_meta and msg.type in ("set_tempo", "time_signature", "key_signature"):

@@ -365,6 +365,9 @@ def train(args: TrainArgs) -> dict:
     if args.resume and (resumed := run.resume(model, opt, device)) is not None:
         best = resumed
         train_set.rng = np.random.default_rng(args.seed * 1000 + dist.rank + run.step)
+        if predicted is not None:  # not the same MelFlow batches again from step 0
+            predicted.rng = np.random.default_rng(args.seed * 1000 + dist.rank + run.step + 1)
+            share_rng = np.random.default_rng(args.seed * 1000 + dist.rank + run.step + 7)
     ddp = model if args.kind == "fast" else _WaveNetLoss(model)  # forward: audio, or the loss
     if dist.enabled:
         from torch.nn.parallel import DistributedDataParallel

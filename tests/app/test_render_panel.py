@@ -93,7 +93,9 @@ def test_cancelling_a_neural_render_changes_nothing(window, qtbot):
     handle = panel.render()
     panel.cancel()
     gate.set()
-    qtbot.waitUntil(lambda: handle.finished and blocker.finished, timeout=60_000)
+    # finished on the engine thread first; the panel hears of it when the signal arrives
+    qtbot.waitUntil(lambda: handle.finished and blocker.finished and "cancelled" in panel.status.text(),
+                    timeout=60_000)
     assert handle.state.value == "cancelled"
     assert window.transport.rendered is before and "cancelled" in panel.status.text()
     assert window.spectrogram.reference is None

@@ -323,7 +323,7 @@ def test_previews_use_the_chosen_sound_and_the_first_loads_off_the_gui_thread(wi
     from engine.audio import render
     from engine.audio.synth import BuiltinSynth
 
-    monkeypatch.setattr(render, "_synths", {})  # nothing loaded yet, as at start
+    monkeypatch.setattr(render, "_preview_synths", {})  # nothing loaded yet, as at start
     transport = window.transport
     heard = []
     player = transport.ensure_player()
