@@ -149,3 +149,26 @@ def test_the_export_button_asks_for_a_name_and_uses_the_panels_format(window, qt
     assert asked == ["Export WAV"]  # the name only: the format is the panel's
     info = sf.info(str(tmp_path / "button.wav"))
     assert info.samplerate == 22050 and info.subtype == "PCM_16"
+
+
+def test_a_rerender_while_playing_keeps_the_whole_song_until_the_new_whole(window, qtbot):
+    from app.commands import push
+    from engine.document import NoteEdit
+
+    window.ask_save_changes = lambda: "discard"
+    notes = [Note(60 + (i * 5) % 12, 90, i * 480, i * 480 + 400) for i in range(48)]  # 24 s: 3 windows
+    window.set_document(Sketch.new(120, (4, 4), [Track("Lead", 0, False, notes)]))
+    assert window.render_panel.set_renderer("neural-fast")
+    transport = window.transport
+    transport.set_loop(True)
+    transport.play()
+    qtbot.waitUntil(lambda: transport.rendered is not None and transport.rendered.complete
+                    and transport.state == "playing", timeout=60_000)
+    first = transport.rendered
+    playing_whole = []  # at every partial of the re-render: is a whole song still what plays?
+    window.bridge.partial.connect(lambda *_: playing_whole.append(transport.rendered.complete))
+    push(window.undo_stack, window.document, NoteEdit(0, (), (Note(84, 100, 960, 1400),)))
+    qtbot.waitUntil(lambda: transport.rendered is not first and transport.rendered.complete, timeout=60_000)
+    assert playing_whole and all(playing_whole)  # its first seconds alone never replaced the whole
+    assert transport.state == "playing"
+    transport.stop()
