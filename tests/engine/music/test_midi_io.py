@@ -225,3 +225,25 @@ def test_a_type_2_file_plays_its_patterns_one_after_another(tmp_path, type2_midi
     assert [(t.tick, t.qpm) for t in sketch.tempos] == [(0, 100.0), (1920, 140.0)]  # its tempo where it begins
     assert any(issubclass(w.category, MidiReadNote) and "type 2" in str(w.message)
                and "one after another" in str(w.message) for w in said)
+
+
+def test_a_type_2_pattern_without_a_tempo_plays_at_120(tmp_path):
+    import warnings
+
+    import mido
+
+    from engine.music.midi_io import read_midi
+
+    midi = mido.MidiFile(type=2, ticks_per_beat=480)
+    for qpm in (100, None):
+        track = mido.MidiTrack()
+        if qpm:
+            track.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(qpm), time=0))
+        track.append(mido.Message("note_on", note=60, velocity=90, time=0))
+        track.append(mido.Message("note_off", note=60, velocity=0, time=1920))
+        midi.tracks.append(track)
+    midi.save(str(tmp_path / "two.mid"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sketch = read_midi(tmp_path / "two.mid")
+    assert [(t.tick, t.qpm) for t in sketch.tempos] == [(0, 100.0), (1920, 120.0)]
