@@ -34,7 +34,7 @@ from engine.audio.player import DEFAULT_LATENCY_S, MIN_LOOP_S, AudioDeviceError,
 from engine.audio.render import Rendered, render_sketch, render_sketch_stream
 from engine.document import RESET, Document, EditGroup, NoteEdit, TimingEdit
 from engine.errors import CantusError
-from engine.jobs import JobHandle
+from engine.jobs import JobHandle, map_yields
 from engine.music.sketch import TICKS_PER_QUARTER, Note, Sketch, TempoChange, TimeSignature, Track
 
 log = logging.getLogger(__name__)
@@ -452,14 +452,12 @@ class Transport(QObject):
         def render(ctx):
             # A generator job: a neural render's first windows arrive as partial songs
             # (`_job_partial`), so playback starts before the whole is rendered.
+            def song(rendered: Rendered) -> _Song:
+                return _Song(revision, metronome, rate, sketch, rendered, (renderer, soundfont, temperature))
+
             stream = render_sketch_stream(sketch, renderer, rate, soundfont, temperature=temperature,
                                           progress=ctx.progress, cancel=ctx.check)
-            while True:
-                try:
-                    part = next(stream)
-                except StopIteration as stop:
-                    return _Song(revision, metronome, rate, sketch, stop.value, (renderer, soundfont, temperature))
-                yield _Song(revision, metronome, rate, sketch, part, (renderer, soundfont, temperature))
+            return song((yield from map_yields(stream, song)))
 
         self._render_for = key
         self._render_handle = self.bridge.submit(render, key="render",

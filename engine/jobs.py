@@ -24,6 +24,27 @@ from engine.errors import CantusError
 log = logging.getLogger(__name__)
 
 
+def run_to_end(gen) -> Any:
+    """Run a generator to its end and give back its return value (what it yields is dropped):
+    a streaming function (``render_sketch_stream``) called for its whole result."""
+    while True:
+        try:
+            next(gen)
+        except StopIteration as stop:
+            return stop.value
+
+
+def map_yields(gen, fn: Callable[[Any], Any]):
+    """Yield ``fn(value)`` for every value ``gen`` yields, and return what ``gen`` returns;
+    ``result = yield from map_yields(gen, fn)`` passes a stream on, reshaped."""
+    while True:
+        try:
+            value = next(gen)
+        except StopIteration as stop:
+            return stop.value
+        yield fn(value)
+
+
 class JobState(enum.Enum):
     QUEUED = "queued"
     RUNNING = "running"

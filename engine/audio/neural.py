@@ -215,13 +215,10 @@ def render_neural(sketch: Sketch, vocoder: str = "fast", temperature: float | No
     use_flow : False renders the note encoder's mean alone (the regression baseline).
     Raises `engine.registry.ModelLoadError` when MelFlow or the vocoder is missing or damaged.
     """
-    stream = render_neural_stream(sketch, vocoder, temperature, seed, model, vocoder_model, use_flow,
-                                  progress, cancel)
-    while True:
-        try:
-            next(stream)
-        except StopIteration as stop:
-            return stop.value
+    from engine.jobs import run_to_end
+
+    return run_to_end(render_neural_stream(sketch, vocoder, temperature, seed, model, vocoder_model, use_flow,
+                                           progress, cancel))
 
 
 def render_neural_stream(sketch: Sketch, vocoder: str = "fast", temperature: float | None = None,

@@ -47,12 +47,17 @@ _synths: dict[tuple[str, str | None], Synth] = {}
 
 def get_synth(renderer: str = "synth", soundfont: str | os.PathLike | None = None) -> Synth:
     """The synth for a renderer name, created once per (name, soundfont) and reused."""
+    return _cached_synth(_synths, renderer, soundfont)
+
+
+def _cached_synth(cache: dict, renderer: str, soundfont) -> Synth:
+    """The synth of a renderer name in ``cache``, made there once per (name, soundfont)."""
     if renderer not in SYNTHS:
         raise CantusError(f"Unknown synth '{renderer}'; choose one of: {', '.join(SYNTHS)}.")
     key = (renderer, str(soundfont) if soundfont else None)
-    if key not in _synths:
-        _synths[key] = make_synth("auto" if renderer == "synth" else "builtin", soundfont)
-    return _synths[key]
+    if key not in cache:
+        cache[key] = make_synth("auto" if renderer == "synth" else "builtin", soundfont)
+    return cache[key]
 
 
 def preview_synth_name(renderer: str, soundfont: str | os.PathLike | None = None) -> tuple[str, str | None]:
@@ -67,12 +72,7 @@ _preview_synths: dict[tuple[str, str | None], Synth] = {}
 def preview_synth(renderer: str = "synth", soundfont: str | os.PathLike | None = None) -> Synth:
     """A synth for note previews, apart from the one renders use: a render holds its synth for
     the whole song, and a preview must never wait for it (it runs on the GUI thread)."""
-    if renderer not in SYNTHS:
-        raise CantusError(f"Unknown synth '{renderer}'; choose one of: {', '.join(SYNTHS)}.")
-    key = (renderer, str(soundfont) if soundfont else None)
-    if key not in _preview_synths:
-        _preview_synths[key] = make_synth("auto" if renderer == "synth" else "builtin", soundfont)
-    return _preview_synths[key]
+    return _cached_synth(_preview_synths, renderer, soundfont)
 
 
 def ready_synth(renderer: str, soundfont: str | os.PathLike | None, sample_rate: int) -> Synth | None:
@@ -92,12 +92,9 @@ def render_sketch(sketch: Sketch, renderer: str = "synth", sample_rate: int = 44
     temperature : MelFlow's sampling temperature for a neural renderer (None: the bundle's).
     progress(fraction, message), cancel() : told and called between windows of a neural render.
     """
-    stream = render_sketch_stream(sketch, renderer, sample_rate, soundfont, temperature, progress, cancel)
-    while True:
-        try:
-            next(stream)
-        except StopIteration as stop:
-            return stop.value
+    from engine.jobs import run_to_end
+
+    return run_to_end(render_sketch_stream(sketch, renderer, sample_rate, soundfont, temperature, progress, cancel))
 
 
 def render_sketch_stream(sketch: Sketch, renderer: str = "synth", sample_rate: int = 44100,
@@ -132,15 +129,12 @@ def render_sketch_stream(sketch: Sketch, renderer: str = "synth", sample_rate: i
         def label(result) -> str:
             return f"MelFlow (temperature {result.temperature:g}) + the {vocoder} vocoder on {result.device}"
 
-        stream = render_neural_stream(sketch, vocoder, temperature, progress=progress, cancel=cancel)
-        while True:
-            try:
-                part = next(stream)
-            except StopIteration as stop:
-                result = stop.value
-                break
-            yield Rendered(stereo(part.audio, frames(part.duration_s)), sample_rate, label(part), ready_s=part.ready_s,
-                           device=part.device)
+        from engine.jobs import map_yields
+
+        result = yield from map_yields(
+            render_neural_stream(sketch, vocoder, temperature, progress=progress, cancel=cancel),
+            lambda part: Rendered(stereo(part.audio, frames(part.duration_s)), sample_rate, label(part),
+                                  ready_s=part.ready_s, device=part.device))
         return Rendered(stereo(result.audio, frames(len(result.audio) / MEL.sample_rate)), sample_rate, label(result),
                         mel=result.mel, device=result.device)
     if renderer not in SYNTHS:

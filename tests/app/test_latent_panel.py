@@ -28,15 +28,21 @@ def wait(qtbot, handle, timeout=30_000):
     qtbot.wait(20)  # let the finished signal reach the panel
 
 
-def test_interpolate_choose_a_step_apply_and_undo(window, panel, qtbot):
-    a, b = melody(A_PITCHES, start_bar=2), melody(B_PITCHES, step=480)
+def interpolated(window, panel, qtbot, steps: int, a_bar: int = 0) -> None:
+    """A (from bar ``a_bar``) and B in the slots from a two-track sketch, and ``steps`` from A to B
+    in the strip."""
+    a, b = melody(A_PITCHES, start_bar=a_bar), melody(B_PITCHES, step=480)
     window.set_document(Sketch(tracks=[a, b]))
     window.view.set_active_track(0)
-    assert panel.fill_slot("A") and panel.offsets["A"] == 2 * 1920
+    assert panel.fill_slot("A") and panel.offsets["A"] == a_bar * 1920
     window.view.set_active_track(1)
     assert panel.fill_slot("B")
-    panel.steps.setValue(5)
+    panel.steps.setValue(steps)
     wait(qtbot, panel.interpolate())
+
+
+def test_interpolate_choose_a_step_apply_and_undo(window, panel, qtbot):
+    interpolated(window, panel, qtbot, 5, a_bar=2)
     assert len(panel.thumbs) == 5
     first, last = panel.thumbs[0].track.notes, panel.thumbs[-1].track.notes
     assert [n.pitch for n in first] == A_PITCHES and [n.pitch for n in last] == B_PITCHES  # the real A and B
@@ -183,14 +189,7 @@ def test_dragging_a_strip_step_starts_a_drag_that_carries_its_melody(window, pan
 def test_sliders_reset_on_double_click_and_the_strip_follows_the_blend(window, panel, qtbot):
     from PySide6.QtCore import QPoint, Qt
 
-    a, b = melody(A_PITCHES), melody(B_PITCHES, step=480)
-    window.set_document(Sketch(tracks=[a, b]))
-    window.view.set_active_track(0)
-    assert panel.fill_slot("A")
-    window.view.set_active_track(1)
-    assert panel.fill_slot("B")
-    panel.steps.setValue(5)
-    wait(qtbot, panel.interpolate())
+    interpolated(window, panel, qtbot, 5)
     panel.blend.setValue(75)
     assert panel.blend_value.text() == "75%"  # the A-B slider says where it is
     assert [t.selected for t in panel.thumbs] == [False, False, False, True, False]  # the step at 75%
@@ -245,14 +244,7 @@ def test_the_common_path_fits_at_the_default_window_size(qtbot):
 
 
 def test_back_and_forward_bring_earlier_strips_back(window, panel, qtbot):
-    a, b = melody(A_PITCHES), melody(B_PITCHES, step=480)
-    window.set_document(Sketch(tracks=[a, b]))
-    window.view.set_active_track(0)
-    assert panel.fill_slot("A")
-    window.view.set_active_track(1)
-    assert panel.fill_slot("B")
-    panel.steps.setValue(3)
-    wait(qtbot, panel.interpolate())
+    interpolated(window, panel, qtbot, 3)
     steps = [t.track.notes for t in panel.thumbs]
     assert not panel.back_button.isEnabled()
     panel.sample_count.setValue(2)
