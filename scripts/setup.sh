@@ -6,13 +6,15 @@ cd "$(dirname "$0")/.."
 
 # Qt's libraries (also for the offscreen platform), the X11/xcb plugin for a real window,
 # PortAudio for playback, FluidSynth for the soundfont synth, OpenMP for the Music
-# Transformer's compiled step on all cores, fonts so that text renders.
+# Transformer's compiled step on all cores, ALSA's library for MIDI keyboards (python-rtmidi),
+# fonts so that text renders.
 APT_PACKAGES=(
   libegl1 libgl1 libglib2.0-0 libfontconfig1 libdbus-1-3 libxkbcommon0 libxkbcommon-x11-0
   libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-shape0
   libxcb-xinerama0 libxcb-randr0 libxcb-xkb1 libx11-xcb1
   libportaudio2 libsndfile1 libfluidsynth3
   libgomp1
+  libasound2
   jackd2
   fonts-dejavu-core
 )

@@ -33,8 +33,9 @@ __all__ = ["AudioDeviceError", "OutputDevice", "Player", "list_output_devices"]
 FADE_S = 0.010  # fade at play, pause and stop, so that starting and stopping never click
 CROSSFADE_S = 0.010  # crossfade when the playhead jumps while sounding: seek, loop wrap, new song
 VOLUME_SLEW_S = 0.020  # a volume change from 0 to 1 takes at least this long (no zipper noise)
-PREVIEW_SLOTS = 4  # note previews that can sound at once; a new one replaces the oldest
+PREVIEW_SLOTS = 8  # note previews that can sound at once (a chord played in); a new one replaces the oldest
 PREVIEW_EDGE_S = 0.002  # fade at each end of a preview
+RELEASE_S = 0.060  # a released preview (a key let go on a MIDI keyboard) fades out over this
 MIN_LOOP_S = 0.05  # shortest loop region
 MAX_CHUNK_FRAMES = 8192  # scratch size; a longer callback block is processed in chunks
 DEFAULT_LATENCY_S = 0.04  # suggested output latency; see Player
@@ -214,6 +215,7 @@ class _Request(NamedTuple):
     playing: bool
     jump_s: float | None  # move the playhead here (crossfaded if sounding, else once silent)
     play_t: float  # perf_counter() when play() was asked, for first_callback_latency_s
+    preroll: "_Buffer | None" = None  # sounds first (a count-in), then the song starts at jump_s
 
 
 class Player:
@@ -277,6 +279,7 @@ class Player:
         self._loop_frames: tuple[int, int] | None = None
         self._volume_target = 1.0
         self._preview_reqs: list[_Buffer | None] = [None] * PREVIEW_SLOTS
+        self._release_reqs: list[_Buffer | None] = [None] * PREVIEW_SLOTS  # voices to fade out
 
         # Written by the callback (by the API only while no stream runs).
         self._song: _Buffer | None = None
@@ -291,6 +294,10 @@ class Player:
         self._xfade_left = 0
         self._pv: list[_Buffer | None] = [None] * PREVIEW_SLOTS
         self._pp = [0] * PREVIEW_SLOTS
+        self._release_left = [-1] * PREVIEW_SLOTS  # frames of a release fade still to go; -1: none
+        self._release_frames = 1
+        self._pre: _Buffer | None = None  # a count-in still sounding before the song
+        self._pre_pos = 0
         self._run = 0  # increases at every jump of the playhead
         self._run_pos0 = 0  # song frame where the current run started
         self._seg_offset = 0  # frame in this block where the last run started (or 0)
@@ -334,8 +341,11 @@ class Player:
         self._tail, self._xfade_left = None, 0
         self._clock = None
         self._preview_reqs = [None] * PREVIEW_SLOTS
+        self._release_reqs = [None] * PREVIEW_SLOTS
         self._pv = [None] * PREVIEW_SLOTS
         self._pp = [0] * PREVIEW_SLOTS
+        self._release_left = [-1] * PREVIEW_SLOTS
+        self._release_frames = max(1, round(RELEASE_S * rate))
         if self._song_source is not None and (rate_changed or self._song_req is None):
             self._song_req = _Buffer(self._to_stream(*self._song_source))
         self._song = self._song_req  # no crossfade from a song that no longer sounds
@@ -570,7 +580,8 @@ class Player:
         req = self._req
         return req if req is not self._handled else None
 
-    def play(self, from_s: float | None = None) -> None:
+    def play(self, from_s: float | None = None, count_in: np.ndarray | None = None,
+             count_in_rate: float | None = None) -> None:
         """Starts (or resumes) playing, with a short fade-in.
 
         Parameters
@@ -578,6 +589,10 @@ class Player:
         from_s : float or None
             Where to start, in seconds; None resumes where the playhead is (from the start, or
             the loop start, when it stands at the end of the song).
+        count_in : np.ndarray [shape=(frames,) or (frames, 2)] or None
+            Sounds first (a bar of clicks before a recording); the song starts the frame after
+            its end, to the sample. Meanwhile `position_s` counts up to ``from_s`` from below
+            (negative before the start of the song). ``count_in_rate`` is its rate in Hz.
 
         Raises
         ------
@@ -595,7 +610,14 @@ class Player:
                 jump = pending.jump_s
             if jump is None and not self.is_playing and self._pos >= song.frames:
                 jump = self._loop_s[0] if self._loop_s else 0.0
-            self._req = _Request(True, None if jump is None else self._clamp_s(jump), perf_counter())
+            preroll = None
+            if count_in is not None and len(count_in):
+                _check_audio(count_in, count_in_rate)
+                preroll = _Buffer(self._to_stream(count_in, count_in_rate))
+                if jump is None:
+                    jump = self._pos / self.sample_rate
+            self._req = _Request(True, None if jump is None else self._clamp_s(jump), perf_counter(),
+                                 preroll)
 
     def pause(self) -> None:
         """Fades out (~10 ms) and stops; the playhead stays where the sound stopped."""
@@ -653,8 +675,9 @@ class Player:
     def volume(self, value: float) -> None:
         self._volume_target = min(1.0, max(0.0, float(value)))
 
-    def preview(self, audio: np.ndarray, sample_rate: float) -> None:
-        """Plays a short sound (a note being drawn) on top of whatever plays, even when paused.
+    def preview(self, audio: np.ndarray, sample_rate: float) -> int:
+        """Plays a short sound (a note being drawn) on top of whatever plays, even when paused;
+        returns its voice, for `release_preview` (a key held on a MIDI keyboard, then let go).
 
         Parameters
         ----------
@@ -680,6 +703,14 @@ class Player:
             slot = self._preview_next
             self._preview_reqs[slot] = _Buffer(x)
             self._preview_next = (slot + 1) % PREVIEW_SLOTS
+            return slot
+
+    def release_preview(self, voice: int) -> None:
+        """Fades the preview ``voice`` (as `preview` returned it) out over `RELEASE_S` from where
+        it is now; nothing if another preview has taken its place since."""
+        with self._lock:
+            if 0 <= voice < PREVIEW_SLOTS:
+                self._release_reqs[voice] = self._preview_reqs[voice]
 
     @property
     def is_playing(self) -> bool:
@@ -701,6 +732,9 @@ class Player:
         rate = self.sample_rate
         if not rate:
             return 0.0
+        pre = self._pre
+        if pre is not None and self._playing:  # a count-in: block by block, up to the start
+            return (self._pos - (pre.frames - self._pre_pos)) / rate
         jump = self._jump_after_fade
         if jump is not None:
             return jump / rate
@@ -789,15 +823,33 @@ class Player:
                 self._new_run(0)
             elif not was_playing:
                 self._new_run(0)
+            self._pre, self._pre_pos = req.preroll, 0  # any other request ends a count-in
         elif jump is not None:
             if self._gain > 0.0:
                 self._jump_after_fade = jump  # fade out where we are, then move
             else:
                 self._pos, self._jump_after_fade = jump, None
         self._playing = playing
+        if not playing:
+            self._pre = None
 
     def _render(self, out, n: int, offset: int) -> None:
         out.fill(0.0)
+        start = 0
+        pre = self._pre
+        if pre is not None and self._playing:
+            p = self._pre_pos
+            start = min(n, pre.frames - p)
+            np.copyto(out[:start], pre.data[p:p + start])
+            self._pre_pos = p + start
+            if self._pre_pos >= pre.frames:
+                self._pre = None
+                self._new_run(offset + start)  # the song starts here, within this block
+        if start < n:
+            self._render_song(out[start:], n - start, offset + start)
+        self._render_previews(out, n)
+
+    def _render_song(self, out, n: int, offset: int) -> None:
         song = self._song
         gain = self._gain
         playing = self._playing
@@ -833,20 +885,37 @@ class Player:
                 if jump is not None:
                     self._pos, self._jump_after_fade = jump, None
             self._gain = gain
+
+    def _render_previews(self, out, n: int) -> None:
         reqs, voices, positions = self._preview_reqs, self._pv, self._pp
+        releases, left = self._release_reqs, self._release_left
         for slot in range(PREVIEW_SLOTS):
             voice = reqs[slot]
             if voice is not voices[slot]:
-                voices[slot], positions[slot] = voice, 0
+                voices[slot], positions[slot], left[slot] = voice, 0, -1
             if voice is None:
                 continue
+            if left[slot] < 0 and releases[slot] is voice:
+                left[slot] = self._release_frames  # the key was let go: fade out from here
             p = positions[slot]
             k = voice.frames - p
+            fading = left[slot] >= 0
+            if fading and k > left[slot]:
+                k = left[slot]
             if k <= 0:
                 continue
             if k > n:
                 k = n
-            out[:k] += voice.data[p:p + k]
+            if fading:
+                g = self._g[:k]
+                np.multiply(self._idx[:k], -1.0 / self._release_frames, out=g)
+                g += left[slot] / self._release_frames
+                np.clip(g, 0.0, 1.0, out=g)
+                np.multiply(voice.data[p:p + k], g, out=g)
+                out[:k] += g
+                left[slot] -= k
+            else:
+                out[:k] += voice.data[p:p + k]
             positions[slot] = p + k
         target, vol = self._volume_target, self._vol
         if target != vol:

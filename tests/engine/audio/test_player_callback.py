@@ -251,6 +251,55 @@ def test_preview_slots_replace_the_oldest():
     assert out[500, 0] == pytest.approx(total - 0.01 + 0.01 * (player_mod.PREVIEW_SLOTS + 1))
 
 
+def test_count_in_sounds_first_then_the_song_starts_at_the_next_sample():
+    p = detached()
+    p.set_song(SONG, RATE)
+    click = np.full(700, 0.3, np.float32)
+    start = RATE // 2  # the song starts at 0.5 s
+    p.play(0.5, count_in=click, count_in_rate=RATE)
+    out = block(p, 512)
+    assert np.allclose(out, 0.3)  # the count-in alone
+    assert p.is_playing
+    assert p.position_s == pytest.approx((start - (700 - 512)) / RATE)  # below the start: counting in
+    out = block(p, 512)
+    np.testing.assert_allclose(out[:188], 0.3)
+    song = SONG[start:start + 512 - 188] * fade_in(512 - 188)
+    np.testing.assert_allclose(out[188:], song, atol=1e-6)  # from the frame after it, faded in
+    assert p.position_s == pytest.approx((start + 512 - 188) / RATE, abs=1e-6)
+    out = block(p, 512)
+    np.testing.assert_allclose(out, SONG[start + 324:start + 836] * fade_in(512, 324 / FADE), atol=1e-6)
+
+
+def test_a_pause_during_the_count_in_ends_it():
+    p = detached()
+    p.set_song(SONG, RATE)
+    p.play(0.0, count_in=np.full(5000, 0.3, np.float32), count_in_rate=RATE)
+    block(p, 512)
+    p.pause()
+    block(p, 512)
+    p.play(0.0)
+    out = block(p, 512)
+    np.testing.assert_allclose(out, SONG[:512] * fade_in(512), atol=1e-6)  # no click left over
+
+
+def test_a_released_preview_fades_out_from_where_it_is():
+    p = detached()
+    note = np.full(RATE, 0.25, np.float32)
+    voice = p.preview(note, RATE)
+    block(p, 1000)
+    p.release_preview(voice)
+    out = block(p, 4096)
+    fade = round(player_mod.RELEASE_S * RATE)
+    expected = 0.25 * np.clip((fade - np.arange(1, fade + 1)) / fade, 0, 1)
+    np.testing.assert_allclose(out[:fade, 0], expected, atol=1e-6)
+    assert not out[fade:].any()
+    other = p.preview(note, RATE)  # a new note in any voice is not released by the old call
+    p.release_preview(voice)
+    out = block(p, 4096)
+    assert other != voice or out[fade:].any()
+    assert out[2000:, 0].min() == pytest.approx(0.25)
+
+
 def test_new_song_while_playing_keeps_position_with_crossfade():
     p = detached()
     p.set_song(SONG, RATE)
@@ -397,6 +446,9 @@ def test_callback_allocates_no_sample_buffers():
         yield "volume ramp", p
         p.preview(np.full(RATE, 0.1, np.float32), RATE)
         yield "preview", p
+        voice = p.preview(np.full(RATE, 0.1, np.float32), RATE)
+        p.release_preview(voice)
+        yield "preview release", p
         p.seek(1.0)
         yield "seek crossfade", p
         p.set_loop(1.0, 1.1)
@@ -405,6 +457,10 @@ def test_callback_allocates_no_sample_buffers():
         p.pause()
         yield "fade-out", p
         yield "paused", p
+        p.clear_loop()
+        p.play(0.5, count_in=np.full(3000, 0.2, np.float32), count_in_rate=RATE)
+        yield "count-in", p
+        yield "count-in ends", p
 
     # Warm up once (first calls may fill numpy's caches), then measure each state.
     for _, p in scenarios():
