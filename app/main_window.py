@@ -56,6 +56,7 @@ from app.continue_panel import ContinuePanel
 from app.document_io import MIDI_FILTERS, OPEN_FILTERS, open_any
 from app.engine_bridge import EngineBridge
 from app.latent_panel import LatentPanel
+from app.recording import MidiRecorder
 from app.render_panel import RenderPanel
 from app.shortcuts import TextFieldKeys, key_sequences
 from app.spectrogram_view import EMPTY_CAPTION, SpectrogramView
@@ -153,11 +154,13 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.editor)
         self.view.follow_playhead = True
         self.transport = Transport(self.document, self.bridge, self.view, parent=self)
+        self.recorder = MidiRecorder(self.document, self.undo_stack, self.transport, self.view, self)
 
         self._build_actions()
         self.transport_bar = TransportBar(self.document, self.undo_stack, self.transport,
                                           self.play_action, self.loop_action,
                                           self.metronome_action, self.stop_action, self)
+        self.transport_bar.add_record_button(self.record_action)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.transport_bar)
         self.track_list = TrackList(self.document, self.undo_stack)
         self.tracks_dock = self._dock("Tracks", "tracks", self.track_list, Qt.DockWidgetArea.LeftDockWidgetArea)
@@ -184,6 +187,7 @@ class MainWindow(QMainWindow):
         self._connect()
 
         self._apply_saved_output()
+        self._apply_saved_midi()
         self._text_keys = TextFieldKeys(self)  # Return in a text field is not Stop
         QApplication.instance().installEventFilter(self._text_keys)
         self.setAcceptDrops(True)
@@ -229,15 +233,16 @@ class MainWindow(QMainWindow):
         return editor, editor.view
 
     def _action(self, text: str, shortcut_name: str | None, slot, status_tip: str,
-                checkable: bool = False) -> QAction:
+                checkable: bool = False, toggled: bool = False) -> QAction:
+        """toggled: ``slot`` hears every change of the check (setChecked too), not only clicks."""
         action = QAction(text, self)
         if shortcut_name:
             action.setShortcuts(key_sequences(shortcut_name))
         action.setStatusTip(status_tip)
         key = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
         action.setToolTip(f"{status_tip} ({key})" if key else status_tip)
-        action.setCheckable(checkable)
-        action.triggered.connect(slot)
+        action.setCheckable(checkable or toggled)
+        (action.toggled if toggled else action.triggered).connect(slot)
         self.addAction(action)  # shortcuts work even when the menu bar is hidden
         return action
 
@@ -288,6 +293,23 @@ class MainWindow(QMainWindow):
                                   self.transport.set_metronome,
                                   "Click each beat while playing (louder on the bar)",
                                   checkable=True)
+        self.record_action = a("&Record", "transport.record", lambda: self.record(),
+                               "Record from the MIDI keyboard into the active track at the start "
+                               "point, after a bar of count-in; Stop ends the take",
+                               checkable=True)
+        self.count_in_action = a("&Count In One Bar", None, self._count_in_toggled,
+                                 "Click one bar before a take starts", toggled=True)
+        self.quantize_takes_action = a("&Quantize Takes", None, self._quantize_takes_toggled,
+                                       "Snap recorded notes to the piano roll's grid", toggled=True)
+        self.step_input_action = a("Step &Input", None, self._step_input_toggled,
+                                   "Each key on the MIDI keyboard writes a note one grid step long "
+                                   "at the start point, then moves on", toggled=True)
+        self.step_rest_action = a("Step R&est", "transport.step_rest", self.recorder.step_rest,
+                                  "Step input: move on one step without a note")
+        self.step_back_action = a("Step &Back", "transport.step_back", self.recorder.step_back,
+                                  "Step input: move back one step")
+        for action in (self.step_rest_action, self.step_back_action):
+            action.setEnabled(False)
         self.tempo_action = a("&Tempo\u2026", "transport.tempo", self._tempo_dialog,
                               "Set the tempo")
         self.meter_action = a("Time Si&gnature\u2026", "transport.time_signature",
@@ -353,6 +375,15 @@ class MainWindow(QMainWindow):
         transport_menu.addAction(self.loop_selection_action)
         transport_menu.addAction(self.metronome_action)
         transport_menu.addSeparator()
+        transport_menu.addAction(self.record_action)
+        transport_menu.addAction(self.count_in_action)
+        transport_menu.addAction(self.quantize_takes_action)
+        transport_menu.addAction(self.step_input_action)
+        transport_menu.addAction(self.step_rest_action)
+        transport_menu.addAction(self.step_back_action)
+        self.midi_input_menu = transport_menu.addMenu("MIDI &Input")
+        self.midi_input_menu.aboutToShow.connect(self._fill_midi_menu)
+        transport_menu.addSeparator()
         transport_menu.addAction(self.tempo_action)
         transport_menu.addAction(self.meter_action)
 
@@ -413,6 +444,8 @@ class MainWindow(QMainWindow):
         self.bridge.finished.connect(self._job_finished)
         self.bridge.failed.connect(self._job_failed)
         self.transport.message.connect(self._transport_message)
+        self.recorder.message.connect(self._transport_message)
+        self.recorder.state_changed.connect(self._recorder_state)
         self.transport.sound_changed.connect(self._show_sound)
         self.transport.state_changed.connect(self._transport_state)
         self.transport.song_changed.connect(self.show_spectrogram)
@@ -454,6 +487,8 @@ class MainWindow(QMainWindow):
         """
         if sketch is None:
             sketch = Sketch.new(tracks=[Track("Melody")])
+        if self.recorder.recording:
+            self.recorder.drop_take("The take was dropped: another sketch was opened while recording.")
         self.transport.stop()
         self._autosave_timer.stop()
         self.autosave_policy.written()
@@ -554,6 +589,8 @@ class MainWindow(QMainWindow):
 
     def maybe_save(self) -> bool:
         """Ask about unsaved changes; True when it is fine to drop the document now."""
+        if self.recorder.recording:
+            self.transport.stop()  # the take goes into the sketch first, and is asked about
         if self.undo_stack.isClean():
             return True
         choice = self.ask_save_changes()
@@ -999,6 +1036,77 @@ class MainWindow(QMainWindow):
             return None
         return devices.currentData(), float(latency.value())
 
+    # -- MIDI input and recording ----------------------------------------------------------------
+
+    def _apply_saved_midi(self) -> None:
+        self.count_in_action.setChecked(self.settings.value("midi/count_in", True, type=bool))
+        self.quantize_takes_action.setChecked(self.settings.value("midi/quantize", False, type=bool))
+        self.recorder.count_in = self.count_in_action.isChecked()
+        self.recorder.quantize = self.quantize_takes_action.isChecked()
+        label = self.settings.value("midi/input", "") or ""
+        if label:
+            said = self.recorder.open_input(label)  # a keyboard not plugged in today stays chosen
+            if said:
+                log.info("MIDI input not opened: %s", said)
+
+    def choose_midi_input(self, label: str | None) -> str | None:
+        """Listen to the MIDI input ``label`` (None: none), remembered for the next start.
+        Returns the sentence saying why it could not be opened, if it could not."""
+        said = self.recorder.open_input(label)
+        self.settings.setValue("midi/input", self.recorder.input.label if self.recorder.input else "")
+        self.statusBar().showMessage(said or (f"MIDI input: {label}" if label else "No MIDI input"),
+                                     STATUS_MESSAGE_MS)
+        return said
+
+    def _fill_midi_menu(self) -> None:
+        menu = self.midi_input_menu
+        menu.clear()
+        current = self.recorder.input.label if self.recorder.input else None
+        none = menu.addAction("None", lambda: self.choose_midi_input(None))
+        none.setCheckable(True)
+        none.setChecked(current is None)
+        ports = self.recorder.ports()
+        for port in ports:
+            action = menu.addAction(port.label, lambda label=port.label: self.choose_midi_input(label))
+            action.setCheckable(True)
+            action.setChecked(port.label == current)
+        if not ports:
+            empty = menu.addAction("No MIDI keyboard is connected")
+            empty.setEnabled(False)
+
+    def record(self) -> bool:
+        """Record, or end the take being recorded."""
+        recorder = self.recorder
+        if recorder.recording:
+            recorder.toggle_record()
+            return False
+        if recorder.input is None:
+            self.record_action.setChecked(False)
+            what = "Choose a MIDI keyboard first (Transport \u25b8 MIDI Input)."
+            if not recorder.ports():
+                what = "No MIDI keyboard is connected: plug one in, then choose it in Transport \u25b8 MIDI Input."
+            self.statusBar().showMessage(what, STATUS_MESSAGE_MS)
+            return False
+        started = recorder.record()
+        self.record_action.setChecked(started)
+        return started
+
+    def _recorder_state(self, state: str) -> None:
+        self.record_action.setChecked(state != "off")
+
+    def _count_in_toggled(self, on: bool) -> None:
+        self.recorder.count_in = bool(on)
+        self.settings.setValue("midi/count_in", bool(on))
+
+    def _quantize_takes_toggled(self, on: bool) -> None:
+        self.recorder.quantize = bool(on)
+        self.settings.setValue("midi/quantize", bool(on))
+
+    def _step_input_toggled(self, on: bool) -> None:
+        self.recorder.set_step_input(on)
+        for action in (self.step_rest_action, self.step_back_action):
+            action.setEnabled(bool(on))
+
     def _preferences_dialog(self) -> None:
         answer = self.ask_audio_output(self.transport.output_device, self.transport.latency_s * 1000)
         if answer is not None:
@@ -1205,6 +1313,7 @@ class MainWindow(QMainWindow):
         QApplication.instance().removeEventFilter(self._text_keys)
         self._autosave_timer.stop()
         self._busy_timer.stop()
+        self.recorder.close()
         self.transport.close()
         self.bridge.cancel_all()
         self.bridge.shutdown()

@@ -13,9 +13,10 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
+import numpy as np
 from PySide6.QtCore import QObject, QPointF, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QColor, QIcon, QPainter, QPainterPath, QPen, QPixmap, QUndoStack
 from PySide6.QtWidgets import (
@@ -32,7 +33,7 @@ from app.commands import EditCommand
 from app.engine_bridge import EngineBridge
 from engine.audio.player import DEFAULT_LATENCY_S, MIN_LOOP_S, AudioDeviceError, Player
 from engine.audio.render import Rendered, render_sketch, render_sketch_stream
-from engine.document import RESET, Document, EditGroup, NoteEdit, TimingEdit
+from engine.document import RESET, Document, EditGroup, NoteEdit, TimingEdit, audible_tracks
 from engine.errors import CantusError
 from engine.jobs import JobHandle, map_yields
 from engine.music.sketch import TICKS_PER_QUARTER, Note, Sketch, TempoChange, TimeSignature, Track
@@ -43,6 +44,7 @@ DEFAULT_SAMPLE_RATE = 44100  # until the player's stream says its own rate
 PLAYHEAD_MS = 25  # playhead refresh while playing (about 40 frames a second)
 RERENDER_MS = 150  # an edit while playing is heard once the edits pause this long
 PREVIEW_S = 0.35  # a note preview's held length
+HELD_KEY_S = 6.0  # a key held on a MIDI keyboard sounds this long at most (it fades when let go)
 MIN_QPM, MAX_QPM = 20.0, 400.0
 METER_DENOMINATORS = (2, 4, 8, 16)
 
@@ -189,6 +191,7 @@ class _Song:
     sketch: Sketch  # the copy that was rendered (its tempo map turns seconds into ticks)
     rendered: Rendered
     renderer: tuple = ("synth", None, None)  # (renderer, soundfont, temperature)
+    min_end_tick: int = 0  # silence (or clicks) was added to reach this
 
 
 class Transport(QObject):
@@ -236,6 +239,8 @@ class Transport(QObject):
         self.temperature: float | None = None  # a neural renderer's (None: its model's own)
         self.output_device: str | None = None  # PortAudio device name (None: the system's default)
         self.latency_s = DEFAULT_LATENCY_S
+        self.min_end_tick = 0  # the song lasts at least this long (a take goes on past the sketch)
+        self._count_in: tuple[np.ndarray, int] | None = None  # sounds before the next Play
         self._audition: JobHandle | None = None
         self._preview_job: JobHandle | None = None  # the first note preview, while its synth loads
 
@@ -362,10 +367,12 @@ class Transport(QObject):
         self.message.emit(f"Paused at bar {bar_beat(self.document.sketch, tick)[0]}; "
                           "Space goes on, Enter returns to the start")
 
-    def play(self) -> None:
-        """Start from the loop start (or the beginning) once the audio is ready."""
+    def play(self, count_in: tuple[np.ndarray, int] | None = None) -> None:
+        """Start from the loop start (or the beginning) once the audio is ready; ``count_in``
+        (audio, sample rate) sounds first, the song starting the sample after it."""
         if self._closed or self.playing:
             return
+        self._count_in = count_in
         self._set_state("rendering")
         if self._song_is_current():
             self._start_song()
@@ -417,12 +424,12 @@ class Transport(QObject):
 
     def _key(self) -> tuple:
         return (self.document.revision, self.metronome, self.sample_rate(),
-                (self.renderer, self.soundfont, self.temperature))
+                (self.renderer, self.soundfont, self.temperature), self.min_end_tick)
 
     def _song_is_current(self) -> bool:
         song = self._song
         return song is not None and (song.revision, song.metronome, song.sample_rate,
-                                     song.renderer) == self._key()
+                                     song.renderer, song.min_end_tick) == self._key()
 
     def set_renderer(self, renderer: str, soundfont: str | None = None, temperature: float | None = None) -> None:
         """What plays the sketch from now on; a sketch that is playing is rendered again."""
@@ -444,16 +451,25 @@ class Transport(QObject):
                 and self._render_for == key:
             return  # that very render is on its way
         sketch = self.document.sketch.copy()
+        revision, metronome, rate, (renderer, soundfont, temperature), min_end = key
         if self.metronome:
             end = self.loop_ticks[1] if self.loop_enabled and self.loop_ticks else None
-            sketch = with_metronome(sketch, max(end or 0, sketch.end_tick))
-        revision, metronome, rate, (renderer, soundfont, temperature) = key
+            sketch = with_metronome(sketch, max(end or 0, sketch.end_tick, min_end))
+        min_frames = round(sketch.ticks_to_seconds(min_end) * rate) if min_end else 0
 
         def render(ctx):
             # A generator job: a neural render's first windows arrive as partial songs
             # (`_job_partial`), so playback starts before the whole is rendered.
             def song(rendered: Rendered) -> _Song:
-                return _Song(revision, metronome, rate, sketch, rendered, (renderer, soundfont, temperature))
+                if len(rendered.audio) < min_frames:  # a take goes on over silence
+                    audio = np.pad(rendered.audio, ((0, min_frames - len(rendered.audio)), (0, 0)))
+                    rendered = replace(rendered, audio=audio)
+                return _Song(revision, metronome, rate, sketch, rendered,
+                             (renderer, soundfont, temperature), min_end)
+
+            if min_frames and not any(sketch.tracks[i].notes for i in audible_tracks(sketch)):
+                # Recording into an empty sketch with no click: a take over silence.
+                return song(Rendered(np.zeros((min_frames, 2), np.float32), rate, "nothing yet (recording)"))
 
             stream = render_sketch_stream(sketch, renderer, rate, soundfont, temperature=temperature,
                                           progress=ctx.progress, cancel=ctx.check)
@@ -526,7 +542,12 @@ class Transport(QObject):
                 self.message.emit(f"{error} Playing through the default output instead.")
                 player.set_song(song.rendered.audio, song.sample_rate)
             self._apply_loop()
-            player.play(self._start_seconds(song.sketch))
+            count_in, self._count_in = self._count_in, None
+            if count_in is not None:
+                player.play(self._start_seconds(song.sketch), count_in=count_in[0],
+                            count_in_rate=count_in[1])
+            else:
+                player.play(self._start_seconds(song.sketch))
             self.resume_tick = None
         except AudioDeviceError as error:  # the sentence says what to do; Play tries again
             self.stop()
@@ -582,6 +603,7 @@ class Transport(QObject):
             self._set_state("rendering")
             self.message.emit("Waiting for the render to catch up\u2026")
             return
+        seconds = max(seconds, 0.0)  # a count-in before the start of the sketch shows the start
         tick = song.sketch.seconds_to_ticks(seconds)
         self._set_view_playhead(tick)
         self.position_changed.emit(seconds, tick)
@@ -709,6 +731,33 @@ class Transport(QObject):
             self._report(f"The note preview failed ({type(error).__name__}: {error}).")
         return None
 
+    def key_down(self, pitch: int, velocity: int = 100, program: int = 0,
+                 is_drum: bool = False) -> int | None:
+        """A key pressed on a MIDI keyboard: its note sounds (the Render panel's synth) until
+        `key_up` with the voice returned; None when the soundfont is still loading (the first
+        key is then heard as a short preview a moment later)."""
+        if self._closed:
+            return None
+        from engine.audio.render import preview_synth_name, ready_synth
+
+        kind, soundfont = preview_synth_name(self.renderer, self.soundfont)
+        rate = self.sample_rate()
+        synth = ready_synth(kind, soundfont, rate)
+        if synth is None:
+            self.preview(pitch, velocity, program, is_drum)
+            return None
+        try:
+            audio = synth.render_note(int(pitch), int(velocity), HELD_KEY_S, int(program),
+                                      bool(is_drum), rate)
+            return self.ensure_player().preview(audio, rate)
+        except CantusError as error:
+            self._report(str(error))
+        return None
+
+    def key_up(self, voice: int | None) -> None:
+        if voice is not None and self.player is not None:
+            self.player.release_preview(voice)
+
     def audition(self, track: Track) -> JobHandle | None:
         """Hear a melody that is not in the document (a model's proposal) at the sketch's tempo,
         on top of whatever plays: rendered on the engine thread, then played as a preview."""
@@ -763,6 +812,7 @@ class Transport(QObject):
 ICON_COLOR = QColor("#d6dae2")
 PLAY_COLOR = QColor("#4ade80")
 STOP_COLOR = QColor("#f87171")
+RECORD_COLOR = QColor("#ef4444")
 ACCENT_COLOR = QColor("#fbbf24")
 
 
@@ -785,6 +835,8 @@ def draw_icon(kind: str, color: QColor = ICON_COLOR, size: int = 32) -> QIcon:
             p.drawPath(path)
         elif kind == "stop":
             p.drawRoundedRect(QRectF(9, 9, 14, 14), 2, 2)
+        elif kind == "record":
+            p.drawEllipse(QPointF(16, 16), 7.5, 7.5)
         elif kind == "pause":
             p.drawRoundedRect(QRectF(9, 8, 5, 16), 1.5, 1.5)
             p.drawRoundedRect(QRectF(18, 8, 5, 16), 1.5, 1.5)
@@ -839,6 +891,7 @@ class TransportBar(QToolBar):
         self.undo_stack = undo_stack
         self.transport = transport
         self._syncing = False
+        self._slots: dict[QAction, QAction] = {}  # a button's action -> its place on the bar
         self._play_icon = draw_icon("play", PLAY_COLOR)
         self._pause_icon = draw_icon("pause", PLAY_COLOR)
         play_action.setIcon(self._play_icon)
@@ -906,7 +959,19 @@ class TransportBar(QToolBar):
         button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
         button.setAutoRaise(True)
         button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Space must reach the Play shortcut
-        self.addWidget(button)
+        self._slots[action] = self.addWidget(button)
+        return button
+
+    def add_record_button(self, action: QAction) -> QToolButton:
+        """The Record button, after Stop."""
+        action.setIcon(draw_icon("record", RECORD_COLOR))
+        button = QToolButton()
+        button.setDefaultAction(action)
+        button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+        button.setAutoRaise(True)
+        button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self._slots[action] = self.insertWidget(self._slots[self.loop_button.defaultAction()], button)
+        self.record_button = button
         return button
 
     @staticmethod

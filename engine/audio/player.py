@@ -727,9 +727,11 @@ class Player:
         and so that it never runs backwards (except at a seek or loop wrap).
         """
         pending = self._pending()
-        if pending is not None and pending.jump_s is not None:
-            return pending.jump_s
         rate = self.sample_rate
+        if pending is not None and pending.jump_s is not None:
+            if pending.preroll is not None and rate:  # a count-in about to begin
+                return pending.jump_s - pending.preroll.frames / rate
+            return pending.jump_s
         if not rate:
             return 0.0
         pre = self._pre

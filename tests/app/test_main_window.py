@@ -158,15 +158,16 @@ def test_menus_hold_every_command_with_its_key(window):
                              "Import MIDI\u2026", "Export MIDI\u2026", "Export WAV\u2026", "Quit"]
     assert texts["Edit"][:2] == ["Undo", "Redo"]
     assert {a for a in window.view.edit_actions() if not a.isSeparator()} <= set(menus["Edit"])
-    assert texts["Transport"] == ["Play", "Stop", "Loop", "Loop Selection", "Metronome", "Tempo\u2026",
-                                  "Time Signature\u2026"]
+    assert texts["Transport"] == ["Play", "Stop", "Loop", "Loop Selection", "Metronome", "Record",
+                                  "Count In One Bar", "Quantize Takes", "Step Input", "Step Rest",
+                                  "Step Back", "MIDI Input", "Tempo\u2026", "Time Signature\u2026"]
     assert texts["Track"] == ["Add Track", "Remove Track", "Rename Track"]
     keys = {
         window.new_action: "Ctrl+N", window.open_action: "Ctrl+O", window.save_action: "Ctrl+S",
         window.save_as_action: "Ctrl+Shift+S", window.quit_action: "Ctrl+Q",
         window.undo_action: "Ctrl+Z", window.redo_action: "Ctrl+Shift+Z",
         window.play_action: "Space", window.stop_action: "Return", window.loop_selection_action: "L",
-        window.metronome_action: "M", window.zoom_in_action: "Ctrl+=",
+        window.metronome_action: "M", window.record_action: "R", window.zoom_in_action: "Ctrl+=",
         window.zoom_out_action: "Ctrl+-", window.fit_action: "Ctrl+0",
     }
     for action, key in keys.items():
