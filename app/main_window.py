@@ -448,7 +448,10 @@ class MainWindow(QMainWindow):
         self.recorder.state_changed.connect(self._recorder_state)
         self.transport.sound_changed.connect(self._show_sound)
         self.transport.state_changed.connect(self._transport_state)
-        self.transport.song_changed.connect(self.show_spectrogram)
+        # A take's song runs on 64 bars past the sketch: its picture would be mostly clicks or
+        # silence, and drawing it costs the recording CPU; the next Play draws the sketch.
+        self.transport.song_changed.connect(
+            lambda rendered: None if self.recorder.recording else self.show_spectrogram(rendered))
         self.transport.song_changed.connect(self._song_device)
         for panel, dock in ((self.latent_panel, self.latent_dock), (self.continue_panel, self.continue_dock)):
             panel.device_known.connect(lambda name: self.device_label.setText(f"Models: {name}"))

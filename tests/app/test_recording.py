@@ -86,6 +86,7 @@ def test_a_take_lands_where_it_was_played_and_is_one_undo_step(window, qtbot, ja
     assert window.undo_stack.count() == steps_before + 1
     assert "Recorded 2 notes into Melody" in window.statusBar().currentMessage()
     assert not window.view.proposal and not window.record_action.isChecked()
+    assert window._mel_job is None  # a take's long song is not drawn (the next Play draws the sketch)
     window.undo_stack.undo()
     assert window.document.sketch.tracks[0].notes == [Note(72, 80, 0, 240)]
     assert window.transport.min_end_tick == 0
