@@ -62,6 +62,22 @@ def main() -> None:
     win.resize(1400, 900)
     win.move(0, 0)
     win.show()
+
+    # The editor: the whole song open, the melody's bars 9 to 12 selected and looped.
+    win.open_file(ROOT.parent / "shared" / "data" / "pop909" / "001" / "001.mid")
+    settle(app, 1.0)
+    index = next(i for i, t in enumerate(win.document.sketch.tracks) if t.name.upper().startswith("MELODY"))
+    win.track_list.select(index)
+    win.view.set_selection([n for n in win.document.sketch.tracks[index].notes
+                            if start <= n.start_tick < start + 4 * bar])
+    win.loop_selection()
+    view = win.view
+    view.fit_to_content()
+    area = view.note_area()  # then zoom in on the bars around the loop, as a person would
+    left = next(x for x in range(int(area.left()), int(area.right())) if view.tick_at(x) >= start - 4 * bar)
+    view.zoom_horizontal(win.document.sketch.end_tick / (9 * bar), left)
+    shot(app, out / "screenshot-editor.png")
+
     win.set_document(sketch)
     settle(app, 1.0)
 
