@@ -5,6 +5,7 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before Qt is first imported
 
 import threading
+import weakref
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -71,6 +72,47 @@ def window(qtbot, monkeypatch):
 @pytest.fixture
 def pop909_song(pop909_dir) -> Path:
     return pop909_dir / "001" / "001.mid"
+
+
+_started_timers: "weakref.WeakSet" = None
+
+
+def _track_timers() -> None:
+    """Note every QTimer started from Python, so that a test leaving one running fails."""
+    global _started_timers
+    if _started_timers is not None:
+        return
+    from PySide6.QtCore import QTimer
+
+    _started_timers = weakref.WeakSet()
+    start = QTimer.start
+
+    def tracked_start(self, *args):
+        _started_timers.add(self)
+        return start(self, *args)
+
+    QTimer.start = tracked_start
+
+
+_track_timers()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item):
+    """After every fixture is torn down (qtbot has closed the test's windows), no QTimer a test
+    started may still run: a window that closes leaves nothing ticking (as napari's tests check
+    for threads)."""
+    yield
+    import shiboken6
+
+    running = [t for t in list(_started_timers) if shiboken6.isValid(t) and t.isActive()]
+    for timer in running:
+        timer.stop()  # one test's leak must not fail the next
+    _started_timers.clear()
+    if running:
+        names = ", ".join(f"{t.objectName() or 'unnamed'} ({t.interval()} ms, parent "
+                          f"{type(t.parent()).__name__})" for t in running)
+        pytest.fail(f"QTimers left running after the test: {names}", pytrace=False)
 
 
 @pytest.fixture(autouse=True)

@@ -77,6 +77,10 @@ def test_slider_previews_arrive_newest_first(window, panel, qtbot):
     wait(qtbot, handles[-1])
     qtbot.waitUntil(lambda: all(h.finished for h in handles), timeout=10_000)
     assert panel.previews_shown < len(handles)  # older requests were dropped
+    # Newest wins: requests replaced while waiting end cancelled, never decoded; the last is shown.
+    replaced = [h for h in handles[:-1] if h.cancelled]
+    assert replaced and not handles[-1].cancelled
+    assert panel.previews_shown == len(handles) - len(replaced)
     assert panel.blend.value() == 100
     from engine.generate.musicvae import MelodyVAE
 
