@@ -278,9 +278,9 @@ class MainWindow(QMainWindow):
                                "Scroll the editor with the playhead while playing", checkable=True)
         self.follow_action.setChecked(True)
 
-        self.play_action = a("&Play", "transport.play", self.transport.toggle_play,
+        self.play_action = a("&Play", "transport.play", self._toggle_play,
                              "Play from the start point (or where it paused), or pause")
-        self.stop_action = a("&Stop", "transport.stop", self.transport.stop,
+        self.stop_action = a("&Stop", "transport.stop", self._stop,
                              "Stop and return to the start point")
         self.loop_action = a("&Loop", "transport.loop", self._loop_toggled,
                              "Loop the loop region (the whole sketch if none is set)",
@@ -1093,6 +1093,18 @@ class MainWindow(QMainWindow):
         started = recorder.record()
         self.record_action.setChecked(started)
         return started
+
+    def _toggle_play(self) -> None:
+        if self.recorder.counting_in:  # Space before the count-in sounds: no take after all
+            self.recorder.toggle_record()
+        else:
+            self.transport.toggle_play()
+
+    def _stop(self) -> None:
+        if self.recorder.counting_in:
+            self.recorder.toggle_record()
+        else:
+            self.transport.stop()
 
     def _recorder_state(self, state: str) -> None:
         self.record_action.setChecked(state != "off")

@@ -2,15 +2,17 @@
 bar of count-in (one undo step per take), or write notes one step at a time (step input).
 
 `MidiRecorder.receive(message)` is the one door for notes: the open input port calls it on the
-MIDI system's thread, a test calls it from anywhere. It reads the song position there and then
-(the player's clock is readable from any thread) and hands the message to the GUI thread, where
-the take, the step input and the monitor sound are kept.
+MIDI system's thread, a test calls it from anywhere. It stamps the message with the time it came
+and hands it to the GUI thread, where the song position of that moment is worked out (the
+position now, less the time since) and the take, the step input and the monitor sound are kept;
+the MIDI thread touches nothing of the player.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import deque
+from time import perf_counter
 
 import numpy as np
 from PySide6.QtCore import QObject, Qt, Signal
@@ -59,21 +61,23 @@ class MidiRecorder(QObject):
         self.step_input = False
         self.last_take: list = []  # the notes the last take added
         self._take: TakeRecorder | None = None
-        self._take_track = 0
         self._take_sketch: Sketch | None = None  # the sketch the take belongs to (Open replaces it)
         self._start_tick = 0
         self._last_tick = 0  # where the playhead was last seen during the take
         self._count_in_job: JobHandle | None = None
         self._steps: StepInput | None = None
-        self._voices: dict[int, int | None] = {}  # pitch -> the monitor's preview voice
+        self._voices: dict[int, tuple | None] = {}  # pitch -> the monitor's preview voice
+        self._take_track_ref = None  # the Track the take goes into (found again at its end)
+        self._loop_was_on = False  # a take turns the loop off (each pass would overlap the last)
         self._pedal = False
         self._sustained: set[int] = set()
-        self._inbox: deque = deque()  # (mido message, song seconds or None); deque is thread-safe
+        self._inbox: deque = deque()  # (mido message, perf_counter() when it came); thread-safe
         self._arrived.connect(self._drain, Qt.ConnectionType.QueuedConnection)
         transport.state_changed.connect(self._transport_state)
         transport.position_changed.connect(self._position)
         transport.bridge.finished.connect(self._job_finished)
         transport.bridge.failed.connect(self._job_failed)
+        transport.bridge.cancelled.connect(self._job_cancelled)
         document.subscribe(self._document_changed)
 
     # -- the input port -----------------------------------------------------------------------
@@ -106,19 +110,29 @@ class MidiRecorder(QObject):
     # -- notes in (any thread) ----------------------------------------------------------------
 
     def receive(self, message) -> None:
-        """A message from the keyboard, on whatever thread it came: timed against the song now."""
-        seconds = None
-        player = self.transport.player
-        if self.state != "off" and player is not None:
-            seconds = player.position_s
-        self._inbox.append((message, seconds))
+        """A message from the keyboard, on whatever thread it came."""
+        self._inbox.append((message, perf_counter()))
         self._arrived.emit()
 
     def _drain(self) -> None:
         """Take every message waiting, in the order they came (also before a take ends, so that
         nothing played just before Stop is lost)."""
         while self._inbox:
-            self._receive(*self._inbox.popleft())
+            message, stamp = self._inbox.popleft()
+            self._receive(message, self._song_seconds(stamp))
+
+    def _song_seconds(self, stamp: float) -> float | None:
+        """Where the song was heard at ``perf_counter()`` time ``stamp``, during a take (also
+        for messages still waiting when it stopped)."""
+        player, transport = self.transport.player, self.transport
+        if self.state != "recording" or player is None:
+            return None
+        if transport.state == "playing":
+            return player.position_s - (perf_counter() - stamp)
+        if transport.stopped_at is not None:  # the take is ending: messages from before Stop
+            seconds, when = transport.stopped_at
+            return seconds - (when - stamp) if stamp <= when else None
+        return None
 
     def _receive(self, message, seconds) -> None:
         event = note_event(message)
@@ -130,7 +144,7 @@ class MidiRecorder(QObject):
                 if self.transport.song_sketch is not None else self._start_tick
             if self._take.feed(message, tick) is not None:
                 self._show_take()
-        elif self.step_input and self._take is None:
+        elif self.step_input and self._take is None and not self.transport.playing:
             self._step(message)
 
     def _monitor(self, event: tuple[str, int, int]) -> None:
@@ -186,8 +200,8 @@ class MidiRecorder(QObject):
         `count_in` is on; Stop (or Space, or Record again) ends it as one undo step."""
         if self.recording:
             return False
-        track_index = self.view.active_track
-        if self.view.current_track() is None:
+        track = self.view.current_track()
+        if track is None:
             self.message.emit("Add a track to record into (Track \u25b8 Add Track).")
             return False
         if self.transport.playing:
@@ -196,8 +210,12 @@ class MidiRecorder(QObject):
         start = self.transport.resume_tick if self.transport.resume_tick is not None \
             else self.transport.start_tick
         bar = sketch.time_signature_at(start).bar_ticks
-        self._take_track, self._start_tick, self._last_tick = track_index, start, start
+        self._take_track_ref, self._start_tick, self._last_tick = track, start, start
         self._take_sketch = sketch
+        self.transport.stopped_at_tick = self.transport.stopped_at = None
+        self._loop_was_on = self.transport.loop_enabled
+        if self._loop_was_on:
+            self.transport.set_loop(False)
         self._take = TakeRecorder(first_tick=0)
         self.transport.min_end_tick = max(sketch.end_tick, start) + MAX_TAKE_BARS * bar
         if self.count_in:
@@ -206,7 +224,7 @@ class MidiRecorder(QObject):
         else:
             self._set_state("recording")
             self.transport.play()
-        name = self.document.sketch.tracks[track_index].name
+        name = track.name
         self.message.emit(f"Recording into {name}\u2026 Stop (Enter or Space) ends the take.")
         return True
 
@@ -246,9 +264,19 @@ class MidiRecorder(QObject):
             self._count_in_job = None
             self.drop_take(message)
 
+    def _job_cancelled(self, handle: JobHandle) -> None:
+        if handle is self._count_in_job:
+            self._count_in_job = None
+            self.drop_take("Recording cancelled.")
+
+    @property
+    def counting_in(self) -> bool:
+        """Record was pressed and the count-in is still being made (nothing sounds yet)."""
+        return self.state == "counting in" and self._count_in_job is not None
+
     def _position(self, _seconds: float, tick: int) -> None:
         if self.state == "recording" and self.transport.state == "playing":
-            self._last_tick = tick
+            self._last_tick = max(self._last_tick, tick)  # Stop shows the start point: not the end
 
     def _transport_state(self, state: str) -> None:
         if state == "playing" and self.state == "counting in":
@@ -261,38 +289,48 @@ class MidiRecorder(QObject):
         """End the take without keeping it (the sketch it was for is going), saying ``why``."""
         self._count_in_job = None
         self._take = None
+        self._end_take()
+        self.message.emit(why)
+
+    def _end_take(self) -> None:
         self.transport.min_end_tick = 0
         self.view.set_proposal((), owner=self)
+        self._release_all()
+        if self._loop_was_on:
+            self._loop_was_on = False
+            self.transport.set_loop(True)
         self._set_state("off")
-        self.message.emit(why)
 
     def _finish_take(self) -> None:
         self._drain()
         take, self._take = self._take, None
-        self.transport.min_end_tick = 0
-        self.view.set_proposal((), owner=self)
-        self._release_all()
-        self._set_state("off")
+        self._end_take()
         if take is None:
             return
         if self.document.sketch is not self._take_sketch:
             self.message.emit("The take was dropped: another sketch was opened while recording.")
             return
-        end = self.transport.resume_tick if self.transport.resume_tick is not None else self._last_tick
+        end = self.transport.stopped_at_tick
+        if end is None:
+            end = self._last_tick
         grid = self.view.grid if self.quantize and self.view.grid != "off" else None
         notes = take_notes(take.finish(max(int(end), self._start_tick)), grid)
         self.last_take = notes
         tracks = self.document.sketch.tracks
-        if not notes or not 0 <= self._take_track < len(tracks):
+        index = next((i for i, t in enumerate(tracks) if t is self._take_track_ref), None)
+        if not notes:
             if self.transport.last_error is None:  # else playback failed, and said why
                 self.message.emit("Nothing was played: the take is empty.")
             return
+        if index is None:
+            self.message.emit("The take was dropped: its track was removed while recording.")
+            return
         commands.push(self.undo_stack, self.document,
-                      NoteEdit(self._take_track, (), tuple(notes), "Record"),
+                      NoteEdit(index, (), tuple(notes), "Record"),
                       f"Record {len(notes)} Note{'s' if len(notes) != 1 else ''}")
         said = " (quantized to " + grid + ")" if grid else ""
         self.message.emit(f"Recorded {len(notes)} note{'s' if len(notes) != 1 else ''} into "
-                          f"{tracks[self._take_track].name}{said}.")
+                          f"{tracks[index].name}{said}.")
 
     def _show_take(self) -> None:
         if self._take is not None:
@@ -325,13 +363,13 @@ class MidiRecorder(QObject):
             self.transport.seek(steps.cursor_tick)
 
     def step_rest(self) -> None:
-        if self.step_input:
+        if self.step_input and not self.transport.playing:
             steps = self._step_cursor()
             steps.rest()
             self.transport.seek(steps.cursor_tick)
 
     def step_back(self) -> None:
-        if self.step_input:
+        if self.step_input and not self.transport.playing:
             steps = self._step_cursor()
             steps.back()
             self.transport.seek(steps.cursor_tick)

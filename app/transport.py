@@ -44,7 +44,7 @@ DEFAULT_SAMPLE_RATE = 44100  # until the player's stream says its own rate
 PLAYHEAD_MS = 25  # playhead refresh while playing (about 40 frames a second)
 RERENDER_MS = 150  # an edit while playing is heard once the edits pause this long
 PREVIEW_S = 0.35  # a note preview's held length
-HELD_KEY_S = 6.0  # a key held on a MIDI keyboard sounds this long at most (it fades when let go)
+HELD_KEY_S = 4.0  # a key held on a MIDI keyboard sounds this long at most (it fades when let go)
 MIN_QPM, MAX_QPM = 20.0, 400.0
 METER_DENOMINATORS = (2, 4, 8, 16)
 
@@ -240,6 +240,8 @@ class Transport(QObject):
         self.output_device: str | None = None  # PortAudio device name (None: the system's default)
         self.latency_s = DEFAULT_LATENCY_S
         self.min_end_tick = 0  # the song lasts at least this long (a take goes on past the sketch)
+        self.stopped_at_tick: int | None = None  # where the sound was when it last stopped playing
+        self.stopped_at: tuple[float, float] | None = None  # (song seconds, perf_counter()) then
         self._count_in: tuple[np.ndarray, int] | None = None  # sounds before the next Play
         self._audition: JobHandle | None = None
         self._preview_job: JobHandle | None = None  # the first note preview, while its synth loads
@@ -358,7 +360,7 @@ class Transport(QObject):
         if self.state != "playing" or player is None or song is None:
             self.stop()
             return
-        tick = song.sketch.seconds_to_ticks(player.position_s)
+        tick = max(song.sketch.seconds_to_ticks(player.position_s), 0)  # a count-in is before 0
         self._halt()
         self.resume_tick = tick
         self._set_view_playhead(tick or None)
@@ -388,6 +390,11 @@ class Transport(QObject):
         self._set_state("stopped")
 
     def _halt(self) -> None:
+        player, song = self.player, self._song
+        if self.state == "playing" and player is not None and song is not None:
+            seconds = player.position_s  # where the sound stopped, and when
+            self.stopped_at = (seconds, time.perf_counter())
+            self.stopped_at_tick = song.sketch.seconds_to_ticks(seconds)
         self._playhead_timer.stop()
         self._rerender_timer.stop()
         if self.player is not None:
@@ -732,7 +739,7 @@ class Transport(QObject):
         return None
 
     def key_down(self, pitch: int, velocity: int = 100, program: int = 0,
-                 is_drum: bool = False) -> int | None:
+                 is_drum: bool = False) -> tuple | None:
         """A key pressed on a MIDI keyboard: its note sounds (the Render panel's synth) until
         `key_up` with the voice returned; None when the soundfont is still loading (the first
         key is then heard as a short preview a moment later)."""
@@ -754,7 +761,7 @@ class Transport(QObject):
             self._report(str(error))
         return None
 
-    def key_up(self, voice: int | None) -> None:
+    def key_up(self, voice: tuple | None) -> None:
         if voice is not None and self.player is not None:
             self.player.release_preview(voice)
 

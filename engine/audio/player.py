@@ -675,9 +675,10 @@ class Player:
     def volume(self, value: float) -> None:
         self._volume_target = min(1.0, max(0.0, float(value)))
 
-    def preview(self, audio: np.ndarray, sample_rate: float) -> int:
+    def preview(self, audio: np.ndarray, sample_rate: float) -> tuple[int, object]:
         """Plays a short sound (a note being drawn) on top of whatever plays, even when paused;
         returns its voice, for `release_preview` (a key held on a MIDI keyboard, then let go).
+        A free voice is taken first (one that has ended or was let go), else the oldest.
 
         Parameters
         ----------
@@ -700,17 +701,33 @@ class Player:
                 ramp = (np.arange(1, edge + 1, dtype=np.float32) / (edge + 1))[:, None]
                 x[:edge] *= ramp
                 x[len(x) - edge:] *= ramp[::-1]
-            slot = self._preview_next
-            self._preview_reqs[slot] = _Buffer(x)
+            slot = self._free_voice()
+            buffer = _Buffer(x)
+            self._preview_reqs[slot] = buffer
             self._preview_next = (slot + 1) % PREVIEW_SLOTS
-            return slot
+            return slot, buffer
 
-    def release_preview(self, voice: int) -> None:
+    def _free_voice(self) -> int:
+        """A preview slot that is silent or fading out, looking from the oldest on; else the
+        oldest. Reads what the callback wrote, which is only a hint: a voice can but end sooner."""
+        for k in range(PREVIEW_SLOTS):
+            slot = (self._preview_next + k) % PREVIEW_SLOTS
+            voice = self._preview_reqs[slot]
+            if voice is None or self._release_reqs[slot] is voice:
+                return slot
+            if self._pv[slot] is voice and self._pp[slot] >= voice.frames:
+                return slot
+        return self._preview_next
+
+    def release_preview(self, voice: tuple[int, object] | None) -> None:
         """Fades the preview ``voice`` (as `preview` returned it) out over `RELEASE_S` from where
         it is now; nothing if another preview has taken its place since."""
+        if voice is None:
+            return
+        slot, buffer = voice
         with self._lock:
-            if 0 <= voice < PREVIEW_SLOTS:
-                self._release_reqs[voice] = self._preview_reqs[voice]
+            if 0 <= slot < PREVIEW_SLOTS and self._preview_reqs[slot] is buffer:
+                self._release_reqs[slot] = buffer
 
     @property
     def is_playing(self) -> bool:
@@ -734,9 +751,6 @@ class Player:
             return pending.jump_s
         if not rate:
             return 0.0
-        pre = self._pre
-        if pre is not None and self._playing:  # a count-in: block by block, up to the start
-            return (self._pos - (pre.frames - self._pre_pos)) / rate
         jump = self._jump_after_fade
         if jump is not None:
             return jump / rate
@@ -773,7 +787,9 @@ class Player:
             if req is not self._handled:
                 self._handled = req
                 self._take(req)
-            self._seg_offset, self._seg_pos = 0, self._pos
+            pre = self._pre  # during a count-in the clock counts up to the start from below
+            self._seg_offset = 0
+            self._seg_pos = self._pos if pre is None else self._pos - (pre.frames - self._pre_pos)
             if frames <= MAX_CHUNK_FRAMES:
                 self._render(outdata, frames, 0)
             else:
@@ -826,6 +842,9 @@ class Player:
             elif not was_playing:
                 self._new_run(0)
             self._pre, self._pre_pos = req.preroll, 0  # any other request ends a count-in
+            if req.preroll is not None:
+                self._run += 1  # a run that starts a count-in's length before the song
+                self._run_pos0 = self._pos - req.preroll.frames
         elif jump is not None:
             if self._gain > 0.0:
                 self._jump_after_fade = jump  # fade out where we are, then move

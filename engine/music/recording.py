@@ -14,6 +14,7 @@ from engine.music.sketch import Note, Track
 
 SUSTAIN_CONTROL = 64  # the sustain (damper) pedal: down at values of 64 and above
 MIN_NOTE_TICKS = 10  # a key tapped shorter than this (about 10 ms at 120 bpm) still lasts this
+EARLY_TICKS = 60  # a note struck up to a 32nd before the first tick (a downbeat hit early) starts on it
 
 
 def note_event(message) -> tuple[str, int, int] | None:
@@ -37,7 +38,8 @@ class TakeRecorder:
     take ends is closed there (``finish``). While the sustain pedal is down, a released key sounds
     on until the pedal comes up (Cantus keeps no controllers, so the pedal is written into the
     notes' lengths, as a player hears them). Notes before ``first_tick`` (played during a count-in
-    before the start of the sketch) are dropped; those after it, a pickup included, are kept.
+    before the start of the sketch) are dropped, except that one struck a 32nd or less early
+    starts on it; those after it, a pickup included, are kept.
     """
 
     first_tick: int = 0
@@ -84,7 +86,9 @@ class TakeRecorder:
 
     def _end(self, pitch: int, start_tick: int, velocity: int, end_tick: int) -> Note | None:
         if start_tick < self.first_tick:
-            return None
+            if start_tick < self.first_tick - EARLY_TICKS:
+                return None
+            start_tick = self.first_tick
         note = Note(pitch, max(1, min(velocity, 127)), start_tick,
                     max(end_tick, start_tick + MIN_NOTE_TICKS))
         self.notes.append(note)

@@ -270,6 +270,19 @@ def test_count_in_sounds_first_then_the_song_starts_at_the_next_sample():
     np.testing.assert_allclose(out, SONG[start + 324:start + 836] * fade_in(512, 324 / FADE), atol=1e-6)
 
 
+def test_during_a_count_in_the_position_is_what_is_heard_below_the_start():
+    p = detached()
+    p.set_song(SONG, RATE)
+    start = RATE // 2
+    p.play(0.5, count_in=np.full(4800, 0.3, np.float32), count_in_rate=RATE)
+    assert p.position_s == pytest.approx((start - 4800) / RATE)  # asked: the count-in's first frame
+    block(p, 512, now_s=1.0, latency_s=0.02)  # heard from 1.02 s on
+    p._stream.time = 1.02 + 0.005
+    assert p.position_s == pytest.approx((start - 4800 + 240) / RATE, abs=1e-6)
+    p._stream.time = 1.02 + 0.5  # the clock runs on, but no further than what was written
+    assert p.position_s == pytest.approx((start - 4800 + 512) / RATE, abs=1e-6)
+
+
 def test_a_pause_during_the_count_in_ends_it():
     p = detached()
     p.set_song(SONG, RATE)
@@ -293,11 +306,24 @@ def test_a_released_preview_fades_out_from_where_it_is():
     expected = 0.25 * np.clip((fade - np.arange(1, fade + 1)) / fade, 0, 1)
     np.testing.assert_allclose(out[:fade, 0], expected, atol=1e-6)
     assert not out[fade:].any()
-    other = p.preview(note, RATE)  # a new note in any voice is not released by the old call
-    p.release_preview(voice)
+    for _ in range(player_mod.PREVIEW_SLOTS - 1):  # every other voice held
+        p.preview(np.full(RATE, 0.01, np.float32), RATE)
+    other = p.preview(note, RATE)  # takes the released voice's slot, the one free
+    assert other[0] == voice[0]
+    p.release_preview(voice)  # the old voice is gone: the new one sounds on
     out = block(p, 4096)
-    assert other != voice or out[fade:].any()
-    assert out[2000:, 0].min() == pytest.approx(0.25)
+    assert out[2000:, 0].min() == pytest.approx(0.25 + 0.01 * (player_mod.PREVIEW_SLOTS - 1))
+
+
+def test_held_voices_are_not_taken_while_a_free_one_is_there():
+    p = detached()
+    long = np.full(RATE, 0.01, np.float32)
+    held = p.preview(long, RATE)
+    short = [p.preview(np.full(100, 0.01, np.float32), RATE) for _ in range(player_mod.PREVIEW_SLOTS - 1)]
+    block(p, 512)  # the short ones end
+    again = [p.preview(np.full(100, 0.02, np.float32), RATE) for _ in range(player_mod.PREVIEW_SLOTS - 1)]
+    assert held[0] not in {v[0] for v in again}  # the held key keeps sounding
+    assert {v[0] for v in again} == {v[0] for v in short}
 
 
 def test_new_song_while_playing_keeps_position_with_crossfade():

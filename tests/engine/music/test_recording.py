@@ -61,7 +61,9 @@ def test_count_in_notes_before_the_start_are_dropped_and_taps_keep_a_length():
     take.feed(on(60), 5)
     take.feed(off(60), 6)  # a tap of one tick
     take.feed(off(61), 50)  # a key that was down before the take: nothing
-    assert take.finish(100) == [Note(60, 90, 5, 5 + MIN_NOTE_TICKS)]
+    take.feed(on(64), -30)  # the downbeat struck a little early: it starts on the downbeat
+    take.feed(off(64), 400)
+    assert take.finish(500) == [Note(64, 90, 0, 400), Note(60, 90, 5, 5 + MIN_NOTE_TICKS)]
 
 
 def test_take_notes_quantizes_and_never_overlaps_a_pitch():
