@@ -83,13 +83,13 @@ def parse_pitch(text: str) -> int | None:
     text = text.strip()
     if text.isdigit():
         return int(text) if 0 <= int(text) <= 127 else None
-    names = {pitch_name(i).lower(): i for i in range(128)}
-    flats = {"db": "c#", "d#": "eb", "gb": "f#", "g#": "ab", "a#": "bb"}
-    low = text.lower()
-    for alias, name in flats.items():
-        if low.startswith(alias):
-            low = name + low[len(alias):]
-    return names.get(low)
+    import pretty_midi
+
+    try:
+        pitch = pretty_midi.note_name_to_number(text)
+    except ValueError:
+        return None
+    return pitch if 0 <= pitch <= 127 else None
 
 
 @dataclass(frozen=True)

@@ -500,7 +500,7 @@ class MainWindow(QMainWindow):
         melody = self._find_melody(sketch)
         self.melody_source = melody.source if melody else None
         self.view.set_melody_track(None)
-        self.document.reset(sketch, path, modified)
+        self.document.reset(sketch, path)
         melody_track = melody.track_index if melody else None
         self.view.set_melody_track(melody_track)
         if modified:

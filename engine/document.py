@@ -102,8 +102,8 @@ class Document:
     """The sketch being edited and its file.
 
     ``revision`` counts changes (autosave compares it with what it last wrote). Whether the
-    document differs from its file is the undo stack's business (the app's QUndoStack knows
-    when an undo returns to the saved state); ``modified`` here is the simple count-based view.
+    document differs from its file is the undo stack's business alone: the app's QUndoStack
+    knows when an undo returns to the saved state.
     """
 
     def __init__(self, sketch: Sketch | None = None, path: str | Path | None = None) -> None:
@@ -111,7 +111,6 @@ class Document:
         self.path = Path(path) if path else None
         self._listeners: list[Listener] = []
         self.revision = 0
-        self._saved_revision: int | None = 0
 
     # -- listening ------------------------------------------------------------------------------
 
@@ -128,21 +127,15 @@ class Document:
 
     # -- state ----------------------------------------------------------------------------------
 
-    @property
-    def modified(self) -> bool:
-        return self._saved_revision != self.revision
+    def mark_saved(self, path: str | Path) -> None:
+        """The sketch was written to ``path``: its file from now on."""
+        self.path = Path(path)
 
-    def mark_saved(self, path: str | Path | None = None) -> None:
-        if path is not None:
-            self.path = Path(path)
-        self._saved_revision = self.revision
-
-    def reset(self, sketch: Sketch, path: str | Path | None = None, modified: bool = False) -> None:
+    def reset(self, sketch: Sketch, path: str | Path | None = None) -> None:
         """A new sketch (opened, imported, recovered); listeners hear RESET."""
         self.sketch = sketch
         self.path = Path(path) if path else None
         self.revision += 1
-        self._saved_revision = None if modified else self.revision
         self._notify(RESET)
 
     @property

@@ -248,7 +248,7 @@ class PianoRollView(RollPainting, QAbstractScrollArea):
     def _on_document_changed(self, change: object) -> None:
         self.cancel_gesture()  # the notes under a drag may have changed
         before = set(self._selection)
-        if isinstance(change, str) and change == RESET:
+        if change is RESET:
             # Another sketch: start over on its first track, fitted.
             self._selection = set()
             self._rebuild_cache()
@@ -443,9 +443,6 @@ class PianoRollView(RollPainting, QAbstractScrollArea):
     def selected_notes(self) -> list[Note]:
         """The selected notes of the active track, in time order."""
         return sorted(self._selection)
-
-    def is_selected(self, note: Note) -> bool:
-        return note in self._selection
 
     def set_selection(self, notes) -> None:
         """Select these notes of the active track (others are ignored)."""
@@ -737,10 +734,6 @@ class PianoRollView(RollPainting, QAbstractScrollArea):
                           max(note.duration_ticks * ppt, MIN_NOTE_WIDTH_PX), pps - gap)
 
         return rect
-
-    def note_rect(self, note: Note) -> QRectF:
-        """The viewport rectangle of a note (in view or not)."""
-        return self._rect_maker()(note)
 
     def _note_geometry(self, x_range: tuple[float, float] | None = None,
                        tracks: Sequence[int] | None = None) -> Iterator[tuple[int, Note, QRectF]]:

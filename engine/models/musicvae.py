@@ -34,6 +34,7 @@ class MusicVAEConfig:
     hierarchical: bool = False
     bars: int = 1  # conductor steps (segments) for the hierarchical decoder
     conductor_size: int = 256
+    conductor_layers: int = 2
     dropout: float = 0.0
     free_bits: float = 48.0  # KL below this many bits costs nothing
     max_beta: float = 0.2
@@ -146,12 +147,13 @@ class Conductor(nn.Module):
     def __init__(self, cfg: MusicVAEConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        self.init = nn.Linear(cfg.z_size, 2 * 2 * cfg.conductor_size)
-        self.rnn = nn.LSTM(1, cfg.conductor_size, num_layers=2, batch_first=True)
+        # The initial (h, c) of every layer, from z.
+        self.init = nn.Linear(cfg.z_size, 2 * cfg.conductor_layers * cfg.conductor_size)
+        self.rnn = nn.LSTM(1, cfg.conductor_size, num_layers=cfg.conductor_layers, batch_first=True)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        H = self.cfg.conductor_size
-        hc = torch.tanh(self.init(z)).view(-1, 2, 2, H).permute(1, 2, 0, 3).contiguous()
+        H, layers = self.cfg.conductor_size, self.cfg.conductor_layers
+        hc = torch.tanh(self.init(z)).view(-1, 2, layers, H).permute(1, 2, 0, 3).contiguous()
         inputs = z.new_zeros(z.shape[0], self.cfg.bars, 1)
         out, _ = self.rnn(inputs, (hc[0], hc[1]))
         return out  # (batch, bars, conductor_size)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from engine.music.sketch import TICKS_PER_QUARTER, TICKS_PER_STEP, Note, Sketch, Track
+from engine.music.sketch import TICKS_PER_QUARTER, TICKS_PER_STEP, Note, Track
 
 # Grid names a musician uses, to ticks at 480 per quarter. "t" is a triplet.
 GRIDS: dict[str, int] = {
@@ -53,12 +53,6 @@ def quantize_notes(notes: list[Note], grid: str | int = TICKS_PER_STEP,
 
 def quantize_track(track: Track, grid: str | int = TICKS_PER_STEP, strength: float = 1.0) -> Track:
     return track.copy(quantize_notes(track.notes, grid, strength)).without_overlaps()
-
-
-def quantize_sketch(sketch: Sketch, grid: str | int = TICKS_PER_STEP, strength: float = 1.0) -> Sketch:
-    out = sketch.copy()
-    out.tracks = [quantize_track(t, grid, strength) for t in sketch.tracks]
-    return out
 
 
 def is_quantized(notes: list[Note], grid: str | int = TICKS_PER_STEP) -> bool:

@@ -29,7 +29,7 @@ def test_edits_and_their_inverses_restore_the_sketch_exactly():
     assert doc.sketch.tracks[0].notes == [Note(64, 80, 240, 720), Note(62, 80, 480, 960)]
     assert doc.sketch.tracks[1].mute and doc.sketch.tracks[1].name == "Bass 2"
     assert len(doc.sketch.tracks) == 3 and doc.sketch.qpm == 90.0
-    assert seen == [group] and doc.modified
+    assert seen == [group] and doc.revision == 1
     doc.apply(group.inverse())
     assert doc.sketch == original
     assert doc.revision == 2
@@ -45,17 +45,17 @@ def test_bad_edits_are_refused_without_change():
     assert doc.sketch == before
 
 
-def test_reset_and_saved_state(tmp_path):
+def test_reset_and_saved_path(tmp_path):
     doc = _doc()
     events = []
     doc.subscribe(events.append)
-    assert not doc.modified and doc.name == "Untitled"
+    assert doc.name == "Untitled"
     doc.apply(NoteEdit(0, (), (Note(70, 80, 0, 120),)))
-    assert doc.modified
     doc.mark_saved(tmp_path / "a.cantus")
-    assert not doc.modified and doc.name == "a.cantus"
-    doc.reset(Sketch.new(), None, modified=True)
-    assert events[-1] == RESET and doc.modified and doc.path is None
+    assert doc.name == "a.cantus" and doc.path == tmp_path / "a.cantus"
+    revision = doc.revision
+    doc.reset(Sketch.new(), None)
+    assert events[-1] is RESET and doc.path is None and doc.revision == revision + 1
 
 
 def test_mute_and_solo_decide_what_plays_and_survive_the_file():

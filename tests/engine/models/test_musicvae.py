@@ -26,6 +26,15 @@ def test_shapes(hierarchical):
     assert torch.equal(a, b)  # seeded sampling repeats
 
 
+@pytest.mark.parametrize("layers", [1, 3])
+def test_the_conductor_has_the_layers_its_config_says(layers):
+    cfg = MusicVAEConfig(seq_len=64, hierarchical=True, bars=4, conductor_layers=layers, **SMALL)
+    model = MusicVAE(cfg)
+    assert model.conductor.rnn.num_layers == layers
+    out = model(torch.randint(0, cfg.num_classes, (2, cfg.seq_len)))
+    assert out["logits"].shape == (2, 64, 90)
+
+
 def test_kl_is_summed_over_dimensions_and_free_bits_apply():
     mu = torch.ones(2, 10)
     sigma = torch.ones(2, 10)
