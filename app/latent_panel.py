@@ -47,10 +47,11 @@ from app.panel_parts import SEED_MAX, ModelPanel, ResetSlider, Section, seed_con
 from app.piano_roll.view import melody_mime
 from engine.document import AddTrack, Document
 from engine.jobs import JobHandle, Progress
+from engine.music.meter import BAR_TICKS_4_4
 from engine.music.sketch import Note, Track
 
 MODEL = "musicvae-mel2bar"
-BAR_TICKS = 16 * 120  # MusicVAE works in 4/4 bars of 16 sixteenths
+BAR_TICKS = BAR_TICKS_4_4  # MusicVAE works in 4/4 bars of 16 sixteenths
 STRIP_HISTORY = 8  # strips kept for Back and Forward
 ATTRIBUTE_LABELS = {  # model key -> what a composer calls it
     "note_density": "Note density",

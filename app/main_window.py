@@ -66,12 +66,12 @@ from app.transport import (
     PLAYING,
     Transport,
     TransportBar,
-    bar_beat,
     meter_edit,
     push_timing,
     tempo_edit,
 )
 from engine import autosave
+from engine.music.meter import bar_beat
 from engine.audio.render import render_sketch
 from engine.audio.synth import synth_status
 from engine.audio.wav import write_wav
@@ -920,7 +920,8 @@ class MainWindow(QMainWindow):
         if self.transport.loop_enabled and self.transport.loop_ticks:
             start, end = self.transport.loop_ticks
             sketch = self.document.sketch
-            a, b = bar_beat(sketch, start), bar_beat(sketch, max(end - 1, start))
+            ts = sketch.time_signatures
+            a, b = bar_beat(ts, start), bar_beat(ts, max(end - 1, start))
             text = f"Looping bar {a[0]}" if a[0] == b[0] else f"Looping bars {a[0]}\u2013{b[0]}"
         else:
             text = "Loop off"

@@ -23,6 +23,7 @@ from engine.audio.midi_input import MidiInput, MidiPort, input_ports
 from engine.document import RESET, Document, NoteEdit
 from engine.errors import CantusError
 from engine.jobs import JobHandle
+from engine.music.meter import metronome_track
 from engine.music.recording import StepInput, TakeRecorder, note_event, take_notes
 from engine.music.sketch import Sketch, TempoChange, TimeSignature
 
@@ -230,14 +231,12 @@ class MidiRecorder(QObject):
 
     def _request_count_in(self, sketch: Sketch, start_tick: int) -> None:
         """Render one bar of clicks in the meter and tempo at ``start_tick``, on the engine thread."""
-        from app.transport import metronome_track
-
         meter = sketch.time_signature_at(start_tick)
         bar = meter.bar_ticks
         bar_s = sketch.ticks_to_seconds(start_tick) - sketch.ticks_to_seconds(start_tick - bar)
         qpm = 60.0 * (bar / 480) / bar_s
         clicks = Sketch([], [TempoChange(0, qpm)], [TimeSignature(0, meter.numerator, meter.denominator)])
-        clicks.tracks = [metronome_track(clicks, bar)]
+        clicks.tracks = [metronome_track(clicks.time_signatures, bar)]
         rate = self.transport.sample_rate()
         soundfont = self.transport.soundfont
 

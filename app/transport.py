@@ -36,6 +36,7 @@ from engine.audio.render import Rendered, render_sketch, render_sketch_stream
 from engine.document import RESET, Document, EditGroup, NoteEdit, TimingEdit, audible_tracks
 from engine.errors import CantusError
 from engine.jobs import JobHandle, map_yields
+from engine.music.meter import bar_beat, bar_end_at_or_after, metronome_track
 from engine.music.sketch import TICKS_PER_QUARTER, Note, Sketch, TempoChange, TimeSignature, Track
 
 log = logging.getLogger(__name__)
@@ -48,70 +49,20 @@ HELD_KEY_S = 4.0  # a key held on a MIDI keyboard sounds this long at most (it f
 MIN_QPM, MAX_QPM = 20.0, 400.0
 METER_DENOMINATORS = (2, 4, 8, 16)
 
-# The metronome: General MIDI claves on the drum channel, accented on the first beat of a bar.
-CLICK_PITCH = 75
-CLICK_TICKS = TICKS_PER_QUARTER // 8
-DOWNBEAT_VELOCITY = 127
-BEAT_VELOCITY = 72
 
 
 # -- pure helpers (no Qt) ----------------------------------------------------------------------
-
-def metronome_track(sketch: Sketch, end_tick: int | None = None) -> Track:
-    """A drum track that clicks each beat of the meter map up to the end of the last bar.
-
-    A beat is the meter's denominator (6/8 clicks six eighths); the first beat of each bar is
-    louder. ``end_tick`` defaults to the sketch's end; at least one bar clicks.
-    """
-    end = sketch.end_tick if end_tick is None else end_tick
-    signatures = sketch.time_signatures
-    notes: list[Note] = []
-    for i, ts in enumerate(signatures):
-        beat = TICKS_PER_QUARTER * 4 // ts.denominator
-        bar = ts.bar_ticks
-        if i + 1 < len(signatures):
-            stop = min(signatures[i + 1].tick, max(end, ts.tick))
-            if stop <= ts.tick:
-                break
-        else:  # the last meter runs on to the end of the bar holding the end
-            if end > ts.tick:
-                bars = max(1, math.ceil((end - ts.tick) / bar))
-            else:
-                bars = 0 if notes else 1
-            stop = ts.tick + bars * bar
-        tick = ts.tick
-        while tick < stop:
-            downbeat = (tick - ts.tick) % bar == 0
-            notes.append(Note(CLICK_PITCH, DOWNBEAT_VELOCITY if downbeat else BEAT_VELOCITY,
-                              tick, tick + CLICK_TICKS))
-            tick += beat
-    return Track("Metronome", 0, True, notes)
-
 
 def with_metronome(sketch: Sketch, end_tick: int | None = None) -> Sketch:
     """A copy of ``sketch`` with a metronome track added (the sketch itself is not changed).
 
     When some track is soloed the clicks are soloed too, so that they still sound.
     """
-    click = metronome_track(sketch, end_tick)
+    end = sketch.end_tick if end_tick is None else end_tick
+    click = metronome_track(sketch.time_signatures, end)
     click.solo = any(t.solo for t in sketch.tracks)
     return Sketch([t.copy() for t in sketch.tracks] + [click], list(sketch.tempos),
                   list(sketch.time_signatures))
-
-
-def bar_beat(sketch: Sketch, tick: int) -> tuple[int, int]:
-    """The 1-based (bar, beat) holding ``tick``, through the meter map."""
-    bar_number = 1
-    signatures = sketch.time_signatures
-    for i, ts in enumerate(signatures):
-        end = signatures[i + 1].tick if i + 1 < len(signatures) else None
-        if end is not None and tick >= end:
-            bar_number += math.ceil((end - ts.tick) / ts.bar_ticks)
-            continue
-        offset = max(tick - ts.tick, 0)
-        beat_ticks = TICKS_PER_QUARTER * 4 // ts.denominator
-        return bar_number + offset // ts.bar_ticks, (offset % ts.bar_ticks) // beat_ticks + 1
-    return bar_number, 1
 
 
 def format_clock(seconds: float) -> str:
@@ -366,7 +317,7 @@ class Transport(QObject):
         self._set_view_playhead(tick or None)
         self.position_changed.emit(self.document.sketch.ticks_to_seconds(tick), tick)
         self._set_state("stopped")
-        self.message.emit(f"Paused at bar {bar_beat(self.document.sketch, tick)[0]}; "
+        self.message.emit(f"Paused at bar {bar_beat(self.document.sketch.time_signatures, tick)[0]}; "
                           "Space goes on, Enter returns to the start")
 
     def play(self, count_in: tuple[np.ndarray, int] | None = None) -> None:
@@ -660,10 +611,7 @@ class Transport(QObject):
 
     def _whole_sketch(self) -> tuple[int, int]:
         sketch = self.document.sketch
-        ts = sketch.time_signatures[-1]
-        end = max(sketch.end_tick, 1)
-        bars = max(1, math.ceil((end - ts.tick) / ts.bar_ticks)) if end > ts.tick else 1
-        return 0, ts.tick + bars * ts.bar_ticks
+        return 0, bar_end_at_or_after(sketch.time_signatures, sketch.end_tick)
 
     def _loop_seconds(self) -> tuple[float, float] | None:
         if not (self.loop_enabled and self.loop_ticks):
@@ -1032,7 +980,7 @@ class TransportBar(QToolBar):
         self.play_action.setText("&Play" if stopped else "&Pause")
 
     def _position_changed(self, seconds: float, tick: int) -> None:
-        bar, beat = bar_beat(self.document.sketch, tick)
+        bar, beat = bar_beat(self.document.sketch.time_signatures, tick)
         self.position_label.setText(f"{bar:>3}.{beat}   {format_clock(seconds)}")
 
     def close_bar(self) -> None:

@@ -311,7 +311,7 @@ def _write_tracks(tracks, out: str, qpm: float, gap_bars: int = 1) -> None:
     from engine.music.files import save_sketch_as
     from engine.music.sketch import Sketch, Track
 
-    bar = 1920  # a 4/4 bar, which is what the melody models play
+    from engine.music.meter import BAR_TICKS_4_4 as bar  # what the melody models play
     notes, at = [], 0
     for t in tracks:
         notes += [n.shifted(ticks=at) for n in t.notes]

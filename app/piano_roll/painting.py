@@ -13,7 +13,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPaintEvent, QPen
 
 from app.piano_roll import tools
-from app.piano_roll.grid import Bar, bar_end_at_or_after, iter_bars
+from engine.music.meter import Bar, bar_end_at_or_after, iter_bars
 from app.piano_roll.layout import (
     BLACK_KEY_CLASSES,
     KEYBOARD_WIDTH_PX,

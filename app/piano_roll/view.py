@@ -38,7 +38,7 @@ from app import commands
 from app.piano_roll import clipboard, editing, tools
 from app.piano_roll.actions import PianoRollActions
 from app.piano_roll.editing import GRID_NAMES, GRID_OFF, STRAIGHT_GRIDS, NoteClip
-from app.piano_roll.grid import bar_end_at_or_after
+from engine.music.meter import bar_at, bar_end_at_or_after
 from app.piano_roll.layout import (
     DEFAULT_PX_PER_SEMITONE,
     DEFAULT_PX_PER_TICK,
@@ -609,9 +609,7 @@ class PianoRollView(RollPainting, QAbstractScrollArea):
 
     def bar_at(self, x: float) -> int:
         """The tick of the bar line at or before viewport x."""
-        tick = max(int(self.tick_at(x)), 0)
-        ts = self.sketch.time_signature_at(tick)
-        return ts.tick + (tick - ts.tick) // ts.bar_ticks * ts.bar_ticks
+        return bar_at(self._time_signatures(), int(self.tick_at(x))).start_tick
 
     def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt's name)
         if event.mimeData().hasFormat(MELODY_MIME):

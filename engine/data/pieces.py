@@ -16,13 +16,13 @@ from engine.music.encodings import performance
 from engine.music.encodings.melody_onehot import MelodyOneHot
 from engine.music.encodings.performance import TimedNote
 from engine.music.melody import skyline
+from engine.music.meter import BAR_TICKS_4_4
+from engine.music.meter import STEPS_PER_BAR_4_4 as STEPS_PER_BAR  # a bar of the melody models: 4/4 in 16ths
 from engine.music.sketch import TICKS_PER_STEP, Note
 
 # Bump when what an extractor produces changes: every cached file result is then parsed again.
 EXTRACTOR_VERSION = 2
 
-STEPS_PER_BAR = 16  # a window bar: 4/4 (or 2/2) on the 16th grid
-BAR_TICKS_4_4 = STEPS_PER_BAR * TICKS_PER_STEP  # 1920
 # Duple and quadruple meters whose bars make 16-step window bars: a 4/4 or 2/2 bar is one; two
 # 2/4 bars make one, and a window may begin on either (folk tunes start phrases on both); a 4/2
 # bar (Palestrina) holds two. POP909's 4-beat bars are labelled "4/4". Triple and compound

@@ -12,7 +12,6 @@ sounding notes are allowed until none sound, so no note is left hanging.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -25,6 +24,7 @@ from engine.music.encodings.performance import (
     NOTE_OFF, NOTE_ON, NUM_EVENTS, NUM_TIME_SHIFTS, TIME_SHIFT, VELOCITY, VOCAB_SIZE, TimedNote,
 )
 from engine.music.key import Key, detect_key, parse_key
+from engine.music.meter import bar_line_at_or_after
 from engine.music.sketch import Note, Sketch, Track
 from engine.models.music_transformer import MusicTransformer, TransformerConfig
 from engine.registry import load_model
@@ -227,9 +227,7 @@ class Continuer:
     def start_of(sketch: Sketch, end: int | None = None) -> int:
         """Where a continuation begins by default: the bar line at or after ``end`` (the last
         note's end when not given)."""
-        end = sketch.end_tick if end is None else int(end)
-        ts = sketch.time_signature_at(max(end - 1, 0))
-        return ts.tick + math.ceil((end - ts.tick) / ts.bar_ticks) * ts.bar_ticks
+        return bar_line_at_or_after(sketch.time_signatures, sketch.end_tick if end is None else int(end))
 
     def prime(self, sketch: Sketch, start_tick: int) -> list[int]:
         """Performance events of every (non-drum) note before ``start_tick``, clipped there, and the

@@ -17,13 +17,14 @@ import torch
 from engine.music.attributes import ATTRIBUTES, melody_attributes
 from engine.music.encodings.melody_onehot import MelodyOneHot
 from engine.music.melody import extract_melody, skyline
+from engine.music.meter import BAR_TICKS_4_4
+from engine.music.meter import STEPS_PER_BAR_4_4 as STEPS_PER_BAR  # a bar of the melody models: 4/4 in 16ths
 from engine.music.quantize import is_quantized, quantize_melody
 from engine.music.sketch import TICKS_PER_STEP, Note, Sketch, Track
 from engine.models.musicvae import MusicVAE, MusicVAEConfig
 from engine.registry import ModelLoadError, load_model
 
 CODEC = MelodyOneHot()
-STEPS_PER_BAR = 16
 ALIASES = {"diatonic": "c_diatonic", "density": "note_density", "interval": "mean_interval",
            "syncopation16": "syncopation_16th", "syncopation8": "syncopation_8th"}
 
@@ -65,7 +66,7 @@ def prepare(melody: Track | Sketch) -> Prepared:
         notes.append(Note(p, n.velocity, n.start_tick, n.end_tick))
     if moved:
         remarks.append(f"{moved} notes moved by octaves into the piano's range.")
-    bar = STEPS_PER_BAR * TICKS_PER_STEP
+    bar = BAR_TICKS_4_4
     offset = (min((n.start_tick for n in notes), default=0) // bar) * bar
     shifted = [n.shifted(ticks=-offset) for n in notes]
     return Prepared(track.copy(sorted(shifted)), offset, remarks)

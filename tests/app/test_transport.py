@@ -6,15 +6,7 @@ import numpy as np
 import pytest
 
 from app.commands import push
-from app.transport import (
-    BEAT_VELOCITY,
-    CLICK_PITCH,
-    DOWNBEAT_VELOCITY,
-    bar_beat,
-    format_clock,
-    metronome_track,
-    with_metronome,
-)
+from app.transport import format_clock, with_metronome
 from engine.audio.player import AudioDeviceError, Player
 from engine.document import NoteEdit
 from engine.music.sketch import Note, Sketch, TimeSignature, Track
@@ -52,26 +44,6 @@ def wait_playing(qtbot, window):
 
 # -- pure helpers -------------------------------------------------------------------------------
 
-def test_metronome_clicks_each_beat_louder_on_the_bar():
-    sketch = two_bars()  # ends at 3840: two bars of 4/4
-    click = metronome_track(sketch)
-    assert click.is_drum and click.name == "Metronome"
-    assert [n.start_tick for n in click.notes] == [i * 480 for i in range(8)]
-    assert {n.pitch for n in click.notes} == {CLICK_PITCH}
-    assert [n.velocity for n in click.notes] == [DOWNBEAT_VELOCITY, *[BEAT_VELOCITY] * 3] * 2
-
-
-def test_metronome_follows_the_meter_map_and_rounds_up_to_the_bar():
-    sketch = Sketch([Track("x", notes=[Note(60, 90, 0, 2000)])],
-                    time_signatures=[TimeSignature(0, 3, 4), TimeSignature(1440, 6, 8)])
-    clicks = metronome_track(sketch).notes
-    starts = [(n.start_tick, n.velocity == DOWNBEAT_VELOCITY) for n in clicks]
-    # 3/4: three quarter clicks; then 6/8 eighths up to the end of the bar holding tick 2000.
-    assert starts[:3] == [(0, True), (480, False), (960, False)]
-    assert starts[3:] == [(1440 + i * 240, i == 0) for i in range(6)]
-    assert len(metronome_track(Sketch.new()).notes) == 4  # an empty sketch still clicks a bar
-
-
 def test_with_metronome_copies_and_keeps_solo_audible():
     sketch = two_bars()
     sketch.tracks[0].solo = True
@@ -80,13 +52,8 @@ def test_with_metronome_copies_and_keeps_solo_audible():
     assert clicked.tracks[-1].solo and clicked.tracks[0] == sketch.tracks[0]
 
 
-def test_bar_beat_and_clock():
-    sketch = Sketch([], time_signatures=[TimeSignature(0, 3, 4), TimeSignature(2880, 6, 8)])
-    assert bar_beat(sketch, 0) == (1, 1)
-    assert bar_beat(sketch, 1440 + 960) == (2, 3)
-    assert bar_beat(sketch, 2880) == (3, 1)
-    assert bar_beat(sketch, 2880 + 1440 + 240) == (4, 2)
-    assert format_clock(83.25) == "1:23.2" or format_clock(83.25) == "1:23.3"
+def test_clock():
+    assert format_clock(83.26) == "1:23.3" and format_clock(-1.0) == "0:00.0"
 
 
 # -- playing ----------------------------------------------------------------------------------
