@@ -11,7 +11,6 @@ position, so what plays follows the editor by the next loop at the latest.
 from __future__ import annotations
 
 import logging
-import math
 import time
 from dataclasses import dataclass, replace
 from typing import Callable
@@ -37,7 +36,7 @@ from engine.document import RESET, Document, EditGroup, NoteEdit, TimingEdit, au
 from engine.errors import CantusError
 from engine.jobs import JobHandle, map_yields
 from engine.music.meter import bar_beat, bar_end_at_or_after, metronome_track
-from engine.music.sketch import TICKS_PER_QUARTER, Note, Sketch, TempoChange, TimeSignature, Track
+from engine.music.sketch import Sketch, TempoChange, TimeSignature, Track
 
 log = logging.getLogger(__name__)
 

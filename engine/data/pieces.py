@@ -17,7 +17,6 @@ from engine.music.encodings.melody_onehot import MelodyOneHot
 from engine.music.encodings.performance import TimedNote
 from engine.music.melody import skyline
 from engine.music.meter import BAR_TICKS_4_4
-from engine.music.meter import STEPS_PER_BAR_4_4 as STEPS_PER_BAR  # a bar of the melody models: 4/4 in 16ths
 from engine.music.sketch import TICKS_PER_STEP, Note
 
 # Bump when what an extractor produces changes: every cached file result is then parsed again.

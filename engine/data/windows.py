@@ -12,7 +12,7 @@ from typing import Iterable
 
 import numpy as np
 
-from engine.data.pieces import STEPS_PER_BAR
+from engine.music.meter import STEPS_PER_BAR_4_4 as STEPS_PER_BAR
 from engine.music.encodings.melody_onehot import FIRST_NOTE_ON, NO_EVENT
 
 MIN_NOTES = 2

@@ -9,7 +9,7 @@ from app.commands import push
 from app.transport import format_clock, with_metronome
 from engine.audio.player import AudioDeviceError, Player
 from engine.document import NoteEdit
-from engine.music.sketch import Note, Sketch, TimeSignature, Track
+from engine.music.sketch import Note, Sketch, Track
 
 
 @pytest.fixture
