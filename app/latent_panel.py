@@ -44,7 +44,7 @@ from PySide6.QtWidgets import (
 from app.commands import push
 from app.engine_bridge import EngineBridge
 from app.panel_parts import SEED_MAX, ModelPanel, ResetSlider, Section, seed_controls, unique_track_name
-from app.piano_roll.view import melody_mime
+from app.piano_roll.clipboard import melody_mime
 from engine.document import AddTrack, Document
 from engine.jobs import JobHandle, Progress
 from engine.music.meter import BAR_TICKS_4_4

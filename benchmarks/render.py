@@ -129,11 +129,11 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     from engine.audio.griffinlim import griffin_lim
-    from engine.audio.synth import shared_synth
+    from engine.audio.render import get_synth
     from engine.models.wavenet import generate_long
 
     sketch = piece(args.seconds)
-    synth = shared_synth()
+    synth = get_synth()
     audio = synth.render(sketch, MEL.sample_rate).mean(axis=1).astype(np.float32)
     audio = audio[: int(args.seconds * MEL.sample_rate) // MEL.hop_length * MEL.hop_length]
     duration = len(audio) / MEL.sample_rate

@@ -11,7 +11,6 @@ alone, which the painter, `note_rects()` and `hit_test()` share.
 
 from __future__ import annotations
 
-import json
 import math
 import weakref
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import shiboken6
-from PySide6.QtCore import QByteArray, QKeyCombination, QMimeData, QPoint, QPointF, QRect, QRectF, Qt, Signal
+from PySide6.QtCore import QKeyCombination, QPoint, QPointF, QRect, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -99,26 +98,6 @@ class _TrackCache:
         lo = int(np.searchsorted(self.starts, t0 - self.max_duration_ticks, side="left"))
         hi = int(np.searchsorted(self.starts, t1, side="right"))
         return lo, hi
-
-
-MELODY_MIME = "application/x-cantus-melody"  # a melody dragged between Cantus widgets
-
-
-def melody_mime(notes) -> QMimeData:
-    """Notes as drag-and-drop data (JSON: pitch, velocity, start and end tick)."""
-    data = QMimeData()
-    payload = [[n.pitch, n.velocity, n.start_tick, n.end_tick] for n in notes]
-    data.setData(MELODY_MIME, QByteArray(json.dumps(payload).encode()))
-    return data
-
-
-def melody_from_mime(data: QMimeData) -> list[Note] | None:
-    if not data.hasFormat(MELODY_MIME):
-        return None
-    try:
-        return [Note(int(p), int(v), int(s), int(e)) for p, v, s, e in json.loads(bytes(data.data(MELODY_MIME)))]
-    except (ValueError, TypeError):
-        return None
 
 
 def _document_listener(view: "PianoRollView") -> Callable[[object], None]:
@@ -612,19 +591,19 @@ class PianoRollView(RollPainting, QAbstractScrollArea):
         return bar_at(self._time_signatures(), int(self.tick_at(x))).start_tick
 
     def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt's name)
-        if event.mimeData().hasFormat(MELODY_MIME):
+        if event.mimeData().hasFormat(clipboard.MIME_TYPE):
             event.acceptProposedAction()
         else:
             event.ignore()  # files go on to the window
 
     def dragMoveEvent(self, event) -> None:  # noqa: N802
-        if event.mimeData().hasFormat(MELODY_MIME):
+        if event.mimeData().hasFormat(clipboard.MIME_TYPE):
             event.acceptProposedAction()
         else:
             event.ignore()
 
     def dropEvent(self, event) -> None:  # noqa: N802
-        notes = melody_from_mime(event.mimeData())
+        notes = clipboard.melody_from_mime(event.mimeData())
         if notes is None:
             event.ignore()
             return

@@ -13,7 +13,6 @@ import ctypes
 import os
 import threading
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -340,12 +339,6 @@ def make_synth(kind: str = "auto", soundfont: str | os.PathLike | None = None) -
         synth = BuiltinSynth()
         synth.note = f"{e} Using the built-in synth instead."
         return synth
-
-
-@lru_cache(maxsize=1)
-def shared_synth() -> Synth:
-    """One synth for the whole process (the soundfont is loaded once)."""
-    return make_synth("auto")
 
 
 def synth_status(soundfont: str | os.PathLike | None = None) -> tuple[str, str | None]:

@@ -80,7 +80,7 @@ def test_pieces(sources: str = "pop909", limit: int | None = None, seconds: floa
 def folder_pieces(folder: str | Path, limit: int | None = None, seconds: float | None = 20.0) -> list[Piece]:
     """Every MIDI file of a folder rendered by the synth (a POP909 song: its MELODY and PIANO
     tracks), each cut to its first ``seconds``."""
-    from engine.audio.synth import shared_synth
+    from engine.audio.render import get_synth
     from engine.data.sources import folder_files
     from engine.music.midi_io import read_midi
     from engine.music.sketch import Sketch
@@ -91,7 +91,7 @@ def folder_pieces(folder: str | Path, limit: int | None = None, seconds: float |
     files = folder_files(root)[:limit] if limit else folder_files(root)
     if not files:
         raise CantusError(f"There is no MIDI file (.mid, .midi) in the folder '{root}'.")
-    synth = shared_synth()
+    synth = get_synth()  # the process's one soundfont synth
     pieces = []
     for name, path in files:
         sketch = read_midi(path)

@@ -141,7 +141,7 @@ def test_a_strip_step_dragged_onto_the_piano_roll_lands_on_that_bar(window, pane
     from PySide6.QtCore import QPointF, Qt
     from PySide6.QtGui import QDropEvent
 
-    from app.piano_roll.view import melody_from_mime, melody_mime
+    from app.piano_roll.clipboard import melody_from_mime, melody_mime
 
     window.set_document(Sketch(tracks=[melody(A_PITCHES)]))
     step = melody(B_PITCHES, step=480)
@@ -167,7 +167,7 @@ def test_dragging_a_strip_step_starts_a_drag_that_carries_its_melody(window, pan
     from PySide6.QtGui import QDrag
     from PySide6.QtTest import QTest
 
-    from app.piano_roll.view import melody_from_mime
+    from app.piano_roll.clipboard import melody_from_mime
 
     started = []
 
