@@ -36,7 +36,7 @@ class TransformerConfig:
     n_heads: int = 8
     d_ff: int = 512
     max_len: int = 256  # the longest distance with its own embedding, and the training crop
-    dropout: float = 0.1
+    dropout: float = 0.0  # residual dropout; what training uses (engine/train/transformer.py)
     relative: bool = True  # False: learned absolute positions (the baseline)
 
     @property

@@ -36,7 +36,7 @@ class MusicVAEConfig:
     conductor_size: int = 256
     conductor_layers: int = 2
     dropout: float = 0.0
-    free_bits: float = 48.0  # KL below this many bits costs nothing
+    free_bits: float = 64.0  # KL below this many bits costs nothing (the bundled mel2bar's)
     max_beta: float = 0.2
     # beta = max_beta * (1 - beta_rate ** step). Magenta's 0.99999 suits 200k-step runs; at
     # 0.9995 beta is near its maximum after ~5k steps, which a CPU budget can reach (a 30-minute
