@@ -10,23 +10,28 @@ slot); the callback picks them up at the start of a block. Attributes the callba
 never written by another thread while the stream runs.
 
 sounddevice (and through it PortAudio) is imported lazily, so ``import engine.audio`` works on a
-machine without PortAudio; playback then raises :class:`AudioDeviceError`.
+machine without PortAudio; playback then raises :class:`AudioDeviceError`. Finding, listing and
+closing devices lives in `engine.audio.devices`.
 """
 
 from __future__ import annotations
 
-import atexit
-import importlib
 import math
-import sys
 import threading
 from time import monotonic, perf_counter, sleep
 from typing import NamedTuple
 
 import numpy as np
 
+from engine.audio.devices import (
+    AudioDeviceError,
+    OutputDevice,
+    _close_stream,
+    _find_output_device,
+    _sounddevice,
+    list_output_devices,
+)
 from engine.audio.dsp import resample
-from engine.errors import CantusError
 
 __all__ = ["AudioDeviceError", "OutputDevice", "Player", "list_output_devices"]
 
@@ -40,151 +45,6 @@ MIN_LOOP_S = 0.05  # shortest loop region
 MAX_CHUNK_FRAMES = 8192  # scratch size; a longer callback block is processed in chunks
 DEFAULT_LATENCY_S = 0.04  # suggested output latency; see Player
 STALL_S = 2.0  # a running stream whose callback has not run for this long is dead
-
-
-# Streams whose device died and that would not close: PortAudio's JACK host API waits minutes
-# for a server that is gone. They are kept referenced (their callback must stay alive) and never
-# touched again; PortAudio is then not terminated at exit, which would wait on them too.
-_abandoned_streams: list = []
-
-
-class AudioDeviceError(CantusError):
-    """The sound output could not be found, opened or kept running."""
-
-
-class OutputDevice(NamedTuple):
-    """One output device as PortAudio sees it."""
-
-    index: int  # PortAudio device index
-    name: str
-    host_api: str  # "ALSA", "JACK Audio Connection Kit", "Core Audio", ...
-    default_sample_rate: float  # Hz; the rate the player opens it at
-
-
-def _load_sounddevice():
-    # Kept apart so that tests can stand in for a machine without PortAudio.
-    return importlib.import_module("sounddevice")
-
-
-def _sounddevice():
-    try:
-        return _load_sounddevice()
-    except OSError as exc:  # sounddevice raises OSError when libportaudio cannot be loaded
-        raise AudioDeviceError(
-            "Cantus cannot play sound because the PortAudio library is missing. Install it "
-            "(on Debian or Ubuntu: sudo apt install libportaudio2) and restart Cantus."
-        ) from exc
-    except ImportError as exc:
-        raise AudioDeviceError(
-            "Cantus cannot play sound because the Python package sounddevice is not installed."
-        ) from exc
-
-
-def list_output_devices(rescan: bool = False) -> list[OutputDevice]:
-    """Every device that can play sound.
-
-    Parameters
-    ----------
-    rescan : bool
-        Ask PortAudio to look for devices again (one plugged in, a JACK server started since).
-        This re-initialises PortAudio, which stops every stream open in this process.
-
-    Returns
-    -------
-    devices : list of OutputDevice
-        ``(index, name, host_api, default_sample_rate)`` tuples, in PortAudio's order.
-
-    Raises
-    ------
-    AudioDeviceError
-        PortAudio is missing or cannot list its devices.
-    """
-    sd = _sounddevice()
-    try:
-        if rescan and not _abandoned_streams:  # terminating would wait on an abandoned stream
-            sd._terminate()  # sounddevice's documented way to refresh the device list
-            sd._initialize()
-        apis = sd.query_hostapis()
-        devices = sd.query_devices()
-    except sd.PortAudioError as exc:
-        raise AudioDeviceError(f"The sound system could not list its outputs ({exc}).") from exc
-    return [
-        OutputDevice(int(d["index"]), str(d["name"]), str(apis[d["hostapi"]]["name"]),
-                     float(d["default_samplerate"]))
-        for d in devices
-        if d["max_output_channels"] > 0
-    ]
-
-
-def _describe(devices: list[OutputDevice]) -> str:
-    return ", ".join(f'{d.index}: "{d.name}" ({d.host_api})' for d in devices)
-
-
-def _find_output_device(sd, device: int | str | None) -> tuple[OutputDevice, int]:
-    """The device that ``device`` names, with its number of output channels."""
-    devices = list_output_devices()
-    if not devices:
-        raise AudioDeviceError(
-            "No sound output was found. Connect headphones or speakers, or check that the "
-            "sound system is running, then press Play again."
-        )
-    found = None
-    if device is None:
-        try:
-            default = int(sd.query_devices(kind="output")["index"])
-        except (sd.PortAudioError, ValueError, KeyError):
-            default = -1
-        found = next((d for d in devices if d.index == default), devices[0])
-    elif isinstance(device, (int, np.integer)) and not isinstance(device, bool):
-        found = next((d for d in devices if d.index == int(device)), None)
-        if found is None:
-            raise AudioDeviceError(
-                f"There is no sound output number {int(device)}. "
-                f"The outputs are: {_describe(devices)}."
-            )
-    elif isinstance(device, str):
-        want = device.strip().lower()
-        found = (
-            next((d for d in devices if d.name.lower() == want), None)
-            or next((d for d in devices if want and want in d.name.lower()), None)
-            or next((d for d in devices if want and want in d.host_api.lower()), None)
-        )
-        if found is None:
-            raise AudioDeviceError(
-                f'No sound output called "{device}" was found. '
-                f"The outputs are: {_describe(devices)}."
-            )
-    else:
-        raise TypeError(f"device must be None, an index or a name, not {type(device).__name__}")
-    try:
-        channels = int(sd.query_devices(found.index)["max_output_channels"])
-    except sd.PortAudioError as exc:
-        raise AudioDeviceError(f'The sound output "{found.name}" cannot be used ({exc}).') from exc
-    return found, channels
-
-
-def _close_stream(stream, alive: bool) -> None:
-    """Closes a stream; one whose device died is closed on a helper thread, or abandoned."""
-    if alive:
-        stream.abort(ignore_errors=True)
-        stream.close(ignore_errors=True)
-        return
-    done = threading.Event()
-
-    def close():
-        try:
-            stream.abort(ignore_errors=True)
-            stream.close(ignore_errors=True)
-        except Exception:  # a dead device may refuse even this; it is gone either way
-            pass
-        done.set()
-
-    threading.Thread(target=close, name="cantus-close-dead-stream", daemon=True).start()
-    if not done.wait(0.5):
-        _abandoned_streams.append(stream)
-        sd = sys.modules.get("sounddevice")
-        if sd is not None and hasattr(sd, "_exit_handler"):
-            atexit.unregister(sd._exit_handler)
 
 
 def _check_audio(audio, sample_rate) -> np.ndarray:
@@ -292,8 +152,8 @@ class Player:
         self._tail = None  # outgoing voice of a crossfade: float32 [shape=(frames, channels)]
         self._tail_pos = 0
         self._xfade_left = 0
-        self._pv: list[_Buffer | None] = [None] * PREVIEW_SLOTS
-        self._pp = [0] * PREVIEW_SLOTS
+        self._preview_voices: list[_Buffer | None] = [None] * PREVIEW_SLOTS
+        self._preview_pos = [0] * PREVIEW_SLOTS
         self._release_left = [-1] * PREVIEW_SLOTS  # frames of a release fade still to go; -1: none
         self._release_frames = 1
         self._pre: _Buffer | None = None  # a count-in still sounding before the song
@@ -325,8 +185,8 @@ class Player:
         # Ramps have the block's full shape: an in-place ufunc that broadcasts a (frames, 1)
         # operand allocates a 32 KiB iterator buffer on every call.
         self._idx = np.repeat(np.arange(1, n + 1, dtype=np.float32)[:, None], ch, axis=1)
-        self._g = np.zeros((n, ch), np.float32)
-        self._v = np.zeros((n, ch), np.float32)
+        self._gain_ramp = np.zeros((n, ch), np.float32)
+        self._volume_ramp = np.zeros((n, ch), np.float32)
         self._tmp = np.zeros((n, ch), np.float32)
         xf = max(1, round(CROSSFADE_S * rate))
         self._xf_frames = xf
@@ -342,8 +202,8 @@ class Player:
         self._clock = None
         self._preview_reqs = [None] * PREVIEW_SLOTS
         self._release_reqs = [None] * PREVIEW_SLOTS
-        self._pv = [None] * PREVIEW_SLOTS
-        self._pp = [0] * PREVIEW_SLOTS
+        self._preview_voices = [None] * PREVIEW_SLOTS
+        self._preview_pos = [0] * PREVIEW_SLOTS
         self._release_left = [-1] * PREVIEW_SLOTS
         self._release_frames = max(1, round(RELEASE_S * rate))
         if self._song_source is not None and (rate_changed or self._song_req is None):
@@ -715,7 +575,7 @@ class Player:
             voice = self._preview_reqs[slot]
             if voice is None or self._release_reqs[slot] is voice:
                 return slot
-            if self._pv[slot] is voice and self._pp[slot] >= voice.frames:
+            if self._preview_voices[slot] is voice and self._preview_pos[slot] >= voice.frames:
                 return slot
         return self._preview_next
 
@@ -882,7 +742,7 @@ class Player:
                 m = min(n, math.ceil(gain / step - 1e-9))
             written = self._write_song(out, m, offset, song)
             if written and (gain < 1.0 or not playing):
-                g = self._g[:written]
+                g = self._gain_ramp[:written]
                 np.multiply(self._idx[:written], step if playing else -step, out=g)
                 g += gain
                 np.clip(g, 0.0, 1.0, out=g)
@@ -908,7 +768,7 @@ class Player:
             self._gain = gain
 
     def _render_previews(self, out, n: int) -> None:
-        reqs, voices, positions = self._preview_reqs, self._pv, self._pp
+        reqs, voices, positions = self._preview_reqs, self._preview_voices, self._preview_pos
         releases, left = self._release_reqs, self._release_left
         for slot in range(PREVIEW_SLOTS):
             voice = reqs[slot]
@@ -928,7 +788,7 @@ class Player:
             if k > n:
                 k = n
             if fading:
-                g = self._g[:k]
+                g = self._gain_ramp[:k]
                 np.multiply(self._idx[:k], -1.0 / self._release_frames, out=g)
                 g += left[slot] / self._release_frames
                 np.clip(g, 0.0, 1.0, out=g)
@@ -942,7 +802,7 @@ class Player:
         if target != vol:
             limit = n * self._vol_step
             new = target if abs(target - vol) <= limit else (vol + limit if target > vol else vol - limit)
-            v = self._v[:n]
+            v = self._volume_ramp[:n]
             np.multiply(self._idx[:n], (new - vol) / n, out=v)
             v += vol
             out *= v

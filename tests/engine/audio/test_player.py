@@ -8,6 +8,7 @@ import time
 import numpy as np
 import pytest
 
+from engine.audio import devices as devices_mod
 from engine.audio import player as player_mod
 from engine.audio.player import AudioDeviceError, Player, list_output_devices
 from engine.errors import CantusError
@@ -148,7 +149,7 @@ def test_unknown_device_name_is_a_readable_error():
 
 
 def test_no_output_device_at_all_is_a_readable_error(monkeypatch):
-    monkeypatch.setattr(player_mod, "list_output_devices", lambda rescan=False: [])
+    monkeypatch.setattr(devices_mod, "list_output_devices", lambda rescan=False: [])
     p = Player()
     with pytest.raises(AudioDeviceError, match="No sound output was found"):
         p.play()
@@ -159,7 +160,7 @@ def test_portaudio_missing_is_a_readable_error_and_a_later_play_works(monkeypatc
     def no_portaudio():
         raise OSError("PortAudio library not found")
 
-    monkeypatch.setattr(player_mod, "_load_sounddevice", no_portaudio)
+    monkeypatch.setattr(devices_mod, "_load_sounddevice", no_portaudio)
     p = Player(NULL)
     with pytest.raises(AudioDeviceError, match="PortAudio library is missing"):
         p.set_song(sine(1), SR)
