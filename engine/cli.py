@@ -254,6 +254,20 @@ def cmd_eval_transformer(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval_continuation(args: argparse.Namespace) -> int:
+    from engine.eval.continuation import evaluate, held_out_melodies
+    from engine.generate.continuation import Continuer
+
+    songs = held_out_melodies(args.midi_dir, args.limit)
+    if not songs:
+        raise CantusError("There is no melody to continue.")
+    result = evaluate(Continuer.load(args.model), songs, prime_bars=args.prime_bars, bars=args.bars,
+                      temperature=args.temperature, top_p=args.top_p, seed=args.seed,
+                      max_polyphony=args.max_notes)
+    print(json.dumps(result, indent=None if args.json else 2))
+    return 0
+
+
 def cmd_continue(args: argparse.Namespace) -> int:
     from engine.generate.continuation import Continuer
     from engine.music.files import open_sketch, save_sketch_as
@@ -639,6 +653,20 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--speed-events", type=int, default=512, help="events per sampling-speed run")
     e.add_argument("--json", action="store_true", help="one line of JSON")
     e.set_defaults(func=cmd_eval_transformer)
+    e = eval_sub.add_parser("continuation", help="continuations of held-out melodies against what the songs "
+                                                 "really do next: monophony, short notes, register, "
+                                                 "key, overlapped areas")
+    e.add_argument("--model", default="music-transformer", help="a bundled model name or a bundle folder")
+    e.add_argument("--midi-dir", default=None, help="these MIDI files' melodies instead of POP909's test split")
+    e.add_argument("--limit", type=int, default=20, help="at most this many songs")
+    e.add_argument("--prime-bars", type=int, default=8)
+    e.add_argument("--bars", type=int, default=8, help="bars continued (and compared)")
+    e.add_argument("--temperature", type=float, default=1.0)
+    e.add_argument("--top-p", type=float, default=0.95)
+    e.add_argument("--max-notes", type=int, default=None, help="notes at once (default: the model's own)")
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--json", action="store_true", help="one line of JSON")
+    e.set_defaults(func=cmd_eval_continuation)
 
     e = eval_sub.add_parser("render", help="vocoders against the synth's own render: MR-STFT, mel L1, "
                                            "pitch accuracy, onset F1, real-time factor")
