@@ -30,6 +30,7 @@ from engine.models.music_transformer import MusicTransformer, TransformerConfig
 from engine.registry import load_model
 
 DEFAULT_VELOCITY = 80
+MIN_NOTE_STEPS = 5  # 50 ms: no continuation note is shorter (a shorter one is a click, not a note)
 MODEL_NAME = "music-transformer"
 
 
@@ -40,6 +41,7 @@ class Constraints:
     max_polyphony: int | None = None  # most notes sounding at once
     max_steps: int | None = None  # length in 10 ms steps; at the boundary notes close and it stops
     max_events: int = 4096  # the event budget, for when no length is given
+    min_note_steps: int = 0  # no note the continuation starts ends sooner (none starts too late to last it)
 
 
 class ConstraintState:
@@ -50,6 +52,7 @@ class ConstraintState:
         self.now = 0  # 10 ms steps since the continuation began
         self.events = 0  # events generated
         self.sounding: set[int] = set()
+        self.started: dict[int, int] = {}  # pitch -> the step a generated note began on
         ok = np.ones(perf.NUM_PITCHES, dtype=bool)
         pitches = np.arange(perf.NUM_PITCHES)
         if constraints.key is not None:
@@ -69,9 +72,28 @@ class ConstraintState:
     def update(self, event: int) -> None:
         """Follow a generated event."""
         self.observe(event)
+        if NOTE_ON <= event < NOTE_OFF:
+            self.started[event - NOTE_ON] = self.now
+        elif NOTE_OFF <= event < TIME_SHIFT:
+            self.started.pop(event - NOTE_OFF, None)
         if TIME_SHIFT <= event < VELOCITY:
             self.now += event - TIME_SHIFT + 1
         self.events += 1
+
+    def wait_before(self, event: int) -> list[int]:
+        """The time-shift events that must come before ``event``: a note that ends before it has
+        lasted ``min_note_steps`` is held that long first (the model chose to end it; it ends
+        at the shortest length instead of at once). Empty for every other event."""
+        if not NOTE_OFF <= event < TIME_SHIFT or self.closing:
+            return []
+        begun = self.started.get(event - NOTE_OFF)
+        wait = 0 if begun is None else self.c.min_note_steps - (self.now - begun)
+        shifts = []
+        while wait > 0:
+            step = min(wait, NUM_TIME_SHIFTS)
+            shifts.append(TIME_SHIFT + step - 1)
+            wait -= step
+        return shifts
 
     @property
     def closing(self) -> bool:
@@ -86,10 +108,15 @@ class ConstraintState:
         """A boolean mask over the vocabulary: True where the event may come next."""
         mask = np.zeros(VOCAB_SIZE, dtype=bool)
         sounding = np.fromiter(self.sounding, dtype=np.int64, count=len(self.sounding))
-        mask[NOTE_OFF + sounding] = True
         if self.closing:
+            mask[NOTE_OFF + sounding] = True
             return mask
-        if self.c.max_polyphony is None or len(self.sounding) < self.c.max_polyphony:
+        shortest = self.c.min_note_steps
+        # Any sounding note may end; one younger than the shortest length ends once it has lasted
+        # it (`wait_before` gives the time to let pass first), and no note starts too late to.
+        mask[NOTE_OFF + sounding] = True
+        late = self.c.max_steps is not None and self.c.max_steps - self.now < shortest
+        if not late and (self.c.max_polyphony is None or len(self.sounding) < self.c.max_polyphony):
             mask[NOTE_ON:NOTE_OFF] = self._note_on_ok
             mask[NOTE_ON + sounding] = False  # a sounding pitch is not struck again
         room = NUM_TIME_SHIFTS if self.c.max_steps is None else min(NUM_TIME_SHIFTS, self.c.max_steps - self.now)
@@ -145,20 +172,20 @@ def sample_events(model: MusicTransformer, prime: Iterable[int], constraints: Co
     logits = model(torch.tensor([context], device=device), cache)[0, -1]
     while not state.done:
         event = choose(logits, state.allowed(), temperature, top_k, top_p, rng)
-        state.update(event)
-        yield event
-        if state.done:
-            return
-        context.append(event)
-        if use_cache and model.cfg.relative:
-            logits = model.step(event, cache)
-        else:
-            if len(context) > max_len:  # the absolute model cannot look further: start a new window
+        for e in (*state.wait_before(event), event):  # a note ended too soon is held first
+            state.update(e)
+            yield e
+            if state.done:
+                return
+            context.append(e)
+            if use_cache and model.cfg.relative:
+                logits = model.step(e, cache)
+            elif len(context) > max_len:  # the absolute model cannot look further: start a new window
                 context = context[-(max_len // 2):]
                 cache = model.new_cache() if use_cache else None
                 logits = model(torch.tensor([context], device=device), cache)[0, -1]
             elif use_cache:
-                logits = model.step(event, cache)
+                logits = model.step(e, cache)
             else:
                 logits = model(torch.tensor([context], device=device))[0, -1]
 
@@ -170,10 +197,13 @@ def constraint_report(events: list[int], constraints: Constraints, prime_soundin
     # Notes the prime leaves sounding count toward the limit, but only a note the continuation
     # starts can break it (it may not start one while the prime alone is at or over the limit).
     now, peak, in_key, in_range, length_ok = 0, 0, True, True, True
+    started: dict[int, int] = {}
+    shortest = None  # the shortest note the continuation started, in steps
     for e in events:
         if NOTE_ON <= e < NOTE_OFF:
             p = e - NOTE_ON
             sounding.add(p)
+            started[p] = now
             peak = max(peak, len(sounding))
             if constraints.key is not None and p % 12 not in constraints.key.pitch_classes:
                 in_key = False
@@ -181,9 +211,14 @@ def constraint_report(events: list[int], constraints: Constraints, prime_soundin
                 in_range = False
         elif NOTE_OFF <= e < TIME_SHIFT:
             sounding.discard(e - NOTE_OFF)
+            if e - NOTE_OFF in started:
+                length = now - started.pop(e - NOTE_OFF)
+                shortest = length if shortest is None else min(shortest, length)
         elif TIME_SHIFT <= e < VELOCITY:
             now += e - TIME_SHIFT + 1
     report = {"notes_closed": not sounding}
+    if constraints.min_note_steps:
+        report["min_note_length"] = shortest is None or shortest >= constraints.min_note_steps
     if constraints.key is not None:
         report["key"] = in_key
     if constraints.pitch_range is not None:
@@ -247,9 +282,14 @@ class Continuer:
     def plan(self, sketch: Sketch, bars: float | None = None, seconds: float | None = None,
              key: str | Key | None = "auto", pitch_range: tuple[int, int] | None = None,
              max_polyphony: int | None = None, start_tick: int | None = None,
-             max_events: int = 4096) -> tuple[int, int, Constraints]:
-        """(start tick, end tick, constraints) for a request; key "auto" detects it from the sketch."""
+             max_events: int = 4096, min_note_steps: int | None = None) -> tuple[int, int, Constraints]:
+        """(start tick, end tick, constraints) for a request; key "auto" detects it from the sketch.
+        ``min_note_steps`` (10 ms steps): the shortest note; by default a 32nd at the tempo where
+        the continuation starts, and never under 50 ms."""
         start = self.start_of(sketch) if start_tick is None else int(start_tick)
+        if min_note_steps is None:
+            thirty_second_s = sketch.ticks_to_seconds(start + 60) - sketch.ticks_to_seconds(start)
+            min_note_steps = max(round(thirty_second_s * perf.STEPS_PER_SECOND), MIN_NOTE_STEPS)
         if bars is not None:
             end = start + round(bars * sketch.time_signature_at(start).bar_ticks)
         elif seconds is not None:
@@ -263,7 +303,7 @@ class Continuer:
         elif isinstance(key, str):
             key = parse_key(key)
         return start, end if end is not None else start, Constraints(key, pitch_range, max_polyphony,
-                                                                     max_steps, max_events)
+                                                                     max_steps, max_events, min_note_steps)
 
     def stream(self, sketch: Sketch, temperature: float = 1.0, top_p: float | None = 0.95,
                top_k: int | None = None, seed: int | None = None, planned: tuple | None = None,

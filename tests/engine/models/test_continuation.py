@@ -46,6 +46,41 @@ def test_every_constraint_holds(model, seed):
     assert len(events) > 10
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_no_note_is_shorter_than_the_shortest_and_none_starts_too_late_to_last_it(model, seed):
+    c = Constraints(max_polyphony=1, max_steps=200, min_note_steps=8)
+    events = list(sample_events(model, [], c, temperature=1.5, top_p=None, seed=seed))
+    report = constraint_report(events, c)
+    assert report["min_note_length"] and report["length"] and report["max_polyphony"], report
+    notes = perf.decode(events)
+    assert notes and min(n.end_s - n.start_s for n in notes) >= 0.08 - 1e-9
+    assert all(b.start_s >= a.end_s - 1e-9 for a, b in zip(notes, notes[1:]))  # one at a time
+
+
+def test_the_shortest_note_rule():
+    state = ConstraintState(Constraints(max_steps=100, min_note_steps=10))
+    state.observe(perf.NOTE_ON + 50)  # a prime's note may end at once
+    state.update(perf.NOTE_ON + 60)
+    assert state.wait_before(perf.NOTE_OFF + 50) == []
+    assert state.wait_before(perf.NOTE_OFF + 60) == [perf.TIME_SHIFT + 9]  # held 10 steps first
+    state.update(perf.TIME_SHIFT + 3)
+    assert state.wait_before(perf.NOTE_OFF + 60) == [perf.TIME_SHIFT + 5]
+    state.update(perf.TIME_SHIFT + 5)  # 10 steps on: it may end at once
+    assert state.wait_before(perf.NOTE_OFF + 60) == [] and state.allowed()[perf.NOTE_OFF + 60]
+    state.update(perf.TIME_SHIFT + 80)  # 91 of 100 steps: too late for a new note to last
+    allowed = state.allowed()
+    assert not allowed[perf.NOTE_ON:perf.NOTE_OFF].any() and allowed[perf.TIME_SHIFT]
+
+
+def test_a_continuation_plans_a_32nd_at_its_tempo_and_never_under_50_ms(model):
+    continuer = Continuer(model)
+    assert continuer.plan(phrase(), bars=1)[2].min_note_steps == 6  # 62.5 ms at 120 qpm
+    fast = phrase()
+    fast.tempos = [type(fast.tempos[0])(0, 240.0)]
+    assert continuer.plan(fast, bars=1)[2].min_note_steps == 5  # 31 ms would be a click
+    assert continuer.plan(phrase(), bars=1, min_note_steps=0)[2].min_note_steps == 0
+
+
 def test_the_event_budget_also_closes_every_note(model):
     c = Constraints(max_events=40)
     events = list(sample_events(model, [], c, temperature=1.0, seed=3))
