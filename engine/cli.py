@@ -263,7 +263,8 @@ def cmd_eval_continuation(args: argparse.Namespace) -> int:
         raise CantusError("There is no melody to continue.")
     result = evaluate(Continuer.load(args.model), songs, prime_bars=args.prime_bars, bars=args.bars,
                       temperature=args.temperature, top_p=args.top_p, seed=args.seed,
-                      max_polyphony=args.max_notes)
+                      max_polyphony=args.max_notes, mode=args.mode,
+                      snap=None if args.snap == "off" else args.snap)
     print(json.dumps(result, indent=None if args.json else 2))
     return 0
 
@@ -277,12 +278,16 @@ def cmd_continue(args: argparse.Namespace) -> int:
     low, _, high = (args.range or "").partition("-")
     pitch_range = (int(low), int(high)) if args.range else None
     sketch = open_sketch(args.input)
-    result = Continuer.load(args.model).continue_(
+    continuer = Continuer.load(args.model)
+    mode = continuer.mode_of(sketch, continuer.start_of(sketch), args.mode)
+    snap = {"auto": "1/16" if mode == "melody" else None, "off": None}.get(args.snap, args.snap)
+    result = continuer.continue_(
         sketch, bars=args.bars, seconds=args.seconds, temperature=args.temperature, top_p=args.top_p,
-        key=None if (args.key or "").lower() in ("none", "off") else (args.key or "auto"), seed=args.seed, pitch_range=pitch_range, max_polyphony=args.max_notes)
+        key=None if (args.key or "").lower() in ("none", "off") else (args.key or "auto"), seed=args.seed,
+        pitch_range=pitch_range, max_polyphony=args.max_notes, mode=mode, snap=snap)
     save_sketch_as(result.sketch, args.output)
-    print(f"wrote {args.output}: {len(result.track.notes)} new notes"
-          f"{f' in {result.key.name}' if result.key else ''}")
+    print(f"wrote {args.output}: {len(result.track.notes)} new notes as a {mode} line"
+          f"{f' in {result.key.name}' if result.key else ''}{f', on the {snap} grid' if snap else ''}")
     return 0
 
 
@@ -663,7 +668,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--bars", type=int, default=8, help="bars continued (and compared)")
     e.add_argument("--temperature", type=float, default=1.0)
     e.add_argument("--top-p", type=float, default=0.95)
-    e.add_argument("--max-notes", type=int, default=None, help="notes at once (default: the model's own)")
+    e.add_argument("--max-notes", type=int, default=None, help="notes at once (default: the mode's)")
+    e.add_argument("--mode", choices=("auto", "melody", "piano"), default="auto")
+    e.add_argument("--snap", default="auto", metavar="GRID", help='a grid ("1/16"), "off", or "auto": 1/16 for a melody')
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--json", action="store_true", help="one line of JSON")
     e.set_defaults(func=cmd_eval_continuation)
@@ -727,6 +734,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--key", default=None, help='lock to a key, e.g. "A:min" (default: the one detected; "none": no lock)')
     p.add_argument("--range", default=None, metavar="LOW-HIGH", help="MIDI pitches, e.g. 48-84")
     p.add_argument("--max-notes", type=int, default=None, help="most notes sounding at once")
+    p.add_argument("--mode", choices=("auto", "melody", "piano"), default="auto",
+                   help="melody: one note at a time in the phrase's register and dynamics; auto: "
+                        "melody when the phrase is one (default)")
+    p.add_argument("--snap", default="auto", metavar="GRID",
+                   help='land the notes on a grid ("1/16", "1/8t"), "off", or "auto": 1/16 for a melody')
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--top-p", type=float, default=0.95)
     p.add_argument("--seed", type=int, default=None)

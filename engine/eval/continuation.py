@@ -5,8 +5,8 @@ For held-out songs (POP909's test split, or every MIDI file of a folder), the fi
 bars of the melody prime the model, which continues ``bars`` bars; the real next ``bars`` bars are
 the reference. Keys:
 
-- ``monophonic_rate``: of the answers to monophonic primers, the fraction with never two notes
-  sounding at once;
+- ``monophonic_rate``: of the answers to monophonic primers (a legato overlap of a 32nd
+  allowed, as `Continuer.mode_of` judges), the fraction with never two notes sounding at once;
 - ``short_notes``: notes shorter than 50 ms in all the answers; ``max_polyphony`` (the most
   notes at once in any answer);
 - ``register_distance_median``: the median over songs of |mean pitch of the answer - mean pitch
@@ -31,6 +31,7 @@ import numpy as np
 from engine.errors import CantusError
 from engine.music.key import detect_key
 from engine.music.meter import bar_at
+from engine.generate.continuation import Continuer
 from engine.music.sketch import Note, Sketch, Track
 
 SHORT_NOTE_S = 0.05
@@ -85,6 +86,12 @@ def split_at_bars(sketch: Sketch, prime_bars: int, bars: int) -> tuple[Sketch, l
     primer = Sketch([Track(sketch.tracks[0].name, sketch.tracks[0].program, False, prime)],
                     list(sketch.tempos), list(meters))
     return primer, real, start
+
+
+def is_line(notes: list[Note], sketch: Sketch) -> bool:
+    """One note at a time, a legato overlap of up to a 32nd aside (as `Continuer.mode_of`)."""
+    line = Sketch([Track("line", notes=list(notes))], list(sketch.tempos), list(sketch.time_signatures))
+    return Continuer.mode_of(line, line.end_tick + 1) == "melody"
 
 
 def max_polyphony(notes: list[Note]) -> int:
@@ -150,12 +157,11 @@ def _figures(cases: list[tuple[Sketch, list[Note], list[Note]]]) -> dict:
     for primer, answer, real in cases:
         if not answer:
             continue
-        mono = max_polyphony(primer.tracks[0].notes) <= 1
-        poly = max_polyphony(answer)
-        polyphony = max(polyphony, poly)
+        mono = is_line(primer.tracks[0].notes, primer)
+        polyphony = max(polyphony, max_polyphony(answer))
         if mono:
             mono_primers += 1
-            mono_answers += poly <= 1
+            mono_answers += is_line(answer, primer)
         short += sum(primer.ticks_to_seconds(n.end_tick) - primer.ticks_to_seconds(n.start_tick) < SHORT_NOTE_S
                      for n in answer)
         distances.append(abs(np.mean([n.pitch for n in answer]) - np.mean([n.pitch for n in real])))
@@ -177,22 +183,27 @@ def _figures(cases: list[tuple[Sketch, list[Note], list[Note]]]) -> dict:
 
 
 def evaluate(continuer, songs: list[tuple[str, Sketch]], prime_bars: int = 8, bars: int = 8,
-             temperature: float = 1.0, top_p: float | None = 0.95, seed: int = 0, **request) -> dict:
+             temperature: float = 1.0, top_p: float | None = 0.95, seed: int = 0, mode: str = "auto",
+             snap: str | None = "auto", **request) -> dict:
     """The figures above for ``continuer`` (an `engine.generate.continuation.Continuer`) on
-    ``songs``; ``request``: what `Continuer.plan` takes besides (pitch_range, max_polyphony)."""
+    ``songs``, in ``mode`` (as `Continuer.plan` takes it); ``snap`` a grid, None, or "auto" (1/16
+    for a melody); ``request``: what else `Continuer.plan` takes (pitch_range, max_polyphony)."""
     cases, as_primer = [], []
     for i, (_, sketch) in enumerate(songs):
         split = split_at_bars(sketch, prime_bars, bars)
         if split is None:
             continue
         primer, real, start = split
+        kind = continuer.mode_of(primer, start, mode)
+        grid = ("1/16" if kind == "melody" else None) if snap == "auto" else snap
         result = continuer.continue_(primer, bars=bars, temperature=temperature, top_p=top_p,
-                                     seed=seed + i, start_tick=start, **request)
+                                     seed=seed + i, start_tick=start, mode=kind, snap=grid, **request)
         cases.append((primer, list(result.track.notes), real))
         as_primer.append((primer, list(primer.tracks[0].notes), real))
     if not cases:
         raise CantusError(f"No song is long enough for {prime_bars} + {bars} bars of melody.")
     out = _figures(cases)
     out["primer_as_answer"] = _figures(as_primer)
-    out.update(n_songs=len(cases), prime_bars=prime_bars, bars=bars, temperature=temperature, top_p=top_p)
+    out.update(n_songs=len(cases), prime_bars=prime_bars, bars=bars, temperature=temperature, top_p=top_p,
+               mode=mode)
     return out

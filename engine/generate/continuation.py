@@ -23,6 +23,7 @@ from engine.music.encodings import performance as perf
 from engine.music.encodings.performance import (
     NOTE_OFF, NOTE_ON, NUM_EVENTS, NUM_TIME_SHIFTS, TIME_SHIFT, VELOCITY, VOCAB_SIZE, TimedNote,
 )
+from engine.errors import CantusError
 from engine.music.key import Key, detect_key, parse_key
 from engine.music.meter import bar_line_at_or_after
 from engine.music.sketch import Note, Sketch, Track
@@ -30,6 +31,9 @@ from engine.models.music_transformer import MusicTransformer, TransformerConfig
 from engine.registry import load_model
 
 DEFAULT_VELOCITY = 80
+MODES = ("auto", "melody", "piano")
+RANGE_MARGIN = 2  # a melody's continuation may go this many semitones past the primer's range
+LEGATO_TICKS = 60  # a note that overlaps the next by up to a 32nd is a melody played legato
 MIN_NOTE_STEPS = 5  # 50 ms: no continuation note is shorter (a shorter one is a click, not a note)
 MODEL_NAME = "music-transformer"
 
@@ -42,6 +46,7 @@ class Constraints:
     max_steps: int | None = None  # length in 10 ms steps; at the boundary notes close and it stops
     max_events: int = 4096  # the event budget, for when no length is given
     min_note_steps: int = 0  # no note the continuation starts ends sooner (none starts too late to last it)
+    velocity_range: tuple[int, int] | None = None  # MIDI velocities the continuation may set, inclusive
 
 
 class ConstraintState:
@@ -61,6 +66,12 @@ class ConstraintState:
             lo, hi = constraints.pitch_range
             ok &= (pitches >= lo) & (pitches <= hi)
         self._note_on_ok = ok
+        bins = np.ones(perf.NUM_VELOCITY_BINS, dtype=bool)
+        if constraints.velocity_range is not None:
+            lo, hi = (perf.velocity_to_bin(v) for v in constraints.velocity_range)
+            bins[:] = False
+            bins[lo:hi + 1] = True
+        self._velocity_ok = bins
 
     def observe(self, event: int) -> None:
         """Follow a prime event: notes it starts or ends count, its time does not."""
@@ -121,7 +132,7 @@ class ConstraintState:
             mask[NOTE_ON + sounding] = False  # a sounding pitch is not struck again
         room = NUM_TIME_SHIFTS if self.c.max_steps is None else min(NUM_TIME_SHIFTS, self.c.max_steps - self.now)
         mask[TIME_SHIFT:TIME_SHIFT + room] = True
-        mask[VELOCITY:NUM_EVENTS] = True
+        mask[VELOCITY:NUM_EVENTS] = self._velocity_ok
         return mask
 
 
@@ -231,6 +242,29 @@ def constraint_report(events: list[int], constraints: Constraints, prime_soundin
     return report
 
 
+def snap_notes(notes: Iterable[Note], grid: str | int, one_at_a_time: bool = False) -> list[Note]:
+    """Notes moved to the nearest lines of ``grid`` ("1/16", or ticks), losing none: a note
+    that would vanish keeps one grid step; ``one_at_a_time`` (a melody) also keeps every note
+    after the one before it, which is cut where the next begins."""
+    from dataclasses import replace as _replace
+
+    from engine.music.quantize import grid_ticks
+
+    g = grid_ticks(grid)
+    out: list[Note] = []
+    for n in sorted(notes):
+        start = (2 * n.start_tick + g) // (2 * g) * g
+        end = max((2 * n.end_tick + g) // (2 * g) * g, start + g)
+        if one_at_a_time and out:
+            if start <= out[-1].start_tick:
+                start = out[-1].start_tick + g
+                end = max(end, start + g)
+            if out[-1].end_tick > start:
+                out[-1] = _replace(out[-1], end_tick=start)
+        out.append(_replace(n, start_tick=start, end_tick=end))
+    return out
+
+
 @dataclass
 class Continuation:
     """What `Continuer.continue_` made: the new sketch, the new notes, and the choices used."""
@@ -282,8 +316,12 @@ class Continuer:
     def plan(self, sketch: Sketch, bars: float | None = None, seconds: float | None = None,
              key: str | Key | None = "auto", pitch_range: tuple[int, int] | None = None,
              max_polyphony: int | None = None, start_tick: int | None = None,
-             max_events: int = 4096, min_note_steps: int | None = None) -> tuple[int, int, Constraints]:
+             max_events: int = 4096, min_note_steps: int | None = None,
+             mode: str = "piano") -> tuple[int, int, Constraints]:
         """(start tick, end tick, constraints) for a request; key "auto" detects it from the sketch.
+        ``mode`` "melody" (or "auto" with a monophonic primer, see `mode_of`) answers one note at a
+        time, in the primer's register widened by `RANGE_MARGIN` and its range of velocities,
+        unless ``max_polyphony`` or ``pitch_range`` say otherwise; "piano" leaves them open.
         ``min_note_steps`` (10 ms steps): the shortest note; by default a 32nd at the tempo where
         the continuation starts, and never under 50 ms."""
         start = self.start_of(sketch) if start_tick is None else int(start_tick)
@@ -298,12 +336,38 @@ class Continuer:
             end = None
         max_steps = None if end is None else round(
             (sketch.ticks_to_seconds(end) - sketch.ticks_to_seconds(start)) * perf.STEPS_PER_SECOND)
+        primer = [n for t in sketch.tracks if not t.is_drum for n in t.notes if n.start_tick < start]
+        velocity_range = None
+        if self.mode_of(sketch, start, mode) == "melody" and primer:
+            if max_polyphony is None:
+                max_polyphony = 1
+            if pitch_range is None:
+                pitch_range = (min(n.pitch for n in primer) - RANGE_MARGIN, max(n.pitch for n in primer) + RANGE_MARGIN)
+            velocity_range = (min(n.velocity for n in primer), max(n.velocity for n in primer))
         if key == "auto":
-            key = detect_key(n for t in sketch.tracks if not t.is_drum for n in t.notes if n.start_tick < start)
+            key = detect_key(primer)
         elif isinstance(key, str):
             key = parse_key(key)
         return start, end if end is not None else start, Constraints(key, pitch_range, max_polyphony,
-                                                                     max_steps, max_events, min_note_steps)
+                                                                     max_steps, max_events, min_note_steps,
+                                                                     velocity_range)
+
+    @staticmethod
+    def mode_of(sketch: Sketch, start_tick: int, mode: str = "auto") -> str:
+        """"melody" or "piano": ``mode`` itself, or for "auto" what the primer is (the notes before
+        ``start_tick``): a melody when never two of its notes sound at once (an overlap of up to
+        `LEGATO_TICKS`, a legato join, aside)."""
+        if mode not in MODES:
+            raise CantusError(f"Unknown mode '{mode}'; choose one of: {', '.join(MODES)}.")
+        if mode != "auto":
+            return mode
+        notes = sorted(n for t in sketch.tracks if not t.is_drum for n in t.notes if n.start_tick < start_tick)
+        end = -1
+        for n in notes:
+            if n.start_tick < end - LEGATO_TICKS:
+                return "piano"
+            end = max(end, n.end_tick)
+        return "melody"
 
     def stream(self, sketch: Sketch, temperature: float = 1.0, top_p: float | None = 0.95,
                top_k: int | None = None, seed: int | None = None, planned: tuple | None = None,
@@ -323,13 +387,15 @@ class Continuer:
     def continue_(self, sketch: Sketch, bars: float | None = None, seconds: float | None = None,
                   temperature: float = 1.0, top_p: float | None = 0.95, key: str | Key | None = "auto",
                   seed: int | None = None, into: str | int = "new", top_k: int | None = None,
-                  **request) -> Continuation:
+                  snap: str | None = None, **request) -> Continuation:
         """The sketch with its continuation added: ``into`` "new" (a track named Continuation)
-        or the index of a track to append to."""
+        or the index of a track to append to; ``snap`` a grid ("1/16") its notes land on."""
         start, end, constraints = self.plan(sketch, bars=bars, seconds=seconds, key=key, **request)
         events = list(sample_events(self.model, self.prime(sketch, start), constraints,
                                     temperature, top_k, top_p, seed))
         track = self._track(perf.decode(events), sketch, sketch.ticks_to_seconds(start))
+        if snap:
+            track = track.copy(snap_notes(track.notes, snap, constraints.max_polyphony == 1))
         out = sketch.copy()
         if into == "new":
             out.tracks.append(track)

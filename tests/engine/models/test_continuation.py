@@ -162,3 +162,47 @@ def test_notes_held_over_from_the_prime_count_toward_the_polyphony_limit():
     for p in held:
         state.observe(on + p)
     assert not state.allowed()[on:off].any()  # the sampler may not start one either
+
+
+def test_auto_mode_hears_a_melody_legato_included_and_a_chord_as_piano():
+    line = phrase()
+    assert Continuer.mode_of(line, 1920) == "melody"
+    legato = phrase()
+    legato.tracks[0].notes = [Note(n.pitch, n.velocity, n.start_tick, n.end_tick + 40) for n in legato.tracks[0].notes]
+    assert Continuer.mode_of(legato, 1920) == "melody"  # overlaps of a 32nd or less are legato
+    chordal = phrase()
+    chordal.tracks[0].notes.append(Note(45, 80, 0, 960))
+    assert Continuer.mode_of(chordal, 1920) == "piano"
+    assert Continuer.mode_of(chordal, 1920, "melody") == "melody"  # asked for: kept
+    with pytest.raises(Exception, match="Unknown mode"):
+        Continuer.mode_of(line, 1920, "choir")
+
+
+def test_a_melody_is_continued_one_note_at_a_time_in_its_register_and_dynamics(model):
+    continuer = Continuer(model)
+    _, _, c = continuer.plan(phrase(), bars=2, mode="auto")
+    assert c.max_polyphony == 1 and c.pitch_range == (55, 66) and c.velocity_range == (90, 90)
+    _, _, open_ = continuer.plan(phrase(), bars=2, mode="piano")
+    assert open_.max_polyphony is None and open_.pitch_range is None and open_.velocity_range is None
+    _, _, asked = continuer.plan(phrase(), bars=2, mode="melody", pitch_range=(40, 90), max_polyphony=2)
+    assert asked.pitch_range == (40, 90) and asked.max_polyphony == 2  # what the user set wins
+    state = ConstraintState(c)
+    bins = np.flatnonzero(state.allowed()[perf.VELOCITY:perf.NUM_EVENTS])
+    assert list(bins) == [perf.velocity_to_bin(90)]
+    result = continuer.continue_(phrase(), bars=2, mode="melody", seed=1, snap="1/16", temperature=1.5)
+    notes = sorted(result.track.notes)
+    assert notes and all(55 <= n.pitch <= 66 for n in notes)
+    assert all(n.start_tick % 120 == 0 and n.end_tick % 120 == 0 for n in notes)
+    assert all(b.start_tick >= a.end_tick for a, b in zip(notes, notes[1:]))
+
+
+def test_snapping_lands_on_the_grid_and_loses_no_note():
+    from engine.generate.continuation import snap_notes
+
+    played = [Note(60, 90, 10, 40), Note(62, 90, 50, 250), Note(64, 90, 70, 300), Note(65, 90, 1000, 1010)]
+    free = snap_notes(played, "1/16")
+    assert len(free) == 4 and all(n.start_tick % 120 == 0 and n.end_tick % 120 == 0 for n in free)
+    assert free[0] == Note(60, 90, 0, 120)  # would have vanished: one step
+    line = snap_notes(played, "1/16", one_at_a_time=True)
+    assert len(line) == 4 and [n.start_tick for n in line] == [0, 120, 240, 960]
+    assert all(b.start_tick >= a.end_tick for a, b in zip(line, line[1:]))
