@@ -37,6 +37,8 @@ from app.panel_parts import SEED_MAX, ModelPanel, seed_controls, unique_track_na
 from engine.document import AddTrack, Document, NoteEdit
 from engine.jobs import JobHandle, Progress
 from engine.music.key import NAMES, Key
+from engine.music.melody import is_line
+from engine.music.meter import bar_line_at_or_after
 from engine.music.sketch import Note, Sketch, Track, pitch_name
 
 MODEL = "music-transformer"
@@ -107,6 +109,9 @@ class Request:
     seed: int
     into_new_track: bool
     track: int
+    mode: str = "piano"  # "melody" or "piano", resolved from the panel's Auto
+    max_polyphony: int | None = None
+    snap: str | None = None  # a grid the notes land on
 
 
 @dataclass(frozen=True)
@@ -116,6 +121,7 @@ class Outcome:
     start_tick: int
     seed: int
     device: str = "CPU"
+    mode: str = "piano"
 
 
 class ContinuePanel(ModelPanel):
@@ -175,9 +181,35 @@ class ContinuePanel(ModelPanel):
         self.into.addItem("a new track", True)
         self.into.addItem("the active track", False)
 
+        self.mode = QComboBox()
+        for label, value in (("Auto", "auto"), ("Melody", "melody"), ("Piano", "piano")):
+            self.mode.addItem(label, value)
+        self.mode.setToolTip("Melody: one note at a time, in the phrase's register and dynamics. "
+                             "Piano: chords and several voices. Auto picks from the phrase")
+        self.mode_shown = QLabel()  # what Auto picks for the phrase now
+        self.mode_shown.setStyleSheet("color: #9aa1ae;")
+        mode_row = QHBoxLayout()
+        mode_row.addWidget(self.mode, 1)
+        mode_row.addWidget(self.mode_shown)
+        self.max_notes = QSpinBox()
+        self.max_notes.setRange(0, 16)
+        self.max_notes.setSpecialValueText("as the mode says")
+        self.max_notes.setToolTip("The most notes sounding at once (a melody: one)")
+        self.snap = QCheckBox("Snap to the roll's grid")
+        self.snap.setChecked(True)
+        self.snap.setToolTip("Land the notes on the piano roll's grid (no note is lost); on by default "
+                             "for a melody, off for piano, where the timing breathes")
+        self.mode.currentIndexChanged.connect(self._mode_changed)
+        for signal in (getattr(view, "selection_changed", None), getattr(view, "active_track_changed", None)):
+            if signal is not None:
+                signal.connect(self._show_mode)
+
         self.seed, self.lock_seed, seed_row = seed_controls()
 
         form = QFormLayout()
+        form.addRow("Mode", mode_row)
+        form.addRow("Notes at once", self.max_notes)
+        form.addRow("", self.snap)
         form.addRow("Length", length_row)
         form.addRow("Temperature", self.temperature)
         form.addRow("Top-p", self.top_p)
@@ -236,7 +268,7 @@ class ContinuePanel(ModelPanel):
     def _sync(self) -> None:
         ok = self.model_error is None
         for w in (self.length, self.unit, self.temperature, self.top_p, self.key, self.limit_range,
-                  self.into, self.seed, self.lock_seed):
+                  self.into, self.seed, self.lock_seed, self.mode, self.max_notes, self.snap):
             w.setEnabled(ok and not self.running)
         for w in (self.low, self.high):
             w.setEnabled(ok and not self.running and self.limit_range.isChecked())
@@ -261,19 +293,40 @@ class ContinuePanel(ModelPanel):
             phrase = sketch
             track = sketch.tracks[active] if sketch.tracks else None
             end = track.end_tick if track is not None and track.notes else sketch.end_tick
-        from engine.generate.continuation import Continuer
-
-        start = Continuer.start_of(phrase, end)
+        start = bar_line_at_or_after(phrase.time_signatures, end)  # as Continuer.start_of (no torch here)
         if self.unit.currentText() == "bars":
             bars, seconds = float(self.length.value()), None
         else:
             bars, seconds = None, float(self.length.value())
         low, high = sorted((self.low.value(), self.high.value()))
+        mode = self.mode.currentData()
+        if mode == "auto":
+            mode = "melody" if is_line(n for t in phrase.tracks if not t.is_drum for n in t.notes
+                                       if n.start_tick < start) else "piano"
+        grid = getattr(self.view, "grid", "off")
         return Request(sketch=phrase.copy(), start_tick=start, bars=bars, seconds=seconds,
                        temperature=float(self.temperature.value()), top_p=float(self.top_p.value()),
                        key=self.key.currentData(), pitch_range=(low, high) if self.limit_range.isChecked() else None,
                        seed=int(self.seed.value()), into_new_track=bool(self.into.currentData()),
-                       track=active)
+                       track=active, mode=mode, max_polyphony=self.max_notes.value() or None,
+                       snap=grid if self.snap.isChecked() and grid != "off" else None)
+
+    def _mode_changed(self, _index: int = 0) -> None:
+        """Snap follows the mode (on for a melody, off for piano) until the user sets it."""
+        self.snap.setChecked(self.mode.currentData() != "piano")
+        self._show_mode()
+
+    def _show_mode(self, *_args) -> str:
+        """What Auto picks for the phrase now, shown beside the choice."""
+        if self.mode.currentData() != "auto":
+            self.mode_shown.setText("")
+            return self.mode.currentData()
+        try:
+            picked = self.request().mode
+        except Exception:  # noqa: BLE001 - a half-edited document: show nothing
+            picked = ""
+        self.mode_shown.setText(f"({picked})" if picked else "")
+        return picked
 
     # -- actions -------------------------------------------------------------------------------
 
@@ -320,7 +373,8 @@ class ContinuePanel(ModelPanel):
             self._continuer = Continuer.load(MODEL)
         cont = self._continuer
         args = dict(bars=request.bars, seconds=request.seconds, key=request.key,
-                    pitch_range=request.pitch_range, start_tick=request.start_tick)
+                    pitch_range=request.pitch_range, start_tick=request.start_tick, mode=request.mode,
+                    max_polyphony=request.max_polyphony)
         planned = cont.plan(request.sketch, **args)
         constraints = planned[2]
         total = max(constraints.max_steps or 1, 1)
@@ -339,7 +393,12 @@ class ContinuePanel(ModelPanel):
             if time.monotonic() - last_report > PROGRESS_EVERY_S:
                 last_report = time.monotonic()
                 yield Progress(min(now / total, 1.0), "Continuing")
-        return Outcome(tuple(sorted(notes)), constraints.key, request.start_tick, request.seed, device)
+        if request.snap:
+            from engine.generate.continuation import snap_notes
+
+            notes = snap_notes(notes, request.snap, constraints.max_polyphony == 1)
+        return Outcome(tuple(sorted(notes)), constraints.key, request.start_tick, request.seed, device,
+                       request.mode)
 
     # -- back on the GUI thread ----------------------------------------------------------------
 
@@ -377,7 +436,7 @@ class ContinuePanel(ModelPanel):
         if isinstance(edit, AddTrack):
             self.view.set_active_track(edit.index)  # the new track is the one being worked on
         self._last_command = self.undo_stack.command(self.undo_stack.index() - 1)
-        self.status.setText(f"Added {len(outcome.notes)} notes in {key}, seed {outcome.seed}. "
+        self.status.setText(f"Added {len(outcome.notes)} notes ({outcome.mode}) in {key}, seed {outcome.seed}. "
                             "Undo takes them back; Regenerate tries again.")
         self._sync()
         self.applied.emit(len(outcome.notes))

@@ -31,7 +31,7 @@ import numpy as np
 from engine.errors import CantusError
 from engine.music.key import detect_key
 from engine.music.meter import bar_at
-from engine.generate.continuation import Continuer
+from engine.music.melody import is_line
 from engine.music.sketch import Note, Sketch, Track
 
 SHORT_NOTE_S = 0.05
@@ -86,12 +86,6 @@ def split_at_bars(sketch: Sketch, prime_bars: int, bars: int) -> tuple[Sketch, l
     primer = Sketch([Track(sketch.tracks[0].name, sketch.tracks[0].program, False, prime)],
                     list(sketch.tempos), list(meters))
     return primer, real, start
-
-
-def is_line(notes: list[Note], sketch: Sketch) -> bool:
-    """One note at a time, a legato overlap of up to a 32nd aside (as `Continuer.mode_of`)."""
-    line = Sketch([Track("line", notes=list(notes))], list(sketch.tempos), list(sketch.time_signatures))
-    return Continuer.mode_of(line, line.end_tick + 1) == "melody"
 
 
 def max_polyphony(notes: list[Note]) -> int:
@@ -157,11 +151,11 @@ def _figures(cases: list[tuple[Sketch, list[Note], list[Note]]]) -> dict:
     for primer, answer, real in cases:
         if not answer:
             continue
-        mono = is_line(primer.tracks[0].notes, primer)
+        mono = is_line(primer.tracks[0].notes)
         polyphony = max(polyphony, max_polyphony(answer))
         if mono:
             mono_primers += 1
-            mono_answers += is_line(answer, primer)
+            mono_answers += is_line(answer)
         short += sum(primer.ticks_to_seconds(n.end_tick) - primer.ticks_to_seconds(n.start_tick) < SHORT_NOTE_S
                      for n in answer)
         distances.append(abs(np.mean([n.pitch for n in answer]) - np.mean([n.pitch for n in real])))

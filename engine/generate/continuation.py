@@ -25,6 +25,7 @@ from engine.music.encodings.performance import (
 )
 from engine.errors import CantusError
 from engine.music.key import Key, detect_key, parse_key
+from engine.music.melody import is_line
 from engine.music.meter import bar_line_at_or_after
 from engine.music.sketch import Note, Sketch, Track
 from engine.models.music_transformer import MusicTransformer, TransformerConfig
@@ -33,7 +34,6 @@ from engine.registry import load_model
 DEFAULT_VELOCITY = 80
 MODES = ("auto", "melody", "piano")
 RANGE_MARGIN = 2  # a melody's continuation may go this many semitones past the primer's range
-LEGATO_TICKS = 60  # a note that overlaps the next by up to a 32nd is a melody played legato
 MIN_NOTE_STEPS = 5  # 50 ms: no continuation note is shorter (a shorter one is a click, not a note)
 MODEL_NAME = "music-transformer"
 
@@ -355,19 +355,14 @@ class Continuer:
     @staticmethod
     def mode_of(sketch: Sketch, start_tick: int, mode: str = "auto") -> str:
         """"melody" or "piano": ``mode`` itself, or for "auto" what the primer is (the notes before
-        ``start_tick``): a melody when never two of its notes sound at once (an overlap of up to
-        `LEGATO_TICKS`, a legato join, aside)."""
+        ``start_tick``): a melody when never two of its notes sound at once (a legato join of up
+        to a 32nd aside: `engine.music.melody.is_line`)."""
         if mode not in MODES:
             raise CantusError(f"Unknown mode '{mode}'; choose one of: {', '.join(MODES)}.")
         if mode != "auto":
             return mode
-        notes = sorted(n for t in sketch.tracks if not t.is_drum for n in t.notes if n.start_tick < start_tick)
-        end = -1
-        for n in notes:
-            if n.start_tick < end - LEGATO_TICKS:
-                return "piano"
-            end = max(end, n.end_tick)
-        return "melody"
+        return "melody" if is_line(n for t in sketch.tracks if not t.is_drum for n in t.notes
+                                   if n.start_tick < start_tick) else "piano"
 
     def stream(self, sketch: Sketch, temperature: float = 1.0, top_p: float | None = 0.95,
                top_k: int | None = None, seed: int | None = None, planned: tuple | None = None,

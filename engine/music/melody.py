@@ -80,3 +80,16 @@ def extract_melody(sketch: Sketch) -> MelodyExtraction:
     first = pitched[0][1]
     return MelodyExtraction(Track("Melody", first.program, False, notes), None,
                             f"skyline of {len(pitched)} tracks", dropped, truncated)
+
+
+LEGATO_TICKS = 60  # a note that overlaps the next by up to a 32nd is a melody played legato
+
+
+def is_line(notes) -> bool:
+    """One note at a time: never two sounding at once, a legato overlap of up to `LEGATO_TICKS` aside."""
+    end = -1
+    for n in sorted(notes):
+        if n.start_tick < end - LEGATO_TICKS:
+            return False
+        end = max(end, n.end_tick)
+    return True

@@ -89,3 +89,27 @@ def test_pitch_names_in_the_range_boxes():
 
     assert parse_pitch("C4") == 60 and parse_pitch("a#3") == 58 and parse_pitch("Db5") == 73
     assert parse_pitch("72") == 72 and parse_pitch("H2") is None and parse_pitch("200") is None
+
+
+def test_a_melody_continues_as_a_melody_on_the_grid_and_auto_says_so(window, panel, qtbot):
+    assert panel.mode.currentData() == "auto" and panel.snap.isChecked()
+    panel._show_mode()
+    assert panel.mode_shown.text() == "(melody)"  # the phrase is one note at a time
+    window.view.set_grid("1/8")
+    panel.temperature.setValue(1.5)
+    panel.start()
+    wait_done(qtbot, panel)
+    new = sorted(window.document.sketch.tracks[1].notes)
+    phrase = a_minor_phrase().tracks[0].notes
+    low, high = min(n.pitch for n in phrase), max(n.pitch for n in phrase)
+    assert new and all(b.start_tick >= a.end_tick for a, b in zip(new, new[1:]))  # one at a time
+    assert all(low - 2 <= n.pitch <= high + 2 for n in new)  # in the phrase's register
+    assert all(n.start_tick % 240 == 0 and n.end_tick % 240 == 0 for n in new)  # on the roll's grid
+    assert "(melody)" in panel.status.text()
+    window.undo_stack.undo()
+    panel.mode.setCurrentIndex(panel.mode.findData("piano"))
+    assert not panel.snap.isChecked() and panel.mode_shown.text() == ""  # piano breathes off the grid
+    chord = Sketch(tracks=[Track("Piano", 0, False, [Note(p, 80, 0, 960) for p in (57, 60, 64)])])
+    window.set_document(chord)
+    panel.mode.setCurrentIndex(panel.mode.findData("auto"))
+    assert panel._show_mode() == "piano" and panel.mode_shown.text() == "(piano)"
