@@ -286,7 +286,8 @@ def cmd_continue(args: argparse.Namespace) -> int:
         key=None if (args.key or "").lower() in ("none", "off") else (args.key or "auto"), seed=args.seed,
         pitch_range=pitch_range, max_polyphony=args.max_notes, mode=mode, snap=snap)
     save_sketch_as(result.sketch, args.output)
-    print(f"wrote {args.output}: {len(result.track.notes)} new notes as a {mode} line"
+    as_what = "as a melody" if mode == "melody" else "as piano"
+    print(f"wrote {args.output}: {len(result.track.notes)} new notes {as_what}"
           f"{f' in {result.key.name}' if result.key else ''}{f', on the {snap} grid' if snap else ''}")
     return 0
 

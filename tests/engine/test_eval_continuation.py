@@ -68,3 +68,21 @@ def test_the_cli_measures_the_bundled_model_on_a_folder(tmp_path, capsys):
     assert result["primer_as_answer"]["monophonic_rate"] == 1.0
     assert result["primer_as_answer"]["overlap"]["pitch_class"] > 0.9  # a scale answers a scale
     assert set(result["overlap"]) == {"note_length", "ioi", "pitch_interval", "pitch_class"}
+
+
+def test_cantus_continue_answers_a_melody_with_a_melody_on_the_grid(tmp_path, capsys):
+    from engine.cli import main
+    from engine.music.files import open_sketch
+    from engine.music.melody import is_line
+
+    write_melody(tmp_path / "in.mid", [69, 72, 76, 74, 72, 71, 69, 64])
+    out = tmp_path / "out.mid"
+    assert main(["continue", str(tmp_path / "in.mid"), "--bars", "4", "--seed", "2", "-o", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "as a melody" in said and "1/16 grid" in said
+    new = open_sketch(out).tracks[-1].notes
+    assert new and is_line(new) and all(62 <= n.pitch <= 78 for n in new)
+    assert all(n.start_tick % 120 == 0 and n.end_tick % 120 == 0 for n in new)
+    assert main(["continue", str(tmp_path / "in.mid"), "--bars", "4", "--seed", "2", "--mode", "piano",
+                 "--snap", "off", "-o", str(out)]) == 0
+    assert "as piano" in capsys.readouterr().out

@@ -87,7 +87,7 @@ def test_a_short_run_trains_resumes_and_exports(tmp_path, monkeypatch):
     save_sketch_as(phrase, tmp_path / "in.mid")
     out = tmp_path / "out.mid"
     assert main(["continue", str(tmp_path / "in.mid"), "--bars", "2", "--key", "C:maj", "--seed", "1",
-                 "--model", str(tmp_path / "best"), "-o", str(out)]) == 0
+                 "--mode", "piano", "--model", str(tmp_path / "best"), "-o", str(out)]) == 0
     result = open_sketch(out)
     new = result.tracks[-1]
     assert new.name == "Continuation" and all(n.pitch % 12 in {0, 2, 4, 5, 7, 9, 11} for n in new.notes)
