@@ -30,7 +30,6 @@ from engine.music.sketch import Sketch, TempoChange, TimeSignature
 log = logging.getLogger(__name__)
 
 MAX_TAKE_BARS = 64  # a take goes on this far past the end of the sketch (then playback ends)
-GHOST_EVERY_NOTES = 1  # the take so far is drawn as ghosts after every finished note
 
 
 class MidiRecorder(QObject):
