@@ -37,7 +37,8 @@ from app.panel_parts import SEED_MAX, ModelPanel, seed_controls, unique_track_na
 from engine.document import AddTrack, Document, NoteEdit
 from engine.jobs import JobHandle, Progress
 from engine.music.key import NAMES, Key
-from engine.music.melody import is_line
+from engine.music.melody import phrase_mode
+from engine.music.quantize import snap_notes
 from engine.music.meter import bar_line_at_or_after
 from engine.music.sketch import Note, Sketch, Track, pitch_name
 
@@ -299,10 +300,7 @@ class ContinuePanel(ModelPanel):
         else:
             bars, seconds = None, float(self.length.value())
         low, high = sorted((self.low.value(), self.high.value()))
-        mode = self.mode.currentData()
-        if mode == "auto":
-            mode = "melody" if is_line(n for t in phrase.tracks if not t.is_drum for n in t.notes
-                                       if n.start_tick < start) else "piano"
+        mode = phrase_mode(phrase, start, self.mode.currentData())
         grid = getattr(self.view, "grid", "off")
         return Request(sketch=phrase.copy(), start_tick=start, bars=bars, seconds=seconds,
                        temperature=float(self.temperature.value()), top_p=float(self.top_p.value()),
@@ -394,8 +392,6 @@ class ContinuePanel(ModelPanel):
                 last_report = time.monotonic()
                 yield Progress(min(now / total, 1.0), "Continuing")
         if request.snap:
-            from engine.generate.continuation import snap_notes
-
             notes = snap_notes(notes, request.snap, constraints.max_polyphony == 1)
         return Outcome(tuple(sorted(notes)), constraints.key, request.start_tick, request.seed, device,
                        request.mode)

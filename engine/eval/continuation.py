@@ -6,7 +6,7 @@ bars of the melody prime the model, which continues ``bars`` bars; the real next
 the reference. Keys:
 
 - ``monophonic_rate``: of the answers to monophonic primers (a legato overlap of a 32nd
-  allowed, as `Continuer.mode_of` judges), the fraction with never two notes sounding at once;
+  allowed, as `engine.music.melody.is_line` judges), the fraction with never two notes sounding at once;
 - ``short_notes``: notes shorter than 50 ms in all the answers; ``max_polyphony`` (the most
   notes at once in any answer);
 - ``register_distance_median``: the median over songs of |mean pitch of the answer - mean pitch

@@ -23,16 +23,15 @@ from engine.music.encodings import performance as perf
 from engine.music.encodings.performance import (
     NOTE_OFF, NOTE_ON, NUM_EVENTS, NUM_TIME_SHIFTS, TIME_SHIFT, VELOCITY, VOCAB_SIZE, TimedNote,
 )
-from engine.errors import CantusError
 from engine.music.key import Key, detect_key, parse_key
-from engine.music.melody import is_line
+from engine.music.melody import phrase_mode
 from engine.music.meter import bar_line_at_or_after
+from engine.music.quantize import snap_notes
 from engine.music.sketch import Note, Sketch, Track
 from engine.models.music_transformer import MusicTransformer, TransformerConfig
 from engine.registry import load_model
 
 DEFAULT_VELOCITY = 80
-MODES = ("auto", "melody", "piano")
 RANGE_MARGIN = 2  # a melody's continuation may go this many semitones past the primer's range
 MIN_NOTE_STEPS = 5  # 50 ms: no continuation note is shorter (a shorter one is a click, not a note)
 MODEL_NAME = "music-transformer"
@@ -242,29 +241,6 @@ def constraint_report(events: list[int], constraints: Constraints, prime_soundin
     return report
 
 
-def snap_notes(notes: Iterable[Note], grid: str | int, one_at_a_time: bool = False) -> list[Note]:
-    """Notes moved to the nearest lines of ``grid`` ("1/16", or ticks), losing none: a note
-    that would vanish keeps one grid step; ``one_at_a_time`` (a melody) also keeps every note
-    after the one before it, which is cut where the next begins."""
-    from dataclasses import replace as _replace
-
-    from engine.music.quantize import grid_ticks
-
-    g = grid_ticks(grid)
-    out: list[Note] = []
-    for n in sorted(notes):
-        start = (2 * n.start_tick + g) // (2 * g) * g
-        end = max((2 * n.end_tick + g) // (2 * g) * g, start + g)
-        if one_at_a_time and out:
-            if start <= out[-1].start_tick:
-                start = out[-1].start_tick + g
-                end = max(end, start + g)
-            if out[-1].end_tick > start:
-                out[-1] = _replace(out[-1], end_tick=start)
-        out.append(_replace(n, start_tick=start, end_tick=end))
-    return out
-
-
 @dataclass
 class Continuation:
     """What `Continuer.continue_` made: the new sketch, the new notes, and the choices used."""
@@ -352,17 +328,7 @@ class Continuer:
                                                                      max_steps, max_events, min_note_steps,
                                                                      velocity_range)
 
-    @staticmethod
-    def mode_of(sketch: Sketch, start_tick: int, mode: str = "auto") -> str:
-        """"melody" or "piano": ``mode`` itself, or for "auto" what the primer is (the notes before
-        ``start_tick``): a melody when never two of its notes sound at once (a legato join of up
-        to a 32nd aside: `engine.music.melody.is_line`)."""
-        if mode not in MODES:
-            raise CantusError(f"Unknown mode '{mode}'; choose one of: {', '.join(MODES)}.")
-        if mode != "auto":
-            return mode
-        return "melody" if is_line(n for t in sketch.tracks if not t.is_drum for n in t.notes
-                                   if n.start_tick < start_tick) else "piano"
+    mode_of = staticmethod(phrase_mode)  # "melody" or "piano" for a request's mode
 
     def stream(self, sketch: Sketch, temperature: float = 1.0, top_p: float | None = 0.95,
                top_k: int | None = None, seed: int | None = None, planned: tuple | None = None,

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, replace
 from itertools import groupby
 
+from engine.errors import CantusError
 from engine.music.sketch import Note, Sketch, Track
 
 # Track names that announce a lead line (POP909 calls it MELODY).
@@ -93,3 +94,17 @@ def is_line(notes) -> bool:
             return False
         end = max(end, n.end_tick)
     return True
+
+
+MODES = ("auto", "melody", "piano")  # how a phrase is continued
+
+
+def phrase_mode(sketch: Sketch, start_tick: int, mode: str = "auto") -> str:
+    """"melody" or "piano": ``mode`` itself, or for "auto" what the phrase is (the pitched notes
+    before ``start_tick``): a melody when it `is_line`."""
+    if mode not in MODES:
+        raise CantusError(f"Unknown mode '{mode}'; choose one of: {', '.join(MODES)}.")
+    if mode != "auto":
+        return mode
+    return "melody" if is_line(n for t in sketch.tracks if not t.is_drum for n in t.notes
+                               if n.start_tick < start_tick) else "piano"

@@ -80,3 +80,20 @@ def quantize_melody(track: Track, grid: str | int = TICKS_PER_STEP) -> tuple[Tra
                 kept[-1] = replace(kept[-1], end_tick=note.start_tick)
         kept.append(note)
     return track.copy(kept), dropped
+
+
+def snap_notes(notes: list[Note], grid: str | int, one_at_a_time: bool = False) -> list[Note]:
+    """`quantize_notes` at full strength, losing none; ``one_at_a_time`` (a melody) also keeps
+    every note after the one before it, which is cut where the next begins (where
+    `quantize_melody` would drop a note that lands on its neighbour's line, this moves it on)."""
+    g = grid_ticks(grid)
+    out: list[Note] = []
+    for n in quantize_notes(sorted(notes), g):
+        if one_at_a_time and out:
+            if n.start_tick <= out[-1].start_tick:
+                start = out[-1].start_tick + g
+                n = replace(n, start_tick=start, end_tick=max(n.end_tick, start + g))
+            if out[-1].end_tick > n.start_tick:
+                out[-1] = replace(out[-1], end_tick=n.start_tick)
+        out.append(n)
+    return out

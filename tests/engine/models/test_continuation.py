@@ -197,7 +197,7 @@ def test_a_melody_is_continued_one_note_at_a_time_in_its_register_and_dynamics(m
 
 
 def test_snapping_lands_on_the_grid_and_loses_no_note():
-    from engine.generate.continuation import snap_notes
+    from engine.music.quantize import snap_notes
 
     played = [Note(60, 90, 10, 40), Note(62, 90, 50, 250), Note(64, 90, 70, 300), Note(65, 90, 1000, 1010)]
     free = snap_notes(played, "1/16")
