@@ -207,8 +207,7 @@ class MidiRecorder(QObject):
         if self.transport.playing:
             self.transport.stop()
         sketch = self.document.sketch
-        start = self.transport.resume_tick if self.transport.resume_tick is not None \
-            else self.transport.start_tick
+        start = self.transport.play_from_tick
         bar = sketch.time_signature_at(start).bar_ticks
         self._take_track_ref, self._start_tick, self._last_tick = track, start, start
         self._take_sketch = sketch

@@ -369,10 +369,14 @@ class Transport(QObject):
         self._set_view_playhead(tick if tick > 0 else None)
         self.position_changed.emit(self.document.sketch.ticks_to_seconds(tick), tick)
 
+    @property
+    def play_from_tick(self) -> int:
+        """Where Play goes on from: where it was paused, else the start point."""
+        return self.start_tick if self.resume_tick is None else self.resume_tick
+
     def _start_seconds(self, sketch: Sketch) -> float:
-        """Where Play starts: where it was paused, else the start tick; the loop start when that
-        lies outside the loop."""
-        tick = self.start_tick if self.resume_tick is None else self.resume_tick
+        """Where Play starts: `play_from_tick`; the loop start when that lies outside the loop."""
+        tick = self.play_from_tick
         if self.loop_enabled and self.loop_ticks:
             start, end = self.loop_ticks
             if not start <= tick < end:
@@ -662,6 +666,21 @@ class Transport(QObject):
         previews use the soundfont synth), on top of what plays: a few milliseconds of synthesis.
         The first note, while the soundfont loads, is made on the engine thread (its job is
         returned) and heard a moment later; the window never waits."""
+        job = self._preview_job
+        self._sound(pitch, velocity, program, is_drum, PREVIEW_S)
+        return self._preview_job if self._preview_job is not job else None
+
+    def key_down(self, pitch: int, velocity: int = 100, program: int = 0,
+                 is_drum: bool = False) -> tuple | None:
+        """A key pressed on a MIDI keyboard: its note sounds (the Render panel's synth) until
+        `key_up` with the voice returned; None when the soundfont is still loading (the first
+        key is then heard as a short preview a moment later)."""
+        return self._sound(pitch, velocity, program, is_drum, HELD_KEY_S)
+
+    def _sound(self, pitch: int, velocity: int, program: int, is_drum: bool, held_s: float) -> tuple | None:
+        """One note of ``held_s`` on top of what plays: the player's voice, or None when the
+        soundfont is still loading (a short preview is then made on the engine thread and heard a
+        moment later, `_preview_job`) or playback failed (said in the status bar)."""
         if self._closed:
             return None
         from engine.audio.render import preview_synth, preview_synth_name, ready_synth
@@ -670,42 +689,20 @@ class Transport(QObject):
         try:
             player = self.ensure_player()
             rate = self.sample_rate()
-            note = (int(pitch), int(velocity), PREVIEW_S, int(program), bool(is_drum), rate)
             synth = ready_synth(kind, soundfont, rate)
             if synth is None:
+                note = (int(pitch), int(velocity), PREVIEW_S, int(program), bool(is_drum), rate)
                 self._preview_job = self.bridge.submit(
                     lambda _ctx: preview_synth(kind, soundfont).render_note(*note), key="preview",
                     name="Loading the soundfont")
-                return self._preview_job
-            player.preview(synth.render_note(*note), rate)
+                return None
+            audio = synth.render_note(int(pitch), int(velocity), held_s, int(program), bool(is_drum), rate)
+            return player.preview(audio, rate)
         except CantusError as error:
             self._report(str(error))
         except Exception as error:  # noqa: BLE001
             log.exception("preview failed")
             self._report(f"The note preview failed ({type(error).__name__}: {error}).")
-        return None
-
-    def key_down(self, pitch: int, velocity: int = 100, program: int = 0,
-                 is_drum: bool = False) -> tuple | None:
-        """A key pressed on a MIDI keyboard: its note sounds (the Render panel's synth) until
-        `key_up` with the voice returned; None when the soundfont is still loading (the first
-        key is then heard as a short preview a moment later)."""
-        if self._closed:
-            return None
-        from engine.audio.render import preview_synth_name, ready_synth
-
-        kind, soundfont = preview_synth_name(self.renderer, self.soundfont)
-        rate = self.sample_rate()
-        synth = ready_synth(kind, soundfont, rate)
-        if synth is None:
-            self.preview(pitch, velocity, program, is_drum)
-            return None
-        try:
-            audio = synth.render_note(int(pitch), int(velocity), HELD_KEY_S, int(program),
-                                      bool(is_drum), rate)
-            return self.ensure_player().preview(audio, rate)
-        except CantusError as error:
-            self._report(str(error))
         return None
 
     def key_up(self, voice: tuple | None) -> None:

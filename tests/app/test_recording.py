@@ -47,6 +47,19 @@ def load(window, notes=()):
     window.set_document(Sketch([Track("Melody", 0, False, list(notes))]))
 
 
+def play_a_take(window, qtbot, jack_device, pitch, sketch=(Note(60, 80, 0, 1920),)):
+    """Record in real time (no count-in) and play ``pitch`` once; ``sketch``: the notes of the
+    document's one track first (None: keep the document as it is)."""
+    window.transport.player_factory = lambda: Player(jack_device.index)
+    if sketch is not None:
+        load(window, sketch)
+    window.recorder.count_in = False
+    assert window.recorder.record()
+    wait_recording(qtbot, window)
+    send(window, on(pitch))
+    send(window, off(pitch))
+
+
 def wait_recording(qtbot, window):
     qtbot.waitUntil(lambda: window.recorder.state == "recording" and window.transport.state == "playing",
                     timeout=20_000)
@@ -149,13 +162,7 @@ def test_a_quantized_take_lands_on_the_grid_and_the_loop_waits_for_it(window, qt
 
 
 def test_opening_another_sketch_while_recording_drops_the_take(window, qtbot, jack_device):
-    window.transport.player_factory = lambda: Player(jack_device.index)
-    load(window, [Note(60, 80, 0, 1920)])
-    window.recorder.count_in = False
-    window.recorder.record()
-    wait_recording(qtbot, window)
-    send(window, on(62))
-    send(window, off(62))
+    play_a_take(window, qtbot, jack_device, 62)
     load(window, [Note(67, 80, 0, 480)])
     qtbot.waitUntil(lambda: window.recorder.state == "off", timeout=5000)
     assert window.document.sketch.tracks[0].notes == [Note(67, 80, 0, 480)]
@@ -163,13 +170,7 @@ def test_opening_another_sketch_while_recording_drops_the_take(window, qtbot, ja
 
 
 def test_asking_to_save_ends_the_take_first_so_that_it_is_asked_about(window, qtbot, monkeypatch, jack_device):
-    window.transport.player_factory = lambda: Player(jack_device.index)
-    load(window, [Note(60, 80, 0, 1920)])
-    window.recorder.count_in = False
-    window.recorder.record()
-    wait_recording(qtbot, window)
-    send(window, on(62))
-    send(window, off(62))
+    play_a_take(window, qtbot, jack_device, 62)
     asked = []
     monkeypatch.setattr(window, "ask_save_changes", lambda: asked.append(1) or "cancel")
     assert not window.maybe_save()
@@ -181,23 +182,15 @@ def test_asking_to_save_ends_the_take_first_so_that_it_is_asked_about(window, qt
 def test_a_take_follows_its_track_and_is_dropped_with_it(window, qtbot, jack_device):
     from engine.document import AddTrack
 
-    window.transport.player_factory = lambda: Player(jack_device.index)
     window.set_document(Sketch([Track("Lead", 0, False, [Note(60, 80, 0, 480)]), Track("Bass", 33)]))
     window.view.set_active_track(1)
-    window.recorder.count_in = False
-    window.recorder.record()
-    wait_recording(qtbot, window)
-    send(window, on(40))
-    send(window, off(40))
+    play_a_take(window, qtbot, jack_device, 40, sketch=None)
     commands_push(window, AddTrack(0, window.document.sketch.tracks[0], remove=True))  # Lead goes
     window.stop_action.trigger()
     qtbot.waitUntil(lambda: window.recorder.state == "off", timeout=5000)
     assert [t.name for t in window.document.sketch.tracks] == ["Bass"]
     assert [n.pitch for n in window.document.sketch.tracks[0].notes] == [40]  # Bass, now first
-    window.recorder.record()
-    wait_recording(qtbot, window)
-    send(window, on(41))
-    send(window, off(41))
+    play_a_take(window, qtbot, jack_device, 41, sketch=None)
     commands_push(window, AddTrack(0, window.document.sketch.tracks[0], remove=True))
     window.stop_action.trigger()
     qtbot.waitUntil(lambda: window.recorder.state == "off", timeout=5000)
