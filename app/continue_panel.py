@@ -279,22 +279,27 @@ class ContinuePanel(ModelPanel):
 
     # -- the request ---------------------------------------------------------------------------
 
-    def request(self) -> Request:
-        """The phrase and the choices, read from the window now."""
+    def _phrase(self) -> tuple[Sketch, int, int]:
+        """(the phrase to carry on, the tick it goes on from, the active track): the selection
+        alone, or the whole sketch after the active track's end. The document's own sketch when
+        nothing is selected: copy it before it leaves the GUI thread."""
         sketch = self.document.sketch
         active = max(0, min(self.view.active_track, len(sketch.tracks) - 1)) if sketch.tracks else 0
         selected = list(self.view.selected_notes())
         if selected:
-            # The selection alone is the phrase.
-            phrase = sketch.copy()
             program = sketch.tracks[active].program if sketch.tracks else 0
-            phrase.tracks = [Track("Selection", program, False, sorted(selected))]
+            phrase = Sketch([Track("Selection", program, False, sorted(selected))],
+                            list(sketch.tempos), list(sketch.time_signatures))
             end = max(n.end_tick for n in selected)
         else:
             phrase = sketch
             track = sketch.tracks[active] if sketch.tracks else None
             end = track.end_tick if track is not None and track.notes else sketch.end_tick
-        start = bar_line_at_or_after(phrase.time_signatures, end)  # as Continuer.start_of (no torch here)
+        return phrase, bar_line_at_or_after(phrase.time_signatures, end), active  # as Continuer.start_of
+
+    def request(self) -> Request:
+        """The phrase and the choices, read from the window now."""
+        phrase, start, active = self._phrase()
         if self.unit.currentText() == "bars":
             bars, seconds = float(self.length.value()), None
         else:
@@ -319,11 +324,9 @@ class ContinuePanel(ModelPanel):
         if self.mode.currentData() != "auto":
             self.mode_shown.setText("")
             return self.mode.currentData()
-        try:
-            picked = self.request().mode
-        except Exception:  # noqa: BLE001 - a half-edited document: show nothing
-            picked = ""
-        self.mode_shown.setText(f"({picked})" if picked else "")
+        phrase, start, _ = self._phrase()
+        picked = phrase_mode(phrase, start)
+        self.mode_shown.setText(f"({picked})")
         return picked
 
     # -- actions -------------------------------------------------------------------------------
