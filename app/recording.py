@@ -39,12 +39,10 @@ class MidiRecorder(QObject):
     -------
     state_changed(str)   "off", "counting in" or "recording"
     message(str)         a sentence for the status bar
-    input_changed(str)   the label of the input now open ("" for none)
     """
 
     state_changed = Signal(str)
     message = Signal(str)
-    input_changed = Signal(str)
     _arrived = Signal()  # messages are waiting in the inbox (sent from the MIDI thread)
 
     def __init__(self, document: Document, undo_stack: QUndoStack, transport, view,
@@ -91,14 +89,11 @@ class MidiRecorder(QObject):
         Returns the sentence saying why it could not be opened, if it could not."""
         self.close_input()
         if port is None or port == "":
-            self.input_changed.emit("")
             return None
         try:
             self.input = MidiInput(port, self.receive)
         except CantusError as error:
-            self.input_changed.emit("")
             return str(error)
-        self.input_changed.emit(self.input.label)
         return None
 
     def close_input(self) -> None:

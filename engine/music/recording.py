@@ -48,12 +48,6 @@ class TakeRecorder:
     _sustained: dict[int, tuple[int, int]] = field(default_factory=dict)  # released under the pedal
     _pedal: bool = False
 
-    @property
-    def sounding(self) -> list[Note]:
-        """The keys still held (or sustained), as notes up to ``now`` unknown: one tick long."""
-        held = {**self._sustained, **self._held}
-        return [Note(p, v, s, s + 1) for p, (s, v) in sorted(held.items())]
-
     def feed(self, message, tick: int) -> Note | None:
         """Take one message received at song ``tick``; returns the note it finished, if any."""
         event = note_event(message)
