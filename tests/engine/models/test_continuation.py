@@ -199,10 +199,12 @@ def test_a_melody_is_continued_one_note_at_a_time_in_its_register_and_dynamics(m
 def test_snapping_lands_on_the_grid_and_loses_no_note():
     from engine.music.quantize import snap_notes
 
-    played = [Note(60, 90, 10, 40), Note(62, 90, 50, 250), Note(64, 90, 70, 300), Note(65, 90, 1000, 1010)]
+    played = [Note(60, 90, 10, 40), Note(62, 90, 50, 250), Note(64, 90, 70, 300), Note(65, 90, 1000, 1010),
+              Note(67, 90, 1200, 1700), Note(69, 90, 1440, 1500)]  # the last starts inside the one before
     free = snap_notes(played, "1/16")
-    assert len(free) == 4 and all(n.start_tick % 120 == 0 and n.end_tick % 120 == 0 for n in free)
+    assert len(free) == 6 and all(n.start_tick % 120 == 0 and n.end_tick % 120 == 0 for n in free)
     assert free[0] == Note(60, 90, 0, 120)  # would have vanished: one step
     line = snap_notes(played, "1/16", one_at_a_time=True)
-    assert len(line) == 4 and [n.start_tick for n in line] == [0, 120, 240, 960]
+    assert len(line) == 6 and [n.start_tick for n in line] == [0, 120, 240, 960, 1200, 1440]
+    assert line[4].end_tick == 1440  # cut where the next begins
     assert all(b.start_tick >= a.end_tick for a, b in zip(line, line[1:]))
