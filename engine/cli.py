@@ -188,7 +188,9 @@ def cmd_train_attributes(args: argparse.Namespace) -> int:
 def cmd_train_transformer(args: argparse.Namespace) -> int:
     from engine.train.transformer import TrainArgs, train
 
-    result = train(TrainArgs(sources=args.sources, out=args.out, absolute=args.absolute, d_model=args.d_model,
+    result = train(TrainArgs(sources=args.sources, line=args.line, out=args.out, absolute=args.absolute,
+                             d_model=args.d_model, transpose=args.transpose, stretch=args.stretch,
+                             init=args.init, warmup=args.warmup,
                              n_layers=args.layers, n_heads=args.heads, d_ff=args.d_ff, max_len=args.max_len,
                              dropout=args.dropout, batch_size=args.batch_size, lr=args.lr,
                              minutes=args.minutes, max_steps=args.max_steps, eval_every=args.eval_every,
@@ -549,8 +551,15 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=cmd_train_attributes)
 
     t = train_sub.add_parser("transformer", help="the Music Transformer on performance events")
-    t.add_argument("--sources", default="music21,pop909", help="comma-separated corpora")
+    t.add_argument("--sources", default="music21,pop909",
+                   help='comma-separated corpora, each with an optional weight ("music21,pop909:2")')
+    t.add_argument("--line", choices=("all", "melody"), default="all",
+                   help="all: every part (melody and piano); melody: the melody alone, as played")
     t.add_argument("--out", default="runs/music-transformer", help="checkpoints and the best bundle go here")
+    t.add_argument("--init", default=None, help="start from this bundle's weights (a name or a folder)")
+    t.add_argument("--transpose", type=int, default=3, help="augmentation: up to this many semitones each way")
+    t.add_argument("--stretch", type=float, default=0.05, help="augmentation: tempo changed by up to this fraction")
+    t.add_argument("--warmup", type=int, default=300, help="warm-up steps")
     t.add_argument("--absolute", action="store_true", help="the baseline with absolute positions")
     t.add_argument("--d-model", type=int, default=256)
     t.add_argument("--layers", type=int, default=6)

@@ -51,7 +51,7 @@ from engine.fileio import atomic_write, atomic_write_bytes
 
 # Bump when windowing, filtering, dedup or the saved layout changes: saved corpora are rebuilt
 # (from the per-file cache, without parsing).
-CORPUS_VERSION = 1
+CORPUS_VERSION = 2
 WINDOW_BARS = (2, 16)
 
 
@@ -71,6 +71,8 @@ class CorpusData:
     window_pieces_16bar: dict[str, np.ndarray]
     performances: dict[str, list[np.ndarray]]  # int16 performance events, one array per piece
     performance_pieces: dict[str, np.ndarray]  # int32: the piece of each performance
+    # The melody alone, as played, one array per piece with a melody (pieces without one left out)
+    melody_performances: dict[str, list[np.ndarray]] = field(default_factory=dict)
     counts: dict = field(default_factory=dict)
 
     def windows(self, num_bars: int, split: str = "train") -> np.ndarray:
@@ -312,10 +314,13 @@ def _assemble(jobs: list[Job], results: dict[str, FileResult], source: str,
 
     performances: dict[str, list[np.ndarray]] = {s: [] for s in SPLITS}
     perf_owner: dict[str, list[int]] = {s: [] for s in SPLITS}
+    melodies: dict[str, list[np.ndarray]] = {s: [] for s in SPLITS}
     for i, p in enumerate(ordered):
         if len(p.performance):
             performances[splits[i]].append(p.performance)
             perf_owner[splits[i]].append(i)
+        if len(p.melody_performance):
+            melodies[splits[i]].append(p.melody_performance)
     counts["splits"] = {
         s: {
             "pieces": splits.count(s),
@@ -323,6 +328,8 @@ def _assemble(jobs: list[Job], results: dict[str, FileResult], source: str,
             "windows_16bar": len(windows[16][s]),
             "performances": len(performances[s]),
             "performance_events": int(sum(len(x) for x in performances[s])),
+            "melody_performances": len(melodies[s]),
+            "melody_events": int(sum(len(x) for x in melodies[s])),
         } for s in SPLITS
     }
     return CorpusData(
@@ -331,6 +338,7 @@ def _assemble(jobs: list[Job], results: dict[str, FileResult], source: str,
         window_pieces_2bar=owners[2], window_pieces_16bar=owners[16],
         performances=performances,
         performance_pieces={s: np.asarray(v, dtype=np.int32) for s, v in perf_owner.items()},
+        melody_performances=melodies,
         counts=counts,
     )
 
@@ -350,10 +358,11 @@ def _save(name: str, manifest: str, corpus: CorpusData) -> None:
         arrays[f"{s}__windows_16bar"] = corpus.windows_16bar[s]
         arrays[f"{s}__window_pieces_2bar"] = corpus.window_pieces_2bar[s]
         arrays[f"{s}__window_pieces_16bar"] = corpus.window_pieces_16bar[s]
-        perfs = corpus.performances[s]
-        arrays[f"{s}__performance_events"] = (np.concatenate(perfs) if perfs
-                                              else np.zeros(0, np.int16))
-        arrays[f"{s}__performance_offsets"] = np.cumsum([0] + [len(x) for x in perfs]).astype(np.int64)
+        for kind, perfs in (("performance", corpus.performances[s]),
+                            ("melody", corpus.melody_performances.get(s, []))):
+            arrays[f"{s}__{kind}_events"] = (np.concatenate(perfs) if perfs
+                                             else np.zeros(0, np.int16))
+            arrays[f"{s}__{kind}_offsets"] = np.cumsum([0] + [len(x) for x in perfs]).astype(np.int64)
         arrays[f"{s}__performance_pieces"] = corpus.performance_pieces[s]
     atomic_write(npz_path, lambda f: np.savez(f, **arrays), durable=False)
     meta = {"format": CORPUS_VERSION, "manifest": manifest, "source": corpus.source,
@@ -371,10 +380,12 @@ def _read(name: str) -> CorpusData | None:
         return None
     if meta.get("format") != CORPUS_VERSION or str(arrays.get("manifest")) != meta.get("manifest"):
         return None
-    performances = {}
+    performances: dict[str, list[np.ndarray]] = {}
+    melodies: dict[str, list[np.ndarray]] = {}
     for s in SPLITS:
-        events, offsets = arrays[f"{s}__performance_events"], arrays[f"{s}__performance_offsets"]
-        performances[s] = [events[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
+        for kind, into in (("performance", performances), ("melody", melodies)):
+            events, offsets = arrays[f"{s}__{kind}_events"], arrays[f"{s}__{kind}_offsets"]
+            into[s] = [events[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
     corpus = CorpusData(
         source=meta["source"], limit=meta["limit"], piece_ids=list(meta["piece_ids"]),
         windows_2bar={s: arrays[f"{s}__windows_2bar"] for s in SPLITS},
@@ -383,6 +394,7 @@ def _read(name: str) -> CorpusData | None:
         window_pieces_16bar={s: arrays[f"{s}__window_pieces_16bar"] for s in SPLITS},
         performances=performances,
         performance_pieces={s: arrays[f"{s}__performance_pieces"] for s in SPLITS},
+        melody_performances=melodies,
         counts=dict(meta["counts"]),
     )
     corpus.counts["manifest"] = meta["manifest"]
@@ -451,6 +463,8 @@ def format_counts(corpus: CorpusData) -> str:
     lines.append(row("16-bar windows", "windows_16bar"))
     lines.append(row("performances", "performances"))
     lines.append(row("performance events", "performance_events"))
+    lines.append(row("melody performances", "melody_performances"))
+    lines.append(row("melody events", "melody_events"))
     for num_bars in WINDOW_BARS:
         w = c[f"windows_{num_bars}bar"]
         lines.append(

@@ -15,12 +15,12 @@ import numpy as np
 from engine.music.encodings import performance
 from engine.music.encodings.melody_onehot import MelodyOneHot
 from engine.music.encodings.performance import TimedNote
-from engine.music.melody import skyline
+from engine.music.melody import skyline, top_line
 from engine.music.meter import BAR_TICKS_4_4
 from engine.music.sketch import TICKS_PER_STEP, Note
 
 # Bump when what an extractor produces changes: every cached file result is then parsed again.
-EXTRACTOR_VERSION = 2
+EXTRACTOR_VERSION = 4
 
 # Duple and quadruple meters whose bars make 16-step window bars: a 4/4 or 2/2 bar is one; two
 # 2/4 bars make one, and a window may begin on either (folk tunes start phrases on both); a 4/2
@@ -58,6 +58,9 @@ class Piece:
     melody: np.ndarray  # uint8, shape (num_steps,)
     window_bars: np.ndarray  # int32, shape (num_bars,), ascending start steps
     performance: np.ndarray  # int16, shape (num_events,), performance events (388 + PAD/END)
+    # The melody alone as it is played (one note at a time, in seconds, unquantized): what the
+    # melody transformer learns.
+    melody_performance: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int16))
     melody_notes: int = 0  # notes in the melody events
     notes_transposed: int = 0  # melody notes moved by octaves into 21..108
 
@@ -108,7 +111,8 @@ def into_range(pitch: int, low: int = ENCODING.min_pitch, high: int = ENCODING.m
 
 def make_piece(piece_id: str, source: str, meter: str, melody_notes: list[Note], origin_tick: int,
                window_bar_ticks: list[int], end_tick: int,
-               performance_notes: list[TimedNote]) -> Piece:
+               performance_notes: list[TimedNote],
+               line: list[TimedNote] | None = None) -> Piece:
     """Build a `Piece` from a melody already on the 16th grid.
 
     Parameters
@@ -119,6 +123,7 @@ def make_piece(piece_id: str, source: str, meter: str, melody_notes: list[Note],
     window_bar_ticks : downbeats of the 16-step bars of a window meter.
     end_tick : where the piece's bar grid ends; the melody runs to it or to its last note.
     performance_notes : every note of the piece in seconds (all parts or tracks).
+    line : the melody as played, one note at a time, in seconds (see `melody_line`).
     """
     transposed = 0
     notes = []
@@ -143,6 +148,15 @@ def make_piece(piece_id: str, source: str, meter: str, melody_notes: list[Note],
         melody=events,
         window_bars=np.asarray(bars, dtype=np.int32),
         performance=performance.encode(performance_notes),
+        melody_performance=performance.encode(line or []),
         melody_notes=int(np.count_nonzero(events >= 2)),
         notes_transposed=transposed,
     )
+
+
+def melody_line(notes: list[Note], seconds_of) -> list[TimedNote]:
+    """The melody as it is played: the top line of ``notes`` (one note at a time, legato overlaps
+    cut to joins, unquantized), each in seconds through ``seconds_of(tick)``."""
+    line = top_line(notes)
+    return [TimedNote(n.pitch, n.velocity, seconds_of(n.start_tick), seconds_of(n.end_tick))
+            for n in line if 0 <= n.pitch <= 127]

@@ -13,6 +13,8 @@
 
 Performances hold every pitched note of a piece in seconds: all parts for music21; MELODY,
 BRIDGE and PIANO for POP909 (the whole arrangement as it is heard); all non-drum tracks of a MIDI file.
+Melody performances hold the melody alone, as played (unquantized, one note at a time): the
+first part's top line for music21, the MELODY track for POP909, the extracted melody of a file.
 Each extractor catches its own failures and reports them in `FileResult.error`: a damaged file
 is counted, never fatal.
 """
@@ -29,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.data.pieces import (
-    BAR_TICKS_4_4, FileResult, Piece, make_piece, window_bar_starts,
+    BAR_TICKS_4_4, FileResult, Piece, make_piece, melody_line, window_bar_starts,
 )
 from engine.errors import DataError, MidiFileError
 from engine.music.encodings.performance import TimedNote, sketch_notes
@@ -216,7 +218,8 @@ def music21_piece(score, piece_id: str) -> Piece:
         for start in range(0, end_tick, bar):
             window_bars += window_bar_starts(current.ratioString, start, bar)
     return make_piece(piece_id, "music21", ",".join(labels) or "4/4", melody, origin or 0,
-                      window_bars, end_tick, performance)
+                      window_bars, end_tick, performance,
+                      melody_line(top, lambda t: t * seconds_per_tick))
 
 
 def _tick(quarter_length: float) -> int:
@@ -299,7 +302,8 @@ def extract_pop909(folder: Path, name: str) -> FileResult:
     meter = "4/4" if lines_per_bar == 4 else f"{lines_per_bar} beats"
     end_tick = len(times) * step_of_line * TICKS_PER_STEP
     return FileResult(str(folder), [make_piece(f"pop909:{name}", "pop909", meter, melody, origin,
-                                               window_bars, end_tick, sketch_notes(sketch))])
+                                               window_bars, end_tick, sketch_notes(sketch),
+                                               melody_line(notes, sketch.ticks_to_seconds))])
 
 
 def pop909_grid_notes(notes: list[Note], sketch: Sketch, line_times_s: np.ndarray) -> list[Note]:
@@ -335,10 +339,11 @@ def pop909_grid_notes(notes: list[Note], sketch: Sketch, line_times_s: np.ndarra
 
 def extract_midi(path: Path, name: str) -> FileResult:
     sketch = read_midi(path)
-    melody = _grid_melody(extract_melody(sketch).track.notes)
+    line = extract_melody(sketch).track.notes
+    melody = _grid_melody(line)
     meter, origin, window_bars, end_tick = bar_grid(sketch, max(sketch.end_tick, 1))
     piece = make_piece(f"folder:{name}", "folder", meter, melody, origin, window_bars, end_tick,
-                       sketch_notes(sketch))
+                       sketch_notes(sketch), melody_line(line, sketch.ticks_to_seconds))
     return FileResult(str(path), [piece])
 
 

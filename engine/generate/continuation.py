@@ -4,7 +4,13 @@ Constraints never filter what was sampled: before each event, every event that w
 gets probability zero. Key lock allows only note-ons in the key's scale; a pitch range and a
 most-notes-at-once limit do the same; a length in seconds (or bars, at the sketch's tempo) caps
 the time shifts, and once it is reached, or the event budget is spent, only note-offs of
-sounding notes are allowed until none sound, so no note is left hanging.
+sounding notes are allowed until none sound, so no note is left hanging. A melody ends on a
+cadence: in its last half bar a note may start only on the tonic triad, and once one has, no
+other starts (it is held, or the melody rests, to the end), so a phrase closes instead of
+stopping wherever the length runs out.
+
+Two models answer: the piano model (melody and accompaniment together) and, for a request of one
+note at a time, the melody model (trained on melody lines alone), when it is installed.
 
     events = sample_events(model, prime, Constraints(key=parse_key("A:min"), max_steps=800), seed=1)
     Continuer.load().continue_(sketch, bars=4, key="A:min", seed=1)  -> a new Sketch
@@ -24,7 +30,7 @@ from engine.music.encodings.performance import (
     NOTE_OFF, NOTE_ON, NUM_EVENTS, NUM_TIME_SHIFTS, TIME_SHIFT, VELOCITY, VOCAB_SIZE, TimedNote,
 )
 from engine.music.key import Key, detect_key, parse_key
-from engine.music.melody import phrase_mode
+from engine.music.melody import phrase_mode, top_line
 from engine.music.meter import bar_line_at_or_after
 from engine.music.quantize import snap_notes
 from engine.music.sketch import Note, Sketch, Track
@@ -35,6 +41,12 @@ DEFAULT_VELOCITY = 80
 RANGE_MARGIN = 2  # a melody's continuation may go this many semitones past the primer's range
 MIN_NOTE_STEPS = 5  # 50 ms: no continuation note is shorter (a shorter one is a click, not a note)
 MODEL_NAME = "music-transformer"
+MELODY_MODEL_NAME = "music-transformer-melody"
+
+
+def tonic_triad(key: Key) -> frozenset[int]:
+    """The pitch classes of a key's tonic chord (a melody's resting places)."""
+    return frozenset((key.tonic + s) % 12 for s in ((0, 3, 7) if key.minor else (0, 4, 7)))
 
 
 @dataclass(frozen=True)
@@ -46,6 +58,8 @@ class Constraints:
     max_events: int = 4096  # the event budget, for when no length is given
     min_note_steps: int = 0  # no note the continuation starts ends sooner (none starts too late to last it)
     velocity_range: tuple[int, int] | None = None  # MIDI velocities the continuation may set, inclusive
+    cadence: frozenset[int] | None = None  # pitch classes the last note may take (with max_steps)
+    cadence_steps: int = 0  # how long before the end the cadence begins, in 10 ms steps
 
 
 class ConstraintState:
@@ -57,6 +71,7 @@ class ConstraintState:
         self.events = 0  # events generated
         self.sounding: set[int] = set()
         self.started: dict[int, int] = {}  # pitch -> the step a generated note began on
+        self.cadence_struck = False  # the last note has been struck
         ok = np.ones(perf.NUM_PITCHES, dtype=bool)
         pitches = np.arange(perf.NUM_PITCHES)
         if constraints.key is not None:
@@ -71,6 +86,12 @@ class ConstraintState:
             bins[:] = False
             bins[lo:hi + 1] = True
         self._velocity_ok = bins
+        self._cadence_ok = ok & np.isin(pitches % 12, sorted(constraints.cadence or ()))
+
+    @property
+    def in_cadence(self) -> bool:
+        c = self.c
+        return c.cadence is not None and c.max_steps is not None and c.max_steps - self.now <= c.cadence_steps
 
     def observe(self, event: int) -> None:
         """Follow a prime event: notes it starts or ends count, its time does not."""
@@ -84,6 +105,7 @@ class ConstraintState:
         self.observe(event)
         if NOTE_ON <= event < NOTE_OFF:
             self.started[event - NOTE_ON] = self.now
+            self.cadence_struck |= self.in_cadence
         elif NOTE_OFF <= event < TIME_SHIFT:
             self.started.pop(event - NOTE_OFF, None)
         if TIME_SHIFT <= event < VELOCITY:
@@ -126,8 +148,9 @@ class ConstraintState:
         # it (`wait_before` gives the time to let pass first), and no note starts too late to.
         mask[NOTE_OFF + sounding] = True
         late = self.c.max_steps is not None and self.c.max_steps - self.now < shortest
-        if not late and (self.c.max_polyphony is None or len(self.sounding) < self.c.max_polyphony):
-            mask[NOTE_ON:NOTE_OFF] = self._note_on_ok
+        room_for_one = self.c.max_polyphony is None or len(self.sounding) < self.c.max_polyphony
+        if not late and room_for_one and not self.cadence_struck:
+            mask[NOTE_ON:NOTE_OFF] = self._cadence_ok if self.in_cadence else self._note_on_ok
             mask[NOTE_ON + sounding] = False  # a sounding pitch is not struck again
         room = NUM_TIME_SHIFTS if self.c.max_steps is None else min(NUM_TIME_SHIFTS, self.c.max_steps - self.now)
         mask[TIME_SHIFT:TIME_SHIFT + room] = True
@@ -256,17 +279,47 @@ class Continuation:
 class Continuer:
     """A trained Music Transformer, speaking in sketches."""
 
-    def __init__(self, model: MusicTransformer, name: str = MODEL_NAME) -> None:
+    def __init__(self, model: MusicTransformer, name: str = MODEL_NAME,
+                 melody_model: MusicTransformer | None = None, melody_name: str | None = None) -> None:
         self.model = model.eval()
         self.name = name
+        self.melody_model = melody_model.eval() if melody_model is not None else None
+        self.melody_name = melody_name if melody_model is not None else None
 
     @classmethod
-    def load(cls, name_or_dir: str | Path = MODEL_NAME, device: str | None = None) -> "Continuer":
+    def load(cls, name_or_dir: str | Path = MODEL_NAME, device: str | None = None,
+             melody: str | Path | None = MELODY_MODEL_NAME) -> "Continuer":
+        """The piano model ``name_or_dir`` and the melody model ``melody`` (None: none; the
+        bundled one is skipped when it is not installed, and the piano model answers melodies)."""
+        model, folder = cls._load_one(name_or_dir, device)
+        melody_model = melody_folder = None
+        if melody is not None:
+            from engine.registry import ModelLoadError, model_dir
+
+            try:
+                melody_model, melody_folder = cls._load_one(melody, device)
+            except ModelLoadError:
+                if str(melody) != MELODY_MODEL_NAME or model_dir(MELODY_MODEL_NAME).is_dir():
+                    raise  # asked for by name, or bundled but damaged: say so
+        return cls(model, folder.name, melody_model, melody_folder.name if melody_folder else None)
+
+    @staticmethod
+    def _load_one(name_or_dir: str | Path, device: str | None) -> tuple[MusicTransformer, Path]:
         model, _, folder = load_model(name_or_dir, "music_transformer",
                                       lambda c: MusicTransformer(TransformerConfig(**c)), "Music Transformer", device)
         with torch.no_grad():  # compile (or load) the CPU step now, not at the first note
             model.step(0, model.new_cache())
-        return cls(model, folder.name)
+        return model, folder
+
+    def model_for(self, constraints: Constraints) -> MusicTransformer:
+        """The melody model for a request of one note at a time (when there is one), else the
+        piano model."""
+        if constraints.max_polyphony == 1 and self.melody_model is not None:
+            return self.melody_model
+        return self.model
+
+    def model_name_for(self, constraints: Constraints) -> str:
+        return self.melody_name if self.model_for(constraints) is self.melody_model else self.name
 
     @staticmethod
     def start_of(sketch: Sketch, end: int | None = None) -> int:
@@ -274,12 +327,15 @@ class Continuer:
         note's end when not given)."""
         return bar_line_at_or_after(sketch.time_signatures, sketch.end_tick if end is None else int(end))
 
-    def prime(self, sketch: Sketch, start_tick: int) -> list[int]:
+    def prime(self, sketch: Sketch, start_tick: int, line: bool = False) -> list[int]:
         """Performance events of every (non-drum) note before ``start_tick``, clipped there, and the
-        time up to it."""
+        time up to it; ``line``: only its top line, one note at a time (what the melody model reads)."""
         start_s = sketch.ticks_to_seconds(start_tick)
-        notes = [TimedNote(n.pitch, n.velocity, n.start_s, min(n.end_s, start_s))
-                 for n in perf.sketch_notes(sketch) if n.start_s < start_s]
+        notes = [n for t in sketch.tracks if not t.is_drum for n in t.notes if n.start_tick < start_tick]
+        if line:
+            notes = top_line(notes)
+        notes = [TimedNote(n.pitch, n.velocity, sketch.ticks_to_seconds(n.start_tick),
+                           min(sketch.ticks_to_seconds(n.end_tick), start_s)) for n in notes]
         events = [int(e) for e in perf.encode(notes)]
         end = max((round(n.end_s * perf.STEPS_PER_SECOND) for n in notes), default=0)
         gap = round(start_s * perf.STEPS_PER_SECOND) - end
@@ -313,8 +369,10 @@ class Continuer:
         max_steps = None if end is None else round(
             (sketch.ticks_to_seconds(end) - sketch.ticks_to_seconds(start)) * perf.STEPS_PER_SECOND)
         primer = [n for t in sketch.tracks if not t.is_drum for n in t.notes if n.start_tick < start]
-        velocity_range = None
-        if self.mode_of(sketch, start, mode) == "melody" and primer:
+        velocity_range = cadence = None
+        cadence_steps = 0
+        melody = self.mode_of(sketch, start, mode) == "melody" and primer
+        if melody:
             if max_polyphony is None:
                 max_polyphony = 1
             if pitch_range is None:
@@ -324,9 +382,14 @@ class Continuer:
             key = detect_key(primer)
         elif isinstance(key, str):
             key = parse_key(key)
+        home = key if key is not None else detect_key(primer)
+        if melody and end is not None and home is not None:
+            cadence = tonic_triad(home)
+            last = max(start, end - sketch.time_signature_at(max(end - 1, start)).bar_ticks // 2)
+            cadence_steps = round((sketch.ticks_to_seconds(end) - sketch.ticks_to_seconds(last)) * perf.STEPS_PER_SECOND)
         return start, end if end is not None else start, Constraints(key, pitch_range, max_polyphony,
                                                                      max_steps, max_events, min_note_steps,
-                                                                     velocity_range)
+                                                                     velocity_range, cadence, cadence_steps)
 
     mode_of = staticmethod(phrase_mode)  # "melody" or "piano" for a request's mode
 
@@ -340,7 +403,7 @@ class Continuer:
         start, _, constraints = planned if planned is not None else self.plan(sketch, **request)
         start_s = sketch.ticks_to_seconds(start)
         decoder = perf.Decoder()
-        for event in sample_events(self.model, self.prime(sketch, start), constraints,
+        for event in sample_events(*self._model_and_prime(sketch, start, constraints), constraints,
                                    temperature, top_k, top_p, seed):
             done = decoder.feed(event)
             yield event, self._track(done, sketch, start_s).notes if done else []
@@ -352,7 +415,7 @@ class Continuer:
         """The sketch with its continuation added: ``into`` "new" (a track named Continuation)
         or the index of a track to append to; ``snap`` a grid ("1/16") its notes land on."""
         start, end, constraints = self.plan(sketch, bars=bars, seconds=seconds, key=key, **request)
-        events = list(sample_events(self.model, self.prime(sketch, start), constraints,
+        events = list(sample_events(*self._model_and_prime(sketch, start, constraints), constraints,
                                     temperature, top_k, top_p, seed))
         track = self._track(perf.decode(events), sketch, sketch.ticks_to_seconds(start))
         if snap:
@@ -364,6 +427,10 @@ class Continuer:
             target = out.tracks[int(into)]
             out.tracks[int(into)] = target.copy(sorted(target.notes + track.notes))
         return Continuation(out, track, constraints.key, start, max(end, track.end_tick), events)
+
+    def _model_and_prime(self, sketch: Sketch, start: int, constraints: Constraints) -> tuple[MusicTransformer, list[int]]:
+        model = self.model_for(constraints)
+        return model, self.prime(sketch, start, line=model is self.melody_model)
 
     @staticmethod
     def _track(notes: list[TimedNote], sketch: Sketch, start_s: float) -> Track:

@@ -61,6 +61,15 @@ def skyline(notes: list[Note]) -> tuple[list[Note], int, int]:
     return kept, dropped, truncated
 
 
+def top_line(notes: list[Note]) -> list[Note]:
+    """One note at a time, none dropped but those under a higher onset: the top note of each onset,
+    each cut where the next begins (a legato line's overlaps become joins; a chord its top note)."""
+    tops = [max(group, key=lambda n: (n.pitch, n.end_tick))
+            for _, group in groupby(sorted(notes), key=lambda n: n.start_tick)]
+    return [replace(n, end_tick=min(n.end_tick, after.start_tick)) if after is not None else n
+            for n, after in zip(tops, tops[1:] + [None])]
+
+
 def extract_melody(sketch: Sketch) -> MelodyExtraction:
     """The melody of a sketch, monophonic, with a report of what was dropped."""
     index = find_melody_track(sketch)

@@ -2,6 +2,7 @@
 
     cantus train transformer --sources music21,pop909 --minutes 40 --out runs/mt
     cantus train transformer --absolute --max-steps N --out runs/mt-abs   (the baseline)
+    cantus train transformer --line melody --sources music21,pop909:2 --transpose 6 --out runs/mt-melody
     torchrun --nproc-per-node 8 -m engine train transformer ...            (many GPUs, DDP)
 
 Each piece ends with END. A batch is random crops of ``max_len + 1`` events (pieces chosen in
@@ -36,7 +37,8 @@ from engine.train.common import (
 
 @dataclass
 class TrainArgs:
-    sources: str = "music21,pop909"
+    sources: str = "music21,pop909"  # a source may carry a weight: "pop909:2" is drawn twice as often
+    line: str = "all"  # "all": every part (melody and piano); "melody": the melody alone, as played
     out: str = "runs/music-transformer"
     absolute: bool = False  # the baseline with learned absolute positions
     d_model: int = 256
@@ -59,15 +61,40 @@ class TrainArgs:
     seed: int = 0
     device: str | None = None
     precision: str = "auto"
+    init: str | None = None  # fine-tune from this bundle (its shape replaces the sizes above)
     compile: bool = False  # torch.compile the training forward (needs a C++ compiler on the CPU)
     resume: bool = True
 
 
-def load_performances(sources: str, split: str) -> list[np.ndarray]:
-    """Every performance of one split, each ending with END (building corpora when needed)."""
+LINES = ("all", "melody")
+
+
+def source_weights(sources: str) -> list[tuple[str, float]]:
+    """("pop909", 2.0) for each entry of "music21,pop909:2" (a weight of 1 where none is given)."""
+    out = []
+    for entry in [s.strip() for s in sources.split(",") if s.strip()]:
+        name, _, weight = entry.rpartition(":") if entry.rpartition(":")[2].replace(".", "", 1).isdigit() \
+            else (entry, "", "1")
+        out.append((name, float(weight)))
+    return out
+
+
+def load_performances(sources: str, split: str, line: str = "all",
+                      weighted: bool = False) -> list[np.ndarray] | tuple[list[np.ndarray], np.ndarray]:
+    """Every performance of one split, each ending with END (building corpora when needed):
+    whole pieces for ``line`` "all", the melody alone for "melody". ``weighted``: also each
+    performance's sampling weight (its length times its source's weight)."""
     from engine.data import load_corpora
 
-    return [p for corpus in load_corpora(sources) for p in ended(corpus.performances[split])]
+    if line not in LINES:
+        raise ValueError(f"line is one of {', '.join(LINES)}, not {line!r}")
+    names = source_weights(sources)
+    perfs, weights = [], []
+    for (_, weight), corpus in zip(names, load_corpora(",".join(n for n, _ in names))):
+        chosen = ended(corpus.performances[split] if line == "all" else corpus.melody_performances[split])
+        perfs += chosen
+        weights += [weight * len(p) for p in chosen]
+    return (perfs, np.asarray(weights, np.float64)) if weighted else perfs
 
 
 def ended(performances: list[np.ndarray]) -> list[np.ndarray]:
@@ -115,7 +142,8 @@ class Crops:
     """Random crops of ``length`` events from performances, in proportion to their lengths."""
 
     def __init__(self, performances: list[np.ndarray], length: int, augment: bool,
-                 transpose: int = 3, stretch: float = 0.05, seed: int = 0) -> None:
+                 transpose: int = 3, stretch: float = 0.05, seed: int = 0,
+                 weights: np.ndarray | None = None) -> None:
         if not performances:
             raise ValueError("no performances to train on")
         self.perfs = performances
@@ -123,7 +151,8 @@ class Crops:
         self.augment = augment
         self.transpose = transpose
         self.stretch = stretch
-        sizes = np.array([len(p) for p in performances], dtype=np.float64)
+        sizes = np.array([len(p) for p in performances], dtype=np.float64) if weights is None \
+            else np.asarray(weights, np.float64)
         self.weights = sizes / sizes.sum()
         self.rng = np.random.default_rng(seed)
 
@@ -213,11 +242,22 @@ def train(args: TrainArgs) -> dict:
     torch.manual_seed(args.seed)  # the same initial weights on every rank
     random.seed(args.seed + dist.rank)
     cfg = model_config(args)
-    train_set = Crops(load_performances(args.sources, "train"), cfg.max_len + 1, augment=True,
-                      transpose=args.transpose, stretch=args.stretch, seed=args.seed * 1000 + dist.rank)
-    val = validation_sample(load_performances(args.sources, "validation"), cfg.max_len + 1, args.eval_windows)
+    perfs, weights = load_performances(args.sources, "train", args.line, weighted=True)
+    train_set = Crops(perfs, cfg.max_len + 1, augment=True, transpose=args.transpose, stretch=args.stretch,
+                      seed=args.seed * 1000 + dist.rank, weights=weights)
+    val = validation_sample(load_performances(args.sources, "validation", args.line), cfg.max_len + 1,
+                            args.eval_windows)
 
-    model = MusicTransformer(cfg).to(device)
+    if args.init:
+        from engine.registry import load_model
+
+        model, _, _ = load_model(args.init, "music_transformer", lambda c: MusicTransformer(TransformerConfig(**c)),
+                                 "Music Transformer", str(device))
+        model = model.float().to(device)
+        cfg = model.cfg
+    else:
+        model = MusicTransformer(cfg).to(device)
+    train_set.length = cfg.max_len + 1
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and not n.endswith(".rel")]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2 or n.endswith(".rel")]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
@@ -266,7 +306,8 @@ def train(args: TrainArgs) -> dict:
             metrics = evaluate(model, val, device, precision=args.precision)
             metrics.update(step=run.step, minutes=run.budget.elapsed_s / 60,
                            events_per_s=events_seen / run.budget.elapsed_s)
-            keeper.offer(metrics["nll"], {"step": run.step, "validation": metrics, "sources": args.sources})
+            keeper.offer(metrics["nll"], {"step": run.step, "validation": metrics, "sources": args.sources,
+                                          "line": args.line})
             checkpoint()
             bar.write(f"step {run.step}: val nll {metrics['nll']:.4f} acc {metrics['accuracy']:.4f} "
                       f"({metrics['events_per_s']:.0f} events/s)")
@@ -275,7 +316,8 @@ def train(args: TrainArgs) -> dict:
               "history": keeper.history}
     if dist.main:
         final = evaluate(model, val, device, precision=args.precision)
-        keeper.offer(final["nll"], {"step": run.step, "validation": final, "sources": args.sources}, record=False)
+        keeper.offer(final["nll"], {"step": run.step, "validation": final, "sources": args.sources,
+                                    "line": args.line}, record=False)
         result.update(best_val_nll=keeper.best, final=final)
         checkpoint()
         (out / "train.json").write_text(json.dumps(result, indent=2))

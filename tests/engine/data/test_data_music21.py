@@ -23,6 +23,19 @@ def test_chorale_and_folk_book():
         assert_valid_windows(corpus.windows_2bar[split], 32)
         assert_valid_windows(corpus.windows_16bar[split], 256)
     assert sum(len(p) for p in corpus.performances.values()) == 9
+    # The melody alone: the first part's line, one note at a time (the chorale's soprano).
+    from engine.music.encodings import performance as perf
+
+    melodies = [p for s in corpus.melody_performances.values() for p in s]
+    assert len(melodies) == 9
+    for line in melodies:
+        notes = perf.decode(line)
+        assert notes and all(a.end_s <= b.start_s + 1e-9 for a, b in zip(notes, notes[1:]))
+    i = corpus.piece_ids.index(f"music21:{CHORALE}")
+    split = next(s for s in corpus.performance_pieces if i in corpus.performance_pieces[s])
+    j = corpus.performance_pieces[split].tolist().index(i)  # every piece here has a melody too
+    soprano, choir = perf.decode(corpus.melody_performances[split][j]), perf.decode(corpus.performances[split][j])
+    assert 3 * len(soprano) < len(choir) and max(n.pitch for n in soprano) == max(n.pitch for n in choir)
     assert build_corpus("music21", files=[CHORALE, FOLK_BOOK], workers=1,
                         progress=False).counts["files_parsed"] == 0
 

@@ -73,6 +73,23 @@ def test_melody_notes_land_on_the_nearest_step_of_the_beat_grid(fake_pop909):
     assert bars[8] == 16 * 8 + 8 and len(bars) == 17
 
 
+def test_the_melody_performance_is_the_melody_as_played_one_note_at_a_time(fake_pop909):
+    from engine.music.encodings import performance as perf
+
+    root, times, _ = fake_pop909
+    piece = extract_pop909(root / "001", "001").pieces[0]
+    played = perf.decode(piece.melody_performance)
+    assert len(played) == len(times) - 1 + 1  # a note on every line (the pickup too) and the 16th
+    assert all(a.end_s <= b.start_s + 1e-9 for a, b in zip(played, played[1:]))  # one at a time
+    assert 90 in [n.pitch for n in played] and 48 not in [n.pitch for n in played]  # no piano
+    # Unquantized: each note starts where it was played (to the 10 ms step), off the beat grid.
+    starts = np.array([n.start_s for n in played if n.pitch != 90])
+    written = np.array([round(s * TICKS_PER_S) / TICKS_PER_S for s in times[:-1]])
+    assert np.abs(starts - written).max() > 0.005  # the written notes are early or late
+    whole = perf.decode(piece.performance)
+    assert len(whole) > len(played)
+
+
 def test_pop909_corpus_skips_6_line_songs_and_counts_damaged_ones(fake_pop909):
     corpus = build_corpus("pop909", workers=1, progress=False)
     c = corpus.counts
@@ -83,6 +100,9 @@ def test_pop909_corpus_skips_6_line_songs_and_counts_damaged_ones(fake_pop909):
     for split in corpus.windows_2bar:
         assert_valid_windows(corpus.windows_2bar[split], 32)
     assert sum(len(p) for p in corpus.performances.values()) == 2
+    assert sum(len(p) for p in corpus.melody_performances.values()) == 2
+    assert c["splits"]["train"]["melody_events"] + c["splits"]["validation"]["melody_events"] + \
+        c["splits"]["test"]["melody_events"] == sum(len(p) for s in corpus.melody_performances.values() for p in s)
     assert build_corpus("pop909", workers=1, progress=False).counts["files_parsed"] == 0
 
 

@@ -189,11 +189,15 @@ def test_a_melody_is_continued_one_note_at_a_time_in_its_register_and_dynamics(m
     state = ConstraintState(c)
     bins = np.flatnonzero(state.allowed()[perf.VELOCITY:perf.NUM_EVENTS])
     assert list(bins) == [perf.velocity_to_bin(90)]
-    result = continuer.continue_(phrase(), bars=2, mode="melody", seed=1, snap="1/16", temperature=1.5)
-    notes = sorted(result.track.notes)
-    assert notes and all(55 <= n.pitch <= 66 for n in notes)
-    assert all(n.start_tick % 120 == 0 and n.end_tick % 120 == 0 for n in notes)
-    assert all(b.start_tick >= a.end_tick for a, b in zip(notes, notes[1:]))
+    struck = 0
+    for seed in range(4):  # an untrained model strikes few notes: take several answers
+        result = continuer.continue_(phrase(), bars=2, mode="melody", seed=seed, snap="1/16", temperature=1.5)
+        notes = sorted(result.track.notes)
+        struck += len(notes)
+        assert all(55 <= n.pitch <= 66 for n in notes)
+        assert all(n.start_tick % 120 == 0 and n.end_tick % 120 == 0 for n in notes)
+        assert all(b.start_tick >= a.end_tick for a, b in zip(notes, notes[1:]))
+    assert struck
 
 
 def test_snapping_lands_on_the_grid_and_loses_no_note():
@@ -208,3 +212,37 @@ def test_snapping_lands_on_the_grid_and_loses_no_note():
     assert len(line) == 6 and [n.start_tick for n in line] == [0, 120, 240, 960, 1200, 1440]
     assert line[4].end_tick == 1440  # cut where the next begins
     assert all(b.start_tick >= a.end_tick for a, b in zip(line, line[1:]))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_melody_ends_on_the_tonic_triad_and_strikes_nothing_after_it(model, seed):
+    continuer = Continuer(model)
+    _, end, c = continuer.plan(phrase(), bars=2, mode="melody", key="A:min")
+    assert c.cadence == frozenset({9, 0, 4}) and c.cadence_steps == 100  # half a 4/4 bar at 120 qpm: 1 s
+    events = list(sample_events(model, [], c, temperature=1.5, seed=seed))
+    now, late = 0, []
+    for e in events:
+        if perf.TIME_SHIFT <= e < perf.VELOCITY:
+            now += e - perf.TIME_SHIFT + 1
+        elif perf.NOTE_ON <= e < perf.NOTE_OFF and now >= c.max_steps - c.cadence_steps:
+            late.append(e - perf.NOTE_ON)
+    assert len(late) <= 1 and all(p % 12 in c.cadence for p in late)
+    _, _, piano = continuer.plan(phrase(), bars=2, mode="piano", key="A:min")
+    assert piano.cadence is None  # a piano part is not shaped into one line's ending
+
+
+def test_a_request_for_one_line_is_answered_by_the_melody_model(model):
+    torch.manual_seed(1)
+    melodic = MusicTransformer(model.cfg).eval()
+    continuer = Continuer(model, melody_model=melodic, melody_name="tiny-melody")
+    _, _, line = continuer.plan(phrase(), bars=2, mode="melody")
+    _, _, chords = continuer.plan(phrase(), bars=2, mode="piano")
+    assert continuer.model_for(line) is melodic and continuer.model_name_for(line) == "tiny-melody"
+    assert continuer.model_for(chords) is model
+    assert Continuer(model).model_for(line) is model  # no melody model: the piano model answers
+    # The melody model reads the primer's top line only.
+    two = phrase()
+    two.tracks.append(Track("Pad", 0, False, [Note(45, 60, 0, 1920)]))
+    top = perf.decode(continuer.prime(two, 1920, line=True))
+    assert [n.pitch for n in top] == [57, 60, 64, 62, 60, 59, 57, 64]
+    assert 45 in [n.pitch for n in perf.decode(continuer.prime(two, 1920))]

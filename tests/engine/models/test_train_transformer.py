@@ -60,7 +60,10 @@ def test_crops_are_full_length_padded_and_in_vocabulary():
 
 def test_a_short_run_trains_resumes_and_exports(tmp_path, monkeypatch):
     perfs = [np.append(performance(s), perf.END) for s in range(6)]
-    monkeypatch.setattr(tt, "load_performances", lambda sources, split: perfs)
+    def load(sources, split, line="all", weighted=False):
+        return (perfs, np.ones(len(perfs))) if weighted else perfs
+
+    monkeypatch.setattr(tt, "load_performances", load)
     args = tt.TrainArgs(out=str(tmp_path), d_model=32, n_layers=2, n_heads=4, max_len=64, batch_size=4,
                         max_steps=30, eval_every=15, eval_windows=8, warmup=5, lr=3e-3)
     result = tt.train(args)
@@ -76,6 +79,10 @@ def test_a_short_run_trains_resumes_and_exports(tmp_path, monkeypatch):
     baseline = tt.train(tt.TrainArgs(**{**args.__dict__, "absolute": True, "out": str(tmp_path / "abs"),
                                         "max_steps": 15}))
     assert baseline["steps"] == 15
+    tuned = tt.train(tt.TrainArgs(**{**args.__dict__, "init": str(tmp_path / "best"), "out": str(tmp_path / "tuned"),
+                                     "d_model": 64, "max_steps": 4, "eval_every": 4, "warmup": 1}))
+    assert tuned["history"][0]["nll"] < first  # fine-tuned from the bundle, of the bundle's shape
+    assert Continuer.load(tmp_path / "tuned" / "best").model.cfg.d_model == 32
 
     # The command line continues a real MIDI file and evaluates both models.
     from engine.cli import main
@@ -93,7 +100,7 @@ def test_a_short_run_trains_resumes_and_exports(tmp_path, monkeypatch):
     assert new.name == "Continuation" and all(n.pitch % 12 in {0, 2, 4, 5, 7, 9, 11} for n in new.notes)
     assert all(1920 <= n.start_tick and n.end_tick <= 1920 * 3 + 2 for n in new.notes)
     assert main(["continue", str(tmp_path / "in.mid"), "-o", str(out)]) == 2  # no length given
-    monkeypatch.setattr(tt, "load_performances", lambda sources, split: perfs[:2])
+    monkeypatch.setattr(tt, "load_performances", lambda sources, split, *a, **k: perfs[:2])
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
         assert main(["eval", "transformer", "--model", str(tmp_path / "best"), "--baseline",
@@ -104,3 +111,8 @@ def test_a_short_run_trains_resumes_and_exports(tmp_path, monkeypatch):
         assert key in report
     assert report["n_sequences"] == 2 and set(report["constraint_satisfaction"].values()) == {1.0}
     assert report["events_per_s_cached"] > 0 and report["nll_absolute"] > 0
+
+
+def test_sources_carry_weights():
+    assert tt.source_weights("music21, pop909:2,/data/songs:1.5,C:\\midi") == [
+        ("music21", 1.0), ("pop909", 2.0), ("/data/songs", 1.5), ("C:\\midi", 1.0)]

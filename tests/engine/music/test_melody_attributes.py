@@ -1,7 +1,7 @@
 import pytest
 
 from engine.music.attributes import ATTRIBUTES, melody_attributes
-from engine.music.melody import extract_melody, skyline
+from engine.music.melody import extract_melody, skyline, top_line
 from engine.music.quantize import quantize_melody
 from engine.music.sketch import Note, Sketch, Track
 
@@ -69,3 +69,11 @@ def test_attributes_by_hand():
 
 def test_attributes_of_silence():
     assert melody_attributes(Track()) == dict.fromkeys(ATTRIBUTES, 0.0)
+
+
+def test_top_line_joins_a_legato_overlap_where_the_skyline_drops_the_note():
+    legato = [Note(64, 80, 0, Q + 30), Note(62, 80, Q, 2 * Q + 30), Note(60, 80, 2 * Q, 3 * Q)]
+    assert len(skyline(legato)[0]) == 2  # the skyline loses the D under the held E
+    assert top_line(legato) == [Note(64, 80, 0, Q), Note(62, 80, Q, 2 * Q), Note(60, 80, 2 * Q, 3 * Q)]
+    chord_then_note = [Note(60, 80, 0, Q), Note(67, 80, 0, Q), Note(65, 80, Q, 2 * Q)]
+    assert top_line(chord_then_note) == [Note(67, 80, 0, Q), Note(65, 80, Q, 2 * Q)]
