@@ -263,7 +263,8 @@ def cmd_eval_continuation(args: argparse.Namespace) -> int:
     songs = held_out_melodies(args.midi_dir, args.limit)
     if not songs:
         raise CantusError("There is no melody to continue.")
-    result = evaluate(Continuer.load(args.model), songs, prime_bars=args.prime_bars, bars=args.bars,
+    continuer = Continuer.load(args.model, melody=args.melody_model or None)
+    result = evaluate(continuer, songs, prime_bars=args.prime_bars, bars=args.bars,
                       temperature=args.temperature, top_p=args.top_p, seed=args.seed,
                       max_polyphony=args.max_notes, mode=args.mode,
                       snap=None if args.snap == "off" else args.snap)
@@ -280,7 +281,7 @@ def cmd_continue(args: argparse.Namespace) -> int:
     low, _, high = (args.range or "").partition("-")
     pitch_range = (int(low), int(high)) if args.range else None
     sketch = open_sketch(args.input)
-    continuer = Continuer.load(args.model)
+    continuer = Continuer.load(args.model, melody=args.melody_model or None)
     mode = continuer.mode_of(sketch, continuer.start_of(sketch), args.mode)
     snap = {"auto": "1/16" if mode == "melody" else None, "off": None}.get(args.snap, args.snap)
     result = continuer.continue_(
@@ -672,6 +673,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                  "really do next: monophony, short notes, register, "
                                                  "key, overlapped areas")
     e.add_argument("--model", default="music-transformer", help="a bundled model name or a bundle folder")
+    e.add_argument("--melody-model", default="music-transformer-melody",
+                   help="the model for melodies: a bundled name or a bundle folder "
+                        "('' for none: the piano model answers melodies too)")
     e.add_argument("--midi-dir", default=None, help="these MIDI files' melodies instead of POP909's test split")
     e.add_argument("--limit", type=int, default=20, help="at most this many songs")
     e.add_argument("--prime-bars", type=int, default=8)
@@ -752,7 +756,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--top-p", type=float, default=0.95)
     p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--model", default="music-transformer")
+    p.add_argument("--model", default="music-transformer", help="the model for piano parts")
+    p.add_argument("--melody-model", default="music-transformer-melody",
+                   help="the model for melodies: a bundled name or a bundle folder "
+                        "('' for none: the piano model answers melodies too)")
     p.add_argument("-o", "--output", required=True)
     p.set_defaults(func=cmd_continue)
 

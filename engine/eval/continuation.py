@@ -18,8 +18,15 @@ the reference. Keys:
   density estimate, and the area under the smaller of the two densities (1 = the same
   distribution, 0 = disjoint); for the pitch-class histogram, the sum of the smaller of the two
   pooled histograms' shares;
+- ``ends_on_tonic_rate``: the fraction of answers whose last note is on the tonic triad of the
+  primer's key, beside ``real_ends_on_tonic_rate`` for the real continuations (a phrase that
+  resolves rather than stops);
 - ``primer_as_answer``: the same figures with the primer itself offered as the answer, for scale;
-- ``n_songs``, ``prime_bars``, ``bars``.
+- ``nll``: mean negative log-likelihood per event (nats) of each model of the continuer on the
+  songs' whole melodies as played (their top lines, as the melody model was trained on them):
+  ``melody_model`` and ``piano_model`` (with their names), or the piano model alone when no
+  melody model is installed;
+- ``models``: the model that answered each mode; ``n_songs``, ``prime_bars``, ``bars``.
 """
 
 from __future__ import annotations
@@ -27,9 +34,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from engine.errors import CantusError
-from engine.music.key import detect_key
+from engine.music.key import Key, detect_key
 from engine.music.meter import bar_at
 from engine.music.melody import is_line
 from engine.music.sketch import Note, Sketch, Track
@@ -86,6 +94,30 @@ def split_at_bars(sketch: Sketch, prime_bars: int, bars: int) -> tuple[Sketch, l
     primer = Sketch([Track(sketch.tracks[0].name, sketch.tracks[0].program, False, prime)],
                     list(sketch.tempos), list(meters))
     return primer, real, start
+
+
+def ends_on_tonic(notes: list[Note], key: Key) -> bool:
+    """Whether the last note to start (the highest, if several start together) is on the tonic
+    triad of ``key``."""
+    from engine.generate.continuation import tonic_triad
+
+    last = max(notes, key=lambda n: (n.start_tick, n.pitch))
+    return last.pitch % 12 in tonic_triad(key)
+
+
+def melody_nll(continuer, songs: list[tuple[str, Sketch]], limit: int | None = None) -> dict:
+    """NLL per event of the continuer's models on the songs' melodies as played (see module)."""
+    from engine.data.pieces import melody_line
+    from engine.eval.transformer import nll
+    from engine.music.encodings import performance as perf
+    from engine.train.transformer import ended
+
+    lines = ended([perf.encode(melody_line(s.tracks[0].notes, s.ticks_to_seconds)) for _, s in songs])
+    with torch.no_grad():
+        out = {"piano_model": {"name": continuer.name, **nll(continuer.model, lines, limit)}}
+        if continuer.melody_model is not None:
+            out["melody_model"] = {"name": continuer.melody_name, **nll(continuer.melody_model, lines, limit)}
+    return out
 
 
 def max_polyphony(notes: list[Note]) -> int:
@@ -147,6 +179,7 @@ def _figures(cases: list[tuple[Sketch, list[Note], list[Note]]]) -> dict:
     """cases: (primer sketch, the answer's notes, the real continuation's notes)."""
     mono_primers = mono_answers = short = 0
     distances, in_key, total, polyphony = [], 0, 0, 0
+    tonic_ends, real_tonic_ends, keyed = 0, 0, 0
     answers, reals = [], []
     for primer, answer, real in cases:
         if not answer:
@@ -163,6 +196,9 @@ def _figures(cases: list[tuple[Sketch, list[Note], list[Note]]]) -> dict:
         if key is not None:
             in_key += sum(n.pitch % 12 in key.pitch_classes for n in answer)
             total += len(answer)
+            keyed += 1
+            tonic_ends += ends_on_tonic(answer, key)
+            real_tonic_ends += ends_on_tonic(real, key)
         answers.append(features(answer, primer))
         reals.append(features(real, primer))
     return {
@@ -171,6 +207,8 @@ def _figures(cases: list[tuple[Sketch, list[Note], list[Note]]]) -> dict:
         "max_polyphony": int(polyphony),
         "register_distance_median": float(np.median(distances)) if distances else None,
         "in_key_rate": in_key / total if total else None,
+        "ends_on_tonic_rate": tonic_ends / keyed if keyed else None,
+        "real_ends_on_tonic_rate": real_tonic_ends / keyed if keyed else None,
         "overlap": _overlaps(answers, reals) if answers else {},
         "n_answers": len(answers),
     }
@@ -178,11 +216,11 @@ def _figures(cases: list[tuple[Sketch, list[Note], list[Note]]]) -> dict:
 
 def evaluate(continuer, songs: list[tuple[str, Sketch]], prime_bars: int = 8, bars: int = 8,
              temperature: float = 1.0, top_p: float | None = 0.95, seed: int = 0, mode: str = "auto",
-             snap: str | None = "auto", **request) -> dict:
+             snap: str | None = "auto", nll: bool = True, **request) -> dict:
     """The figures above for ``continuer`` (an `engine.generate.continuation.Continuer`) on
     ``songs``, in ``mode`` (as `Continuer.plan` takes it); ``snap`` a grid, None, or "auto" (1/16
-    for a melody); ``request``: what else `Continuer.plan` takes (pitch_range, max_polyphony)."""
-    cases, as_primer = [], []
+    for a melody); ``nll``: also the models' NLL on the melodies; ``request``: what else `Continuer.plan` takes (pitch_range, max_polyphony)."""
+    cases, as_primer, used = [], [], {}
     for i, (_, sketch) in enumerate(songs):
         split = split_at_bars(sketch, prime_bars, bars)
         if split is None:
@@ -192,12 +230,16 @@ def evaluate(continuer, songs: list[tuple[str, Sketch]], prime_bars: int = 8, ba
         grid = ("1/16" if kind == "melody" else None) if snap == "auto" else snap
         result = continuer.continue_(primer, bars=bars, temperature=temperature, top_p=top_p,
                                      seed=seed + i, start_tick=start, mode=kind, snap=grid, **request)
+        used[kind] = result.model
         cases.append((primer, list(result.track.notes), real))
         as_primer.append((primer, list(primer.tracks[0].notes), real))
     if not cases:
         raise CantusError(f"No song is long enough for {prime_bars} + {bars} bars of melody.")
     out = _figures(cases)
     out["primer_as_answer"] = _figures(as_primer)
+    out["models"] = used
+    if nll:
+        out["nll"] = melody_nll(continuer, songs)
     out.update(n_songs=len(cases), prime_bars=prime_bars, bars=bars, temperature=temperature, top_p=top_p,
                mode=mode)
     return out

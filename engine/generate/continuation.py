@@ -274,6 +274,7 @@ class Continuation:
     start_tick: int
     end_tick: int
     events: list[int] = field(default_factory=list)
+    model: str = ""  # the name of the model that answered
 
 
 class Continuer:
@@ -426,7 +427,8 @@ class Continuer:
         else:
             target = out.tracks[int(into)]
             out.tracks[int(into)] = target.copy(sorted(target.notes + track.notes))
-        return Continuation(out, track, constraints.key, start, max(end, track.end_tick), events)
+        return Continuation(out, track, constraints.key, start, max(end, track.end_tick), events,
+                            self.model_name_for(constraints))
 
     def _model_and_prime(self, sketch: Sketch, start: int, constraints: Constraints) -> tuple[MusicTransformer, list[int]]:
         model = self.model_for(constraints)

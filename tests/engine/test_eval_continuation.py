@@ -6,7 +6,8 @@ import mido
 import numpy as np
 import pytest
 
-from engine.eval.continuation import features, max_polyphony, overlapped_area, split_at_bars
+from engine.eval.continuation import ends_on_tonic, features, max_polyphony, overlapped_area, split_at_bars
+from engine.music.key import parse_key
 from engine.music.sketch import Note, Sketch, Track
 
 
@@ -29,6 +30,14 @@ def test_features_and_polyphony_of_a_line_and_a_chord():
     chord = line + [Note(67, 90, 0, 480)]
     assert max_polyphony(line) == 1 and max_polyphony(chord) == 2
     assert list(features(chord, sketch)["pitch_interval"]) == [-3, -2]  # the top of the chord leads
+
+
+def test_ends_on_tonic_reads_the_last_note_to_start():
+    c_major, a_minor = parse_key("C:maj"), parse_key("A:min")
+    phrase = [Note(62, 90, 0, 480), Note(67, 90, 480, 960)]  # ... D G: G is in C's tonic triad
+    assert ends_on_tonic(phrase, c_major) and not ends_on_tonic(phrase, a_minor)
+    held = phrase + [Note(60, 90, 0, 1200)]  # a long C struck first does not count as the end
+    assert ends_on_tonic(held, c_major) and not ends_on_tonic(held + [Note(65, 90, 960, 1200)], c_major)
 
 
 def test_split_at_bars_counts_from_the_first_notes_bar():
@@ -68,6 +77,19 @@ def test_the_cli_measures_the_bundled_model_on_a_folder(tmp_path, capsys):
     assert result["primer_as_answer"]["monophonic_rate"] == 1.0
     assert result["primer_as_answer"]["overlap"]["pitch_class"] > 0.9  # a scale answers a scale
     assert set(result["overlap"]) == {"note_length", "ioi", "pitch_interval", "pitch_class"}
+    assert 0.0 <= result["ends_on_tonic_rate"] <= 1.0
+    assert result["real_ends_on_tonic_rate"] == 1.0  # both scales end on C
+    piano = result["nll"]["piano_model"]
+    assert piano["name"] == "music-transformer" and 0 < piano["nll"] < 10 and piano["events"] > 30
+    melody = result["nll"].get("melody_model")
+    if melody is not None:  # the melody model is installed: it answered, and read the same events
+        assert result["models"]["melody"] == melody["name"] == "music-transformer-melody"
+        assert melody["events"] == piano["events"]
+    assert main(["eval", "continuation", "--midi-dir", str(tmp_path), "--prime-bars", "2", "--bars", "2",
+                 "--melody-model", "", "--json"]) == 0
+    alone = json.loads(capsys.readouterr().out)
+    assert alone["models"] == {"melody": "music-transformer"} and set(alone["nll"]) == {"piano_model"}
+    assert alone["nll"]["piano_model"]["nll"] == pytest.approx(piano["nll"], rel=1e-4)
 
 
 def test_cantus_continue_answers_a_melody_with_a_melody_on_the_grid(tmp_path, capsys):
