@@ -123,6 +123,7 @@ class Outcome:
     seed: int
     device: str = "CPU"
     mode: str = "piano"
+    model: str = ""  # the name of the model that answered
 
 
 class ContinuePanel(ModelPanel):
@@ -397,7 +398,7 @@ class ContinuePanel(ModelPanel):
         if request.snap:
             notes = snap_notes(notes, request.snap, constraints.max_polyphony == 1)
         return Outcome(tuple(sorted(notes)), constraints.key, request.start_tick, request.seed, device,
-                       request.mode)
+                       request.mode, cont.model_name_for(constraints))
 
     # -- back on the GUI thread ----------------------------------------------------------------
 
