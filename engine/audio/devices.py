@@ -15,7 +15,7 @@ import numpy as np
 
 from engine.errors import CantusError
 
-__all__ = ["AudioDeviceError", "OutputDevice", "list_output_devices"]
+__all__ = ["AudioDeviceError", "OutputDevice", "list_output_devices", "open_output_stream"]
 
 
 # Streams whose device died and that would not close: PortAudio's JACK host API waits minutes
@@ -137,6 +137,35 @@ def _find_output_device(sd, device: int | str | None) -> tuple[OutputDevice, int
     except sd.PortAudioError as exc:
         raise AudioDeviceError(f'The sound output "{found.name}" cannot be used ({exc}).') from exc
     return found, channels
+
+
+def open_output_stream(device: int | str | None, latency_s: float, blocksize: int, callback,
+                       finished_callback, prepare) -> tuple[object, OutputDevice, int]:
+    """(a started float32 output stream, its device, its channels: 2, or 1 on a one-channel
+    device) on the device that ``device`` names (see `engine.audio.player.Player`), at the
+    device's own default rate. ``prepare(sample_rate, channels)`` is called before the stream
+    starts; then ``callback(outdata, frames, time_info, status)`` for each block, and
+    ``finished_callback()`` when it stops for good."""
+    sd = _sounddevice()
+    info, max_channels = _find_output_device(sd, device)
+    channels = 2 if max_channels >= 2 else 1
+    prepare(info.default_sample_rate, channels)
+    stream = None
+    try:
+        stream = sd.OutputStream(
+            device=info.index, samplerate=info.default_sample_rate, channels=channels,
+            dtype="float32", blocksize=blocksize, latency=latency_s,
+            callback=callback, finished_callback=finished_callback,
+        )
+        stream.start()
+    except (sd.PortAudioError, ValueError) as exc:
+        if stream is not None:
+            stream.close(ignore_errors=True)
+        raise AudioDeviceError(
+            f'The sound output "{info.name}" ({info.host_api}) could not be opened ({exc}). '
+            "Check that it is connected and not taken by another program, then press Play again."
+        ) from exc
+    return stream, info, channels
 
 
 def _close_stream(stream, alive: bool) -> None:

@@ -271,7 +271,7 @@ def test_close_stops_timers_player_and_engine_thread(window, qtbot, song):
     assert not window.isVisible()
     assert not window._autosave_timer.isActive() and not window._busy_timer.isActive()
     assert not window.transport.timers_active and window.transport.state == "stopped"
-    assert player._stream is None  # the stream is closed
+    assert player.stream is None  # the stream is closed
     assert not window.bridge._engine.alive
     assert not [t for t in threading.enumerate() if t.name.startswith("cantus") and t.is_alive()]
 

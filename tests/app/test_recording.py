@@ -264,11 +264,11 @@ def test_keys_sound_while_held_and_fade_when_let_go(window, qtbot):
     send(window, on(67, 100))
     qtbot.waitUntil(lambda: 67 in window.recorder._voices, timeout=5000)
     slot, held = window.recorder._voices[67]
-    assert player._preview_reqs[slot] is held
+    assert player.mixer.preview_reqs[slot] is held
     assert held.frames >= round(recording_held_s() * player.sample_rate * 0.9)  # sounds on while held
-    assert player._release_reqs[slot] is not held
+    assert player.mixer.release_reqs[slot] is not held
     send(window, off(67))
-    qtbot.waitUntil(lambda: player._release_reqs[slot] is held, timeout=5000)
+    qtbot.waitUntil(lambda: player.mixer.release_reqs[slot] is held, timeout=5000)
 
 
 def recording_held_s():

@@ -80,7 +80,7 @@ def test_pause_keeps_position_and_seek_moves_it(player):
     player.play()
     assert wait_for(lambda: player.position_s > 1.0)
     player.pause()
-    assert wait_for(lambda: player._gain == 0.0 and not player.is_playing)
+    assert wait_for(lambda: player.mixer.gain == 0.0 and not player.is_playing)
     paused_at = player.position_s
     assert 1.0 < paused_at <= 60.0  # the null device is fast: the song may have ended already
     callbacks = player.callbacks
@@ -88,7 +88,7 @@ def test_pause_keeps_position_and_seek_moves_it(player):
     assert player.position_s == paused_at
     player.seek(3.0)
     assert player.position_s == 3.0
-    assert wait_for(lambda: player._pending() is None)
+    assert wait_for(lambda: player.mixer.pending() is None)
     assert player.position_s == 3.0
     player.play()
     assert wait_for(lambda: player.position_s > 3.0)
@@ -114,7 +114,7 @@ def test_loop_keeps_the_playhead_inside(player):
 def test_volume_zero_is_silence(player):
     player.volume = 0.0
     player.set_song(sine(30), SR)
-    assert wait_for(lambda: player._vol == 0.0)
+    assert wait_for(lambda: player.mixer.vol == 0.0)
     player.peak = 0.0
     player.play()
     assert wait_for(lambda: player.song_frames_played > player.sample_rate)
@@ -205,10 +205,10 @@ def test_a_stream_that_dies_is_reported_and_play_reopens(player):
     player.set_song(sine(60), SR)
     player.play()
     assert wait_for(lambda: player.song_frames_played > 0)
-    player._stream.abort()  # what an unplugged device looks like to PortAudio
+    player.stream.abort()  # what an unplugged device looks like to PortAudio
     error = player.check()
     assert isinstance(error, AudioDeviceError) and "stopped working" in str(error)
-    assert player.last_error is error and player._stream is None
+    assert player.last_error is error and player.stream is None
     assert not player.is_playing
     position = player.position_s
     played = player.song_frames_played
@@ -234,7 +234,7 @@ def test_reopen_keeps_song_position_and_loop(player):
     player.set_loop(2.0, 3.0)
     player.seek(2.5)
     player.reopen(NULL)
-    assert player._stream is not None and player.position_s == 2.5 and player.loop == (2.0, 3.0)
+    assert player.stream is not None and player.position_s == 2.5 and player.loop == (2.0, 3.0)
     player.play()
     assert wait_for(lambda: player.song_frames_played > 0)
     assert 2.0 <= player.position_s <= 3.0
@@ -242,7 +242,7 @@ def test_reopen_keeps_song_position_and_loop(player):
     assert player.is_playing and 2.0 <= player.position_s <= 3.0
     with pytest.raises(AudioDeviceError, match="no-such-output-xyz"):
         player.reopen("no-such-output-xyz")
-    assert player._stream is None and not player.is_playing
+    assert player.stream is None and not player.is_playing
     assert isinstance(player.last_error, AudioDeviceError)
     player.reopen(NULL)  # and back, where it stopped
     assert player.last_error is None and player.loop == (2.0, 3.0)

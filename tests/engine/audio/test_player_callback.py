@@ -6,7 +6,8 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from engine.audio import player as player_mod
+from engine.audio import mixer as player_mod
+from engine.audio.devices import OutputDevice
 from engine.audio.player import Player
 
 RATE = 48000
@@ -15,13 +16,15 @@ XF = round(player_mod.CROSSFADE_S * RATE)  # 480 frames
 
 
 class FakeStream:
-    """Stands in for sounddevice.OutputStream: alive, with a settable clock."""
+    """Stands in for sounddevice.OutputStream: alive, with a settable clock; the test calls its
+    callback, block by block, as PortAudio would."""
 
     latency = 0.0
 
-    def __init__(self):
+    def __init__(self, callback):
         self.active = True
         self.time = 0.0
+        self.callback = callback
 
     def abort(self, ignore_errors=True):
         self.active = False
@@ -41,17 +44,27 @@ class FakeStatus:
     output_underflow = False
 
 
+def fake_opener(rate=RATE, channels=2):
+    """Opens a FakeStream on a pretend device, as engine.audio.devices.open_output_stream opens
+    a real one."""
+
+    def open_stream(device, latency_s, blocksize, callback, finished_callback, prepare):
+        prepare(rate, channels)
+        return FakeStream(callback), OutputDevice(0, "fake", "test", rate), channels
+
+    return open_stream
+
+
 def detached(rate=RATE, channels=2) -> Player:
-    p = Player()
-    p._prepare(rate, channels)
-    p._stream = FakeStream()
+    p = Player(opener=fake_opener(rate, channels))
+    p.reopen()  # opens the fake stream
     return p
 
 
 def block(p, frames=512, now_s=0.0, latency_s=0.0, status=FakeStatus()):
     out = np.full((frames, p.channels), 7.0, np.float32)  # garbage: the callback must overwrite all
-    p._callback(out, frames, FakeTime(now_s, latency_s), status)
-    assert p._callback_error is None
+    p.stream.callback(out, frames, FakeTime(now_s, latency_s), status)
+    assert p.callback_error is None
     return out
 
 
@@ -196,7 +209,7 @@ def test_loop_shorter_than_a_block():
     for _ in range(5):
         block(p, 8000)  # wraps more than once per block
         assert 0.5 <= p.position_s <= 0.56
-    assert p._callback_error is None
+    assert p.callback_error is None
 
 
 def test_volume_is_ramped_and_zero_is_silence():
@@ -277,9 +290,9 @@ def test_during_a_count_in_the_position_is_what_is_heard_below_the_start():
     p.play(0.5, count_in=np.full(4800, 0.3, np.float32), count_in_rate=RATE)
     assert p.position_s == pytest.approx((start - 4800) / RATE)  # asked: the count-in's first frame
     block(p, 512, now_s=1.0, latency_s=0.02)  # heard from 1.02 s on
-    p._stream.time = 1.02 + 0.005
+    p.stream.time = 1.02 + 0.005
     assert p.position_s == pytest.approx((start - 4800 + 240) / RATE, abs=1e-6)
-    p._stream.time = 1.02 + 0.5  # the clock runs on, but no further than what was written
+    p.stream.time = 1.02 + 0.5  # the clock runs on, but no further than what was written
     assert p.position_s == pytest.approx((start - 4800 + 512) / RATE, abs=1e-6)
 
 
@@ -359,7 +372,7 @@ def test_song_is_resampled_to_the_stream_rate_before_the_callback():
     sr = 44100
     t = np.arange(sr) / sr
     p.set_song(np.sin(2 * np.pi * 440 * t).astype(np.float32), sr)  # 1 s, mono
-    song = p._song_req.data
+    song = p.mixer.song_req.data
     assert song.dtype == np.float32 and song.shape[1] == 2 and abs(song.shape[0] - RATE) <= 1
     np.testing.assert_array_equal(song[:, 0], song[:, 1])
     assert p.duration_s == pytest.approx(1.0, abs=1e-4)
@@ -426,18 +439,18 @@ def test_position_follows_the_stream_clock_and_never_runs_backwards():
     p.set_song(SONG, RATE)
     p.play()
     block(p, 1024, now_s=10.0, latency_s=0.02)  # frames 0..1024 reach the DAC at 10.02 s
-    p._stream.time = 10.0
+    p.stream.time = 10.0
     assert p.position_s == 0.0  # nothing heard yet
-    p._stream.time = 10.02 + 480 / RATE
+    p.stream.time = 10.02 + 480 / RATE
     assert p.position_s == pytest.approx(480 / RATE)
-    p._stream.time = 10.02 + 5000 / RATE
+    p.stream.time = 10.02 + 5000 / RATE
     assert p.position_s == pytest.approx(1024 / RATE)  # never ahead of what was written
     block(p, 1024, now_s=10.02, latency_s=0.02)  # frames 1024..2048 at 10.04 s
-    p._stream.time = 10.025  # this block is not heard yet; still never backwards
+    p.stream.time = 10.025  # this block is not heard yet; still never backwards
     assert p.position_s == pytest.approx(1024 / RATE)
-    p._stream.time = 10.04 + 100 / RATE
+    p.stream.time = 10.04 + 100 / RATE
     assert p.position_s == pytest.approx(1124 / RATE)
-    p._stream.time = 10.03  # a clock glitch backwards
+    p.stream.time = 10.03  # a clock glitch backwards
     assert p.position_s == pytest.approx(1124 / RATE)
 
 
@@ -490,8 +503,8 @@ def test_callback_allocates_no_sample_buffers():
 
     # Warm up once (first calls may fill numpy's caches), then measure each state.
     for _, p in scenarios():
-        p._callback(out, frames, t, status)
+        p.stream.callback(out, frames, t, status)
     for name, p in scenarios():
-        peak = _peak_bytes(lambda: p._callback(out, frames, t, status))
-        assert p._callback_error is None
+        peak = _peak_bytes(lambda: p.stream.callback(out, frames, t, status))
+        assert p.callback_error is None
         assert peak < one_buffer // 8, f"{name}: the callback allocated {peak} bytes"

@@ -42,7 +42,7 @@ def test_two_seconds_in_real_time_under_torch_load_without_underflow(jack_device
             player.set_song(song, sr)  # opens the stream and resamples to the server's rate
             rate = player.sample_rate
             assert rate == jack_device.default_sample_rate
-            assert abs(len(player._song_req.data) - 2 * rate) <= 1
+            assert abs(len(player.mixer.song_req.data) - 2 * rate) <= 1
             worker.start()
             time.sleep(0.3)  # the stream and the load settle
             underflows, frames_out = player.underflows, player.frames_out
@@ -55,7 +55,7 @@ def test_two_seconds_in_real_time_under_torch_load_without_underflow(jack_device
             elapsed = time.monotonic() - started
             assert not player.is_playing, "two seconds of audio did not finish within 10 s"
             assert player.underflows - underflows == 0
-            assert player.song_frames_played == len(player._song_req.data)  # all of it
+            assert player.song_frames_played == len(player.mixer.song_req.data)  # all of it
             assert player.frames_out - frames_out >= 2 * rate
             assert elapsed > 1.8  # JACK keeps real time: not consumed faster than it plays
             assert all(b >= a for a, b in zip(positions, positions[1:]))
