@@ -269,7 +269,7 @@ def test_close_stops_timers_player_and_engine_thread(window, qtbot, song):
     player = window.player
     window.close()
     assert not window.isVisible()
-    assert not window._autosave_timer.isActive() and not window._busy_timer.isActive()
+    assert not window._autosave_timer.isActive() and not window.job_status.timer.isActive()
     assert not window.transport.timers_active and window.transport.state == "stopped"
     assert player.stream is None  # the stream is closed
     assert not window.bridge._engine.alive
