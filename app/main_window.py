@@ -39,15 +39,9 @@ from app.render_panel import RenderPanel
 from app.shortcuts import TextFieldKeys
 from app.spectrogram_view import EMPTY_CAPTION, SpectrogramView
 from app.track_list import TrackList
-from app.transport import (
-    METER_DENOMINATORS,
-    PLAYING,
-    Transport,
-    TransportBar,
-    meter_edit,
-    push_timing,
-    tempo_edit,
-)
+from app.timing import METER_DENOMINATORS, meter_edit, push_timing, tempo_edit
+from app.transport import PLAYING, Transport
+from app.transport_bar import TransportBar
 from app.window_dialogs import APP_NAME, Questions
 from app.window_files import STATUS_MESSAGE_MS, FileCommands, format_tempo
 from app.window_menus import build_actions, build_menus

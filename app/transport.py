@@ -1,6 +1,6 @@
 """Transport: hear the sketch. `Transport` renders it on the engine thread, plays it through one
-lazily opened Player, loops, clicks a metronome and moves the editor's playhead; `TransportBar` is
-the toolbar with play, loop, metronome, position, tempo and meter.
+lazily opened Player, loops, clicks a metronome and moves the editor's playhead. Its toolbar is
+`app.transport_bar.TransportBar`; tempo and meter edits are in `app.timing`.
 
 Rendering never happens on the GUI thread: Play submits a render (key "render", so the newest
 request wins) and starts the song when the audio arrives. Edits made while playing are rendered
@@ -16,27 +16,16 @@ from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
-from PySide6.QtCore import QObject, QPointF, QRectF, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QColor, QIcon, QPainter, QPainterPath, QPen, QPixmap, QUndoStack
-from PySide6.QtWidgets import (
-    QComboBox,
-    QDoubleSpinBox,
-    QLabel,
-    QSpinBox,
-    QToolBar,
-    QToolButton,
-    QWidget,
-)
+from PySide6.QtCore import QObject, QTimer, Signal
 
-from app.commands import EditCommand
 from app.engine_bridge import EngineBridge
 from engine.audio.player import DEFAULT_LATENCY_S, MIN_LOOP_S, AudioDeviceError, Player
 from engine.audio.render import Rendered, render_sketch, render_sketch_stream
-from engine.document import RESET, Document, EditGroup, NoteEdit, TimingEdit, audible_tracks
+from engine.document import RESET, Document, audible_tracks
 from engine.errors import CantusError
 from engine.jobs import JobHandle, map_yields
 from engine.music.meter import bar_beat, bar_end_at_or_after, metronome_track
-from engine.music.sketch import Sketch, TempoChange, TimeSignature, Track
+from engine.music.sketch import Sketch, Track
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +34,6 @@ PLAYHEAD_MS = 25  # playhead refresh while playing (about 40 frames a second)
 RERENDER_MS = 150  # an edit while playing is heard once the edits pause this long
 PREVIEW_S = 0.35  # a note preview's held length
 HELD_KEY_S = 4.0  # a key held on a MIDI keyboard sounds this long at most (it fades when let go)
-MIN_QPM, MAX_QPM = 20.0, 400.0
-METER_DENOMINATORS = (2, 4, 8, 16)
 
 
 
@@ -62,67 +49,6 @@ def with_metronome(sketch: Sketch, end_tick: int | None = None) -> Sketch:
     click.solo = any(t.solo for t in sketch.tracks)
     return Sketch([t.copy() for t in sketch.tracks] + [click], list(sketch.tempos),
                   list(sketch.time_signatures))
-
-
-def format_clock(seconds: float) -> str:
-    """m:ss.t, the way a transport shows time."""
-    seconds = max(seconds, 0.0)
-    minutes, rest = divmod(seconds, 60.0)
-    return f"{int(minutes)}:{rest:04.1f}"
-
-
-def tempo_edit(document: Document, qpm: float) -> TimingEdit | None:
-    """Set the opening tempo (later tempo changes stay); None when nothing changes."""
-    qpm = min(max(float(qpm), MIN_QPM), MAX_QPM)
-    tempos, meters = document.timing()
-    if abs(tempos[0].qpm - qpm) < 1e-9:
-        return None
-    new = (TempoChange(0, qpm),) + tempos[1:]
-    return TimingEdit((tempos, meters), (new, meters), "Set Tempo")
-
-
-def meter_edit(document: Document, numerator: int, denominator: int) -> TimingEdit | None:
-    """Set the opening time signature (later changes stay); None when nothing changes."""
-    if numerator < 1 or denominator not in METER_DENOMINATORS:
-        raise CantusError(f"{numerator}/{denominator} is not a time signature Cantus can use.")
-    tempos, meters = document.timing()
-    if (meters[0].numerator, meters[0].denominator) == (numerator, denominator):
-        return None
-    new = (TimeSignature(0, numerator, denominator),) + meters[1:]
-    return TimingEdit((tempos, meters), (tempos, new), "Set Time Signature")
-
-
-# -- undo: quick successive tempo changes are one step ------------------------------------------
-
-class TimingCommand(EditCommand):
-    """A tempo or meter change; changes of the same kind within MERGE_S merge into one step
-    (clicking a spin box's arrow five times is one gesture)."""
-
-    MERGE_S = 1.5
-    _ID = 0x7E40
-
-    def __init__(self, document: Document, edit: TimingEdit) -> None:
-        super().__init__(document, edit)
-        self.at = time.monotonic()
-
-    def id(self) -> int:  # noqa: A003 - Qt's name
-        return self._ID
-
-    def mergeWith(self, other) -> bool:  # noqa: N802 - Qt's name
-        if not isinstance(other, TimingCommand) or other.edit.label != self.edit.label:
-            return False
-        if other.at - self.at > self.MERGE_S:
-            return False
-        self.edit = TimingEdit(self.edit.before, other.edit.after, self.edit.label)
-        self.at = other.at
-        if self.edit.before == self.edit.after:
-            self.setObsolete(True)  # back where it started: the stack drops the step
-        return True
-
-
-def push_timing(stack: QUndoStack, document: Document, edit: TimingEdit | None) -> None:
-    if edit is not None:
-        stack.push(TimingCommand(document, edit))
 
 
 # -- playback ---------------------------------------------------------------------------------
@@ -758,234 +684,3 @@ class Transport(QObject):
         self._song = None
 
 
-# -- the toolbar ------------------------------------------------------------------------------
-
-ICON_COLOR = QColor("#d6dae2")
-PLAY_COLOR = QColor("#4ade80")
-STOP_COLOR = QColor("#f87171")
-RECORD_COLOR = QColor("#ef4444")
-ACCENT_COLOR = QColor("#fbbf24")
-
-
-def draw_icon(kind: str, color: QColor = ICON_COLOR, size: int = 32) -> QIcon:
-    """Small vector icons for the transport (drawn, so they stay crisp on any screen)."""
-    icon = QIcon()
-    for scale in (1, 2):
-        pixmap = QPixmap(size * scale, size * scale)
-        pixmap.fill(Qt.GlobalColor.transparent)
-        p = QPainter(pixmap)
-        p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        p.scale(size * scale / 32.0, size * scale / 32.0)
-        p.setPen(Qt.PenStyle.NoPen)
-        p.setBrush(color)
-        if kind == "play":
-            path = QPainterPath(QPointF(10, 7))
-            path.lineTo(25, 16)
-            path.lineTo(10, 25)
-            path.closeSubpath()
-            p.drawPath(path)
-        elif kind == "stop":
-            p.drawRoundedRect(QRectF(9, 9, 14, 14), 2, 2)
-        elif kind == "record":
-            p.drawEllipse(QPointF(16, 16), 7.5, 7.5)
-        elif kind == "pause":
-            p.drawRoundedRect(QRectF(9, 8, 5, 16), 1.5, 1.5)
-            p.drawRoundedRect(QRectF(18, 8, 5, 16), 1.5, 1.5)
-        elif kind == "loop":
-            pen = QPen(color, 2.6)
-            pen.setCapStyle(Qt.PenCapStyle.RoundCap)
-            p.setPen(pen)
-            p.setBrush(Qt.BrushStyle.NoBrush)
-            p.drawArc(QRectF(6, 9, 20, 14), 30 * 16, 300 * 16)
-            p.setPen(Qt.PenStyle.NoPen)
-            p.setBrush(color)
-            head = QPainterPath(QPointF(27.5, 8.5))
-            head.lineTo(27.5, 16.5)
-            head.lineTo(20.5, 13.5)
-            head.closeSubpath()
-            p.drawPath(head)
-        elif kind == "metronome":
-            body = QPainterPath(QPointF(12, 6))
-            body.lineTo(20, 6)
-            body.lineTo(25, 26)
-            body.lineTo(7, 26)
-            body.closeSubpath()
-            p.setBrush(Qt.BrushStyle.NoBrush)
-            pen = QPen(color, 2.2)
-            pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
-            p.setPen(pen)
-            p.drawPath(body)
-            p.drawLine(QPointF(16, 22), QPointF(23, 9))
-            p.setPen(Qt.PenStyle.NoPen)
-            p.setBrush(color)
-            p.drawEllipse(QPointF(16, 22), 2.2, 2.2)
-        p.end()
-        icon.addPixmap(pixmap)
-    return icon
-
-
-class TransportBar(QToolBar):
-    """Play/Stop, loop, metronome, position, tempo and time signature, over one document.
-
-    The buttons carry the window's actions (so menus, shortcuts and buttons agree); the tempo and
-    meter fields push one undo step per change (quick arrow clicks merge into one).
-    """
-
-    def __init__(self, document: Document, undo_stack: QUndoStack, transport: Transport,
-                 play_action: QAction, loop_action: QAction, metronome_action: QAction,
-                 stop_action: QAction, parent: QWidget | None = None) -> None:
-        super().__init__("Transport", parent)
-        self.setObjectName("transport")
-        self.setMovable(False)
-        self.setIconSize(QSize(22, 22))
-        self.document = document
-        self.undo_stack = undo_stack
-        self.transport = transport
-        self._syncing = False
-        self._slots: dict[QAction, QAction] = {}  # a button's action -> its place on the bar
-        self._play_icon = draw_icon("play", PLAY_COLOR)
-        self._pause_icon = draw_icon("pause", PLAY_COLOR)
-        play_action.setIcon(self._play_icon)
-        stop_action.setIcon(draw_icon("stop", STOP_COLOR))
-        loop_action.setIcon(draw_icon("loop", ACCENT_COLOR))
-        metronome_action.setIcon(draw_icon("metronome", ACCENT_COLOR))
-        self.play_action = play_action
-
-        self.play_button = self._button(play_action)
-        self.stop_button = self._button(stop_action)
-        self.loop_button = self._button(loop_action)
-        self.metronome_button = self._button(metronome_action)
-        self.addSeparator()
-
-        self.position_label = QLabel()
-        self.position_label.setObjectName("position")
-        self.position_label.setMinimumWidth(150)
-        self.position_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.position_label.setToolTip("Playhead: bar.beat and minutes:seconds")
-        self.position_label.setStyleSheet(
-            "QLabel#position { font-family: 'DejaVu Sans Mono', monospace; font-size: 15px;"
-            " color: #e6e9ef; background: #15171a; border: 1px solid #33363d;"
-            " border-radius: 4px; padding: 3px 10px; }")
-        self.addWidget(self.position_label)
-        self.addSeparator()
-
-        self.addWidget(self._caption("Tempo"))
-        self.tempo_spin = QDoubleSpinBox()
-        self.tempo_spin.setRange(MIN_QPM, MAX_QPM)
-        self.tempo_spin.setDecimals(1)
-        self.tempo_spin.setSingleStep(1.0)
-        self.tempo_spin.setSuffix(" BPM")
-        self.tempo_spin.setKeyboardTracking(False)  # one edit when typing is done, not per digit
-        self.tempo_spin.setToolTip("Tempo in quarter notes per minute (undoable)")
-        self.tempo_spin.setMinimumWidth(100)
-        self.tempo_spin.valueChanged.connect(self._tempo_changed)
-        self.addWidget(self.tempo_spin)
-
-        self.addWidget(self._caption("Meter"))
-        self.numerator_spin = QSpinBox()
-        self.numerator_spin.setRange(1, 32)
-        self.numerator_spin.setKeyboardTracking(False)
-        self.numerator_spin.setToolTip("Beats per bar")
-        self.numerator_spin.valueChanged.connect(self._meter_changed)
-        self.addWidget(self.numerator_spin)
-        slash = QLabel("/")
-        slash.setContentsMargins(2, 0, 2, 0)
-        self.addWidget(slash)
-        self.denominator_combo = QComboBox()
-        for d in METER_DENOMINATORS:
-            self.denominator_combo.addItem(str(d), d)
-        self.denominator_combo.setToolTip("The note value of a beat")
-        self.denominator_combo.currentIndexChanged.connect(self._meter_changed)
-        self.addWidget(self.denominator_combo)
-
-        transport.state_changed.connect(self._state_changed)
-        transport.position_changed.connect(self._position_changed)
-        document.subscribe(self._document_changed)
-        self.sync()
-        self._position_changed(0.0, 0)
-
-    def _button(self, action: QAction) -> QToolButton:
-        button = QToolButton()
-        button.setDefaultAction(action)
-        button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
-        button.setAutoRaise(True)
-        button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Space must reach the Play shortcut
-        self._slots[action] = self.addWidget(button)
-        return button
-
-    def add_record_button(self, action: QAction) -> QToolButton:
-        """The Record button, after Stop."""
-        action.setIcon(draw_icon("record", RECORD_COLOR))
-        button = QToolButton()
-        button.setDefaultAction(action)
-        button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
-        button.setAutoRaise(True)
-        button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self._slots[action] = self.insertWidget(self._slots[self.loop_button.defaultAction()], button)
-        self.record_button = button
-        return button
-
-    @staticmethod
-    def _caption(text: str) -> QLabel:
-        label = QLabel(text)
-        label.setContentsMargins(10, 0, 4, 0)
-        label.setStyleSheet("color: #9aa1ae;")
-        return label
-
-    # -- from the document --------------------------------------------------------------------
-
-    def _document_changed(self, change: object) -> None:
-        if change is RESET or not isinstance(change, NoteEdit) and _touches_timing(change):
-            self.sync()
-
-    def sync(self) -> None:
-        """Show the document's opening tempo and meter."""
-        sketch = self.document.sketch
-        self._syncing = True
-        try:
-            self.tempo_spin.setValue(sketch.qpm)
-            ts = sketch.time_signature
-            self.numerator_spin.setValue(ts.numerator)
-            index = self.denominator_combo.findData(ts.denominator)
-            if index < 0:
-                self.denominator_combo.addItem(str(ts.denominator), ts.denominator)
-                index = self.denominator_combo.count() - 1
-            self.denominator_combo.setCurrentIndex(index)
-        finally:
-            self._syncing = False
-
-    # -- to the document ----------------------------------------------------------------------
-
-    def _tempo_changed(self, qpm: float) -> None:
-        if not self._syncing:
-            push_timing(self.undo_stack, self.document, tempo_edit(self.document, qpm))
-
-    def _meter_changed(self, *_args) -> None:
-        if self._syncing:
-            return
-        numerator = self.numerator_spin.value()
-        denominator = int(self.denominator_combo.currentData())
-        edit = meter_edit(self.document, numerator, denominator)
-        push_timing(self.undo_stack, self.document, edit)
-
-    # -- from the transport -------------------------------------------------------------------
-
-    def _state_changed(self, state: str) -> None:
-        stopped = state == "stopped"
-        self.play_action.setIcon(self._play_icon if stopped else self._pause_icon)
-        self.play_action.setText("&Play" if stopped else "&Pause")
-
-    def _position_changed(self, seconds: float, tick: int) -> None:
-        bar, beat = bar_beat(self.document.sketch.time_signatures, tick)
-        self.position_label.setText(f"{bar:>3}.{beat}   {format_clock(seconds)}")
-
-    def close_bar(self) -> None:
-        self.document.unsubscribe(self._document_changed)
-
-
-def _touches_timing(change: object) -> bool:
-    if isinstance(change, TimingEdit):
-        return True
-    if isinstance(change, EditGroup):
-        return any(_touches_timing(e) for e in change.edits)
-    return False

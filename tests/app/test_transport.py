@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from app.commands import push
-from app.transport import format_clock, with_metronome
+from app.transport import with_metronome
+from app.transport_bar import format_clock
 from engine.audio.player import AudioDeviceError, Player
 from engine.document import NoteEdit
 from engine.music.sketch import Note, Sketch, Track
