@@ -1,8 +1,8 @@
 """How the piano roll paints: rows, grid, notes with labels, ruler, keyboard, legend, playhead.
 
 A mixin of PianoRollView, kept apart so that the view's module holds state and input. All of it
-runs in one paintEvent on the viewport; notes come from the view's `_note_geometry()`, the one
-place that decides where a note is drawn.
+runs in one paintEvent on the viewport; notes come from the view's `_note_geometry()`, and every
+rectangle from one `RollGeometry` (geometry.py), the one place that decides where a note is drawn.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPaintEvent, QPen
 
 from app.piano_roll import tools
+from app.piano_roll.geometry import LEGEND_PADDING_PX, LEGEND_SWATCH_PX
 from engine.music.meter import Bar, bar_end_at_or_after, iter_bars
 from app.piano_roll.layout import (
     BLACK_KEY_CLASSES,
@@ -66,7 +67,7 @@ class RollPainting:
         """Draw every n-th bar (n a power of two) so that drawn bars are at least min_px apart."""
         if not bars:
             return 1
-        bar_px = min(b.time_signature.bar_ticks for b in bars) * self._px_per_tick
+        bar_px = min(b.time_signature.bar_ticks for b in bars) * self.px_per_tick
         stride = 1
         while stride * bar_px < min_px and stride < 1 << 20:
             stride *= 2
@@ -74,7 +75,7 @@ class RollPainting:
 
     def _paint_rows(self, painter: QPainter, area: QRectF) -> None:
         low, high = self.visible_pitches()
-        pps = self._px_per_semitone
+        pps = self.px_per_semitone
         left, right = area.left(), area.right()
         for pitch in range(low, high + 1):
             y = self.y_at_pitch(pitch)
@@ -102,7 +103,7 @@ class RollPainting:
 
     def _paint_grid(self, painter: QPainter, area: QRectF, bars: Sequence[Bar]) -> None:
         top, bottom = area.top(), area.bottom()
-        ppt = self._px_per_tick
+        ppt = self.px_per_tick
         # Strong lines on every bar while bars are roomy, else on every 2nd, 4th... bar; the bars
         # in between keep beat-weight lines while those stay at least 8 px apart.
         strong = self._bar_stride(bars, 32.0)
@@ -166,7 +167,7 @@ class RollPainting:
         gesture = self._gesture
         hidden = gesture.hidden if gesture is not None else frozenset()
         selection = self._selection
-        pps = self._px_per_semitone
+        pps = self.px_per_semitone
         show_labels = pps >= LABEL_MIN_HEIGHT_PX
         label_font, label_widths = self._label_font(pps)
         labels: list[tuple[QRectF, Note, bool]] = []
@@ -222,7 +223,7 @@ class RollPainting:
                 labels.append((rect, note, is_light(fill)))
 
         if gesture is not None and gesture.preview and 0 <= active < len(base_colors):
-            rect_of = self._rect_maker()
+            rect_of = self.roll_geometry().note_rect
             for note in gesture.preview:
                 rect = rect_of(note)
                 fill = fill_for(active, note.velocity, 2)
@@ -231,7 +232,7 @@ class RollPainting:
                     labels.append((rect, note, is_light(fill)))
 
         if self._proposal:  # a model's offer: translucent, dashed, over everything else
-            rect_of = self._rect_maker()
+            rect_of = self.roll_geometry().note_rect
             fill = QColor(theme.proposal_fill)
             pen = QPen(theme.proposal_outline, 1, Qt.PenStyle.DashLine)
             lo, hi = x_range
@@ -281,7 +282,7 @@ class RollPainting:
         label_px = metrics.horizontalAdvance(str(last_number)) + 10
         label_stride = self._bar_stride(bars, label_px)
         tick_stride = self._bar_stride(bars, 8.0)
-        ppt = self._px_per_tick
+        ppt = self.px_per_tick
         bottom = RULER_HEIGHT_PX - 1
         text_top = 1
         text_height = RULER_HEIGHT_PX * 0.55
@@ -349,7 +350,7 @@ class RollPainting:
         painter.setClipRect(keys)
         painter.fillRect(keys, self.theme.white_key)
         low, high = self.visible_pitches()
-        pps = self._px_per_semitone
+        pps = self.px_per_semitone
         black_width = round(KEYBOARD_WIDTH_PX * 0.58)
         pressed = self._gesture.pressed_pitch if self._gesture is not None else None
         if pressed is not None and pressed % 12 not in BLACK_KEY_CLASSES:
@@ -394,37 +395,18 @@ class RollPainting:
 
     def _paint_legend(self, painter: QPainter, area: QRectF) -> None:
         """Track names at the top right; the active one highlighted. A click on a name makes
-        that track the active one."""
-        self._legend_rows = []
-        tracks = self.sketch.tracks
-        if len(tracks) < 2 or not self.show_legend:
-            return  # one track: nothing to tell apart or choose
-        metrics = QFontMetrics(self._legend_font)
-        names = []
-        for i, track in enumerate(tracks):
-            name = track.name.strip() or f"Track {i + 1}"
-            if track.is_drum:
-                name += " (drums)"
-            if i == self._melody_track and "melody" not in name.lower():
-                name += " \u2014 melody"
-            names.append(name)
-        line_height = max(metrics.height(), 12) + 5
-        swatch = 10
-        padding = 6
-        width = swatch + 8 + max(metrics.horizontalAdvance(n) for n in names) + 2 * padding + 4
-        height = line_height * len(names) + 2 * padding - 4
-        box = QRectF(area.right() - width - 10, area.top() + 10, width, height)
-        if box.left() < area.left() + 40 or box.bottom() > area.bottom():
-            return  # no room: the legend would hide more than it tells
+        that track the active one (the view's `legend()` says where each is, for both)."""
+        legend = self.legend()
+        if legend is None:
+            return  # one track (nothing to tell apart or choose), or no room
+        padding, swatch = LEGEND_PADDING_PX, LEGEND_SWATCH_PX
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(self.theme.legend_background)
-        painter.drawRoundedRect(box, 5, 5)
+        painter.drawRoundedRect(legend.box, 5, 5)
         painter.setFont(self._legend_font)
-        for i, name in enumerate(names):
-            row = QRectF(box.left() + 3, box.top() + padding - 2 + i * line_height, width - 6, line_height)
-            self._legend_rows.append((row, i))
+        for row, i, name in legend.rows:
             active = i == self._active_track
             if active:
                 painter.setPen(Qt.PenStyle.NoPen)
@@ -438,7 +420,7 @@ class RollPainting:
             painter.drawRoundedRect(QRectF(row.left() + padding - 3, row.center().y() - swatch / 2,
                                            swatch, swatch), 2, 2)
             painter.setPen(self.theme.legend_text if active else self.theme.legend_text_faint)
-            painter.drawText(QRectF(row.left() + padding + swatch + 5, row.top(), width, row.height()),
+            painter.drawText(QRectF(row.left() + padding + swatch + 5, row.top(), legend.width, row.height()),
                              Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, name)
         painter.restore()
 

@@ -5,8 +5,9 @@ The document owns the notes. The view keeps only sorted arrays derived from them
 visible notes quickly), the selection (notes of the active track, as values) and the gesture in
 progress; every change is one `app.commands.push` of an engine edit, and the view redraws when
 the document tells it something changed. Painting lives in painting.py (a mixin), gestures in
-tools.py, the edits they make in editing.py; where a note lands is decided by `_rect_maker()`
-alone, which the painter, `note_rects()` and `hit_test()` share.
+tools.py, the edits they make in editing.py, coordinates in geometry.py: where a note lands is
+decided by `RollGeometry.note_rect` alone, which the painter, `note_rects()` and `hit_test()`
+share through one snapshot, `roll_geometry()`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from PySide6.QtGui import (
     QCloseEvent,
     QContextMenuEvent,
     QFont,
+    QFontMetrics,
     QKeyEvent,
     QKeySequence,
     QMouseEvent,
@@ -57,6 +59,7 @@ from app.piano_roll.layout import (
     RULER_HEIGHT_PX,
     ZOOM_STEP,
 )
+from app.piano_roll.geometry import Legend, RollGeometry, legend_layout
 from app.piano_roll.painting import RollPainting
 from app.piano_roll.style import Theme, note_fill_color, track_color
 from engine.document import RESET, AddTrack, Document, Edit, EditGroup, NoteEdit
@@ -161,7 +164,6 @@ class PianoRollView(RollPainting, QAbstractScrollArea):
         self._loop_region: tuple[int, int] | None = None
         self._proposal: tuple[Note, ...] = ()  # a model's notes on offer, drawn as ghosts
         self.proposal_owner: object = None  # the panel that offers them
-        self._legend_rows: list[tuple[QRectF, int]] = []
         self.follow_playhead = False  # page the view along with the playhead
         self.default_velocity = DEFAULT_VELOCITY  # of drawn notes and key previews
         self.show_legend = True  # the track names at the top right (clickable)
@@ -660,67 +662,65 @@ class PianoRollView(RollPainting, QAbstractScrollArea):
     def px_per_semitone(self) -> float:
         return self._px_per_semitone
 
+    def roll_geometry(self) -> RollGeometry:
+        """A snapshot of where things are now (zoom, scroll, size), shared by painting and hits."""
+        size = self.viewport().size()
+        return RollGeometry(self._px_per_tick, self._px_per_semitone, self.horizontalScrollBar().value(),
+                            self.verticalScrollBar().value(), size.width(), size.height())
+
     def note_area(self) -> QRectF:
         """The part of the viewport where notes are drawn (right of the keyboard, below the ruler)."""
-        size = self.viewport().size()
-        return QRectF(KEYBOARD_WIDTH_PX, RULER_HEIGHT_PX,
-                      max(size.width() - KEYBOARD_WIDTH_PX, 0),
-                      max(size.height() - RULER_HEIGHT_PX, 0))
+        return self.roll_geometry().note_area()
 
     def x_at_tick(self, tick: float) -> float:
         """Viewport x of a tick."""
-        return KEYBOARD_WIDTH_PX + tick * self._px_per_tick - self.horizontalScrollBar().value()
+        return self.roll_geometry().x_at_tick(tick)
 
     def tick_at(self, x: float) -> float:
         """The tick under a viewport x (fractional)."""
-        return (x - KEYBOARD_WIDTH_PX + self.horizontalScrollBar().value()) / self._px_per_tick
+        return self.roll_geometry().tick_at(x)
 
     def y_at_pitch(self, pitch: float) -> float:
         """Viewport y of the top of a pitch's row."""
-        return (RULER_HEIGHT_PX + (PITCH_COUNT - 1 - pitch) * self._px_per_semitone
-                - self.verticalScrollBar().value())
+        return self.roll_geometry().y_at_pitch(pitch)
 
     def pitch_at(self, y: float) -> int:
         """The pitch whose row holds a viewport y (may fall outside 0..127 off the keyboard)."""
-        rows_down = (y - RULER_HEIGHT_PX + self.verticalScrollBar().value()) / self._px_per_semitone
-        return PITCH_COUNT - 1 - math.floor(rows_down)
+        return self.roll_geometry().pitch_at(y)
 
     def visible_ticks(self) -> tuple[float, float]:
-        area = self.note_area()
-        return self.tick_at(area.left()), self.tick_at(area.right())
+        return self.roll_geometry().visible_ticks()
 
     def visible_pitches(self) -> tuple[int, int]:
         """Lowest and highest pitch with a row at least partly in view, clamped to 0..127."""
-        area = self.note_area()
-        low = self.pitch_at(area.bottom() - 1e-6)
-        high = self.pitch_at(area.top())
-        return max(low, 0), min(high, PITCH_COUNT - 1)
+        return self.roll_geometry().visible_pitches()
 
-    # -- geometry of notes: the one place that decides where a note is drawn -----------------
+    def legend(self) -> Legend | None:
+        """The track legend as it is drawn (and clicked), or None when none is shown."""
+        if not self.show_legend:
+            return None
+        names = []
+        for i, track in enumerate(self.sketch.tracks):
+            name = track.name.strip() or f"Track {i + 1}"
+            if track.is_drum:
+                name += " (drums)"
+            if i == self._melody_track and "melody" not in name.lower():
+                name += " \u2014 melody"
+            names.append(name)
+        return legend_layout(self.note_area(), names, QFontMetrics(self._legend_font))
 
-    def _rect_maker(self) -> Callable[[Note], QRectF]:
-        ppt, pps = self._px_per_tick, self._px_per_semitone
-        x_origin = KEYBOARD_WIDTH_PX - self.horizontalScrollBar().value()
-        y_origin = RULER_HEIGHT_PX - self.verticalScrollBar().value()
-        # A one-pixel gutter between rows once rows are tall enough to spare it.
-        gap = 1.0 if pps >= 6 else 0.0
-
-        def rect(note: Note) -> QRectF:
-            return QRectF(x_origin + note.start_tick * ppt,
-                          y_origin + (PITCH_COUNT - 1 - note.pitch) * pps + gap,
-                          max(note.duration_ticks * ppt, MIN_NOTE_WIDTH_PX), pps - gap)
-
-        return rect
+    # -- geometry of notes: where a note is drawn is RollGeometry.note_rect alone --------------
 
     def _note_geometry(self, x_range: tuple[float, float] | None = None,
                        tracks: Sequence[int] | None = None) -> Iterator[tuple[int, Note, QRectF]]:
-        area = self.note_area()
+        geometry = self.roll_geometry()
+        area = geometry.note_area()
         if area.isEmpty() or not self._tracks:
             return
         left, right = x_range if x_range is not None else (area.left(), area.right())
-        t0, t1 = self.tick_at(max(left, area.left())), self.tick_at(min(right, area.right()))
-        p_low, p_high = self.visible_pitches()
-        rect = self._rect_maker()
+        t0, t1 = geometry.tick_at(max(left, area.left())), geometry.tick_at(min(right, area.right()))
+        p_low, p_high = geometry.visible_pitches()
+        rect = geometry.note_rect
         for track_index in (self.paint_order() if tracks is None else tracks):
             cache = self._tracks[track_index]
             if not cache.notes:
@@ -752,16 +752,17 @@ class PianoRollView(RollPainting, QAbstractScrollArea):
         """The active track's note under a viewport position and the part hit: "right_edge" (the
         grip that resizes) or "body". Other tracks are never hit. The topmost note wins."""
         pos = QPointF(pos)
-        if not self.note_area().contains(pos) or not 0 <= self._active_track < len(self._tracks):
+        geometry = self.roll_geometry()
+        if not geometry.note_area().contains(pos) or not 0 <= self._active_track < len(self._tracks):
             return None
         cache = self._tracks[self._active_track]
         if not cache.notes:
             return None
-        tick = self.tick_at(pos.x())
-        pitch = self.pitch_at(pos.y())
+        tick = geometry.tick_at(pos.x())
+        pitch = geometry.pitch_at(pos.y())
         slack = MIN_NOTE_WIDTH_PX / self._px_per_tick
         lo, hi = cache.window(tick - slack, tick + 1)
-        rect = self._rect_maker()
+        rect = geometry.note_rect
         for i in reversed(np.flatnonzero(cache.pitches[lo:hi] == pitch) + lo):
             note = cache.notes[i]
             r = rect(note)
@@ -782,26 +783,23 @@ class PianoRollView(RollPainting, QAbstractScrollArea):
 
     def zoom_horizontal(self, factor: float, anchor_x: float | None = None) -> None:
         """Multiply px_per_tick by factor, keeping the tick under viewport x `anchor_x` in place."""
+        geometry = self.roll_geometry()
         if anchor_x is None:
-            anchor_x = self.note_area().center().x()
-        tick = self.tick_at(anchor_x)
-        self._px_per_tick = min(max(self._px_per_tick * factor, MIN_PX_PER_TICK), MAX_PX_PER_TICK)
+            anchor_x = geometry.note_area().center().x()
+        self._px_per_tick, scroll = geometry.zoomed_horizontal(self._px_per_tick * factor, anchor_x)
         self._update_scrollbars()
-        self.horizontalScrollBar().setValue(
-            round(KEYBOARD_WIDTH_PX + tick * self._px_per_tick - anchor_x))
+        self.horizontalScrollBar().setValue(scroll)
         self._auto_fit = False
         self._changed()
 
     def zoom_vertical(self, factor: float, anchor_y: float | None = None) -> None:
         """Multiply px_per_semitone by factor, keeping the pitch under viewport y `anchor_y` in place."""
+        geometry = self.roll_geometry()
         if anchor_y is None:
-            anchor_y = self.note_area().center().y()
-        rows_down = (anchor_y - RULER_HEIGHT_PX + self.verticalScrollBar().value()) / self._px_per_semitone
-        self._px_per_semitone = min(max(self._px_per_semitone * factor, MIN_PX_PER_SEMITONE),
-                                    MAX_PX_PER_SEMITONE)
+            anchor_y = geometry.note_area().center().y()
+        self._px_per_semitone, scroll = geometry.zoomed_vertical(self._px_per_semitone * factor, anchor_y)
         self._update_scrollbars()
-        self.verticalScrollBar().setValue(
-            round(rows_down * self._px_per_semitone - (anchor_y - RULER_HEIGHT_PX)))
+        self.verticalScrollBar().setValue(scroll)
         self._auto_fit = False
         self._changed()
 
@@ -929,10 +927,11 @@ class PianoRollView(RollPainting, QAbstractScrollArea):
                 button == Qt.MouseButton.LeftButton else None
         if pos.x() < KEYBOARD_WIDTH_PX:
             return tools.KeyboardGesture(self, pos, mods) if button == Qt.MouseButton.LeftButton else None
-        for rect, index in self._legend_rows:
-            if rect.contains(pos):
-                self.set_active_track(index)
-                return None
+        legend = self.legend()
+        index = legend.track_at(pos.x(), pos.y()) if legend is not None else None
+        if index is not None:
+            self.set_active_track(index)
+            return None
         if button == Qt.MouseButton.RightButton:
             # The draw tool erases with the right button; the others open the context menu.
             return tools.EraseGesture(self, pos, mods) if self._tool == "draw" else None
@@ -993,7 +992,7 @@ class PianoRollView(RollPainting, QAbstractScrollArea):
     def _update_cursor(self, pos: QPointF) -> None:
         shape = _TOOL_CURSORS[self._tool]
         if (pos.x() < KEYBOARD_WIDTH_PX or pos.y() < RULER_HEIGHT_PX
-                or any(rect.contains(pos) for rect, _ in self._legend_rows)):
+                or (legend := self.legend()) is not None and legend.track_at(pos.x(), pos.y()) is not None):
             shape = Qt.CursorShape.PointingHandCursor
         elif self._tool != "erase":
             hit = self.hit_test(pos)

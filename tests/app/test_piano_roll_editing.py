@@ -293,10 +293,10 @@ def test_faint_tracks_are_not_hit(make_view, qtbot):
 
 def test_legend_click_switches_track(make_view, qtbot):
     view = make_view()
-    view.grab()  # paint once: the legend knows where its rows are
-    rect, index = view._legend_rows[1]
+    view.grab()
+    rect, index, name = view.legend().rows[1]  # where the legend is drawn, and so clicked
     click(qtbot, view, rect.center().toPoint())
-    assert view.active_track == 1 and index == 1
+    assert view.active_track == 1 and index == 1 and name == view.sketch.tracks[1].name
     assert notes(view, 0) == [A, B, C] and notes(view, 1) == [BASS]
 
 
