@@ -14,7 +14,6 @@ missing or fails to load disables the panel with the reason, and the rest of the
 from __future__ import annotations
 
 import random
-import time
 from dataclasses import dataclass
 
 from PySide6.QtGui import QUndoStack, QValidator
@@ -35,15 +34,14 @@ from app.commands import push
 from app.engine_bridge import EngineBridge
 from app.panel_parts import SEED_MAX, ModelPanel, seed_controls, unique_track_name
 from engine.document import AddTrack, Document, NoteEdit
-from engine.jobs import JobHandle, Progress
+from engine.generate.requests import Continue, ContinueOutcome
+from engine.jobs import JobHandle
 from engine.music.key import NAMES, Key
 from engine.music.melody import phrase_mode
-from engine.music.quantize import snap_notes
 from engine.music.meter import bar_line_at_or_after
 from engine.music.sketch import Note, Sketch, Track, pitch_name
 
 MODEL = "music-transformer"
-PROGRESS_EVERY_S = 0.1
 
 
 def key_choices() -> list[tuple[str, str | None]]:
@@ -96,34 +94,11 @@ def parse_pitch(text: str) -> int | None:
 
 
 @dataclass(frozen=True)
-class Request:
-    """What the user asked for, as plain values (handed to the engine thread)."""
+class Placement:
+    """Where the panel puts the notes that come back: a new track, or the active one."""
 
-    sketch: Sketch
-    start_tick: int
-    bars: float | None
-    seconds: float | None
-    temperature: float
-    top_p: float
-    key: str | None
-    pitch_range: tuple[int, int] | None
-    seed: int
     into_new_track: bool
     track: int
-    mode: str = "piano"  # "melody" or "piano", resolved from the panel's Auto
-    max_polyphony: int | None = None
-    snap: str | None = None  # a grid the notes land on
-
-
-@dataclass(frozen=True)
-class Outcome:
-    notes: tuple[Note, ...]
-    key: Key | None
-    start_tick: int
-    seed: int
-    device: str = "CPU"
-    mode: str = "piano"
-    model: str = ""  # the name of the model that answered
 
 
 class ContinuePanel(ModelPanel):
@@ -132,11 +107,12 @@ class ContinuePanel(ModelPanel):
         super().__init__(document, undo_stack, bridge, view, MODEL, "The Music Transformer",
                          "continuation is off", parent)
         self.setObjectName("continue-panel")
-        self._continuer = None  # loaded and used on the engine thread only
         self._job: JobHandle | None = None
+        self._request: Continue | None = None  # the request last sent, and where its notes go
+        self._placement: Placement | None = None
         self._streamed: list[Note] = []
         self._last_command = None  # the undo command of the last continuation applied
-        self.last_outcome: Outcome | None = None
+        self.last_outcome: ContinueOutcome | None = None
 
         self.length = QDoubleSpinBox()
         self.length.setRange(0.25, 64.0)
@@ -298,7 +274,7 @@ class ContinuePanel(ModelPanel):
             end = track.end_tick if track is not None and track.notes else sketch.end_tick
         return phrase, bar_line_at_or_after(phrase.time_signatures, end), active  # as Continuer.start_of
 
-    def request(self) -> Request:
+    def request(self) -> Continue:
         """The phrase and the choices, read from the window now."""
         phrase, start, active = self._phrase()
         if self.unit.currentText() == "bars":
@@ -308,12 +284,11 @@ class ContinuePanel(ModelPanel):
         low, high = sorted((self.low.value(), self.high.value()))
         mode = phrase_mode(phrase, start, self.mode.currentData())
         grid = getattr(self.view, "grid", "off")
-        return Request(sketch=phrase.copy(), start_tick=start, bars=bars, seconds=seconds,
-                       temperature=float(self.temperature.value()), top_p=float(self.top_p.value()),
-                       key=self.key.currentData(), pitch_range=(low, high) if self.limit_range.isChecked() else None,
-                       seed=int(self.seed.value()), into_new_track=bool(self.into.currentData()),
-                       track=active, mode=mode, max_polyphony=self.max_notes.value() or None,
-                       snap=grid if self.snap.isChecked() and grid != "off" else None)
+        return Continue(sketch=phrase.copy(), start_tick=start, bars=bars, seconds=seconds,
+                        temperature=float(self.temperature.value()), top_p=float(self.top_p.value()),
+                        key=self.key.currentData(), pitch_range=(low, high) if self.limit_range.isChecked() else None,
+                        seed=int(self.seed.value()), mode=mode, max_polyphony=self.max_notes.value() or None,
+                        snap=grid if self.snap.isChecked() and grid != "off" else None, model=MODEL)
 
     def _mode_changed(self, _index: int = 0) -> None:
         """Snap follows the mode (on for a melody, off for piano) until the user sets it."""
@@ -339,10 +314,10 @@ class ContinuePanel(ModelPanel):
         if not self.lock_seed.isChecked() and self.last_outcome is not None:
             self.seed.setValue(random.randint(0, SEED_MAX))  # a fresh take each time unless locked
         self._request = request = self.request()
+        self._placement = Placement(bool(self.into.currentData()), self._phrase()[2])
         self._streamed = []
         self.view.clear_proposal()
-        self._job = self.bridge.submit(lambda ctx: self._run(ctx, request), key="continue",
-                                       name="Continuing the phrase")
+        self._job = self.bridge.submit(request.run, key="continue", name="Continuing the phrase")
         self.status.setText("Continuing…")
         self._sync()
         return self._job
@@ -363,43 +338,6 @@ class ContinuePanel(ModelPanel):
         if self._job is not None:
             self._job.cancel()
 
-    # -- the engine thread ---------------------------------------------------------------------
-
-    def _run(self, ctx, request: Request):
-        from engine.generate.continuation import Continuer
-        from engine.music.encodings.performance import TIME_SHIFT, VELOCITY
-        from engine.registry import device_name
-
-        if self._continuer is None:
-            yield Progress(None, "Loading the Music Transformer")
-            self._continuer = Continuer.load(MODEL)
-        cont = self._continuer
-        args = dict(bars=request.bars, seconds=request.seconds, key=request.key,
-                    pitch_range=request.pitch_range, start_tick=request.start_tick, mode=request.mode,
-                    max_polyphony=request.max_polyphony)
-        planned = cont.plan(request.sketch, **args)
-        constraints = planned[2]
-        total = max(constraints.max_steps or 1, 1)
-        device = device_name(next(cont.model.parameters()).device)
-        yield Progress(0.0, f"Continuing on the {device}")
-        notes: list[Note] = []
-        now, last_report = 0, time.monotonic()
-        for event, done in cont.stream(request.sketch, temperature=request.temperature, top_p=request.top_p,
-                                       seed=request.seed, planned=planned):
-            ctx.check()  # Cancel stops between any two events
-            if TIME_SHIFT <= event < VELOCITY:
-                now += event - TIME_SHIFT + 1
-            if done:
-                notes += done
-                yield tuple(done)
-            if time.monotonic() - last_report > PROGRESS_EVERY_S:
-                last_report = time.monotonic()
-                yield Progress(min(now / total, 1.0), "Continuing")
-        if request.snap:
-            notes = snap_notes(notes, request.snap, constraints.max_polyphony == 1)
-        return Outcome(tuple(sorted(notes)), constraints.key, request.start_tick, request.seed, device,
-                       request.mode, cont.model_name_for(constraints))
-
     # -- back on the GUI thread ----------------------------------------------------------------
 
     def _partial(self, handle: JobHandle, notes) -> None:
@@ -414,7 +352,7 @@ class ContinuePanel(ModelPanel):
             return
         self._job = None
         self.view.clear_proposal()
-        outcome: Outcome = handle.result
+        outcome: ContinueOutcome = handle.result
         self.last_outcome = outcome
         self.device_known.emit(outcome.device)
         key = key_label(outcome.key)
@@ -422,7 +360,7 @@ class ContinuePanel(ModelPanel):
             self.status.setText(f"The model wrote no notes this time ({key}); try again or raise the temperature.")
             self._sync()
             return
-        request = self._request
+        request = self._placement
         sketch = self.document.sketch
         if request.into_new_track or not sketch.tracks:
             program = sketch.tracks[request.track].program if sketch.tracks else 0
@@ -446,7 +384,7 @@ class ContinuePanel(ModelPanel):
             return
         self._job = None
         self.view.clear_proposal()
-        self.job_failed(message, loaded=self._continuer is not None)
+        self.job_failed(message, loaded=self._request is not None and self._request.loaded)
         self._sync()
 
     def _cancelled(self, handle: JobHandle) -> None:

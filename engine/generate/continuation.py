@@ -35,13 +35,12 @@ from engine.music.meter import bar_line_at_or_after
 from engine.music.quantize import snap_notes
 from engine.music.sketch import Note, Sketch, Track
 from engine.models.music_transformer import MusicTransformer, TransformerConfig
+from engine.generate.names import MELODY_MODEL_NAME, MODEL_NAME
 from engine.registry import load_model
 
 DEFAULT_VELOCITY = 80
 RANGE_MARGIN = 2  # a melody's continuation may go this many semitones past the primer's range
 MIN_NOTE_STEPS = 5  # 50 ms: no continuation note is shorter (a shorter one is a click, not a note)
-MODEL_NAME = "music-transformer"
-MELODY_MODEL_NAME = "music-transformer-melody"
 
 
 def tonic_triad(key: Key) -> frozenset[int]:

@@ -1,0 +1,63 @@
+"""Requests as the window sends them, run without Qt: the Continue request streams progress and
+ghost notes, then returns the notes it streamed (snapped when asked), and loads its models once."""
+
+from engine.generate.requests import LOADED, Continue, ContinueOutcome, LoadedModels
+from engine.jobs import Progress
+from engine.music.melody import is_line
+from engine.music.sketch import Note, Sketch, TimeSignature, Track
+
+
+def phrase() -> Sketch:
+    pitches = [69, 72, 76, 74, 72, 71, 69, 64]
+    notes = [Note(p, 90, i * 240, i * 240 + 220) for i, p in enumerate(pitches)]
+    return Sketch(tracks=[Track("Melody", 0, False, notes)], time_signatures=[TimeSignature(0, 4, 4)])
+
+
+def run(request: Continue) -> tuple[list, ContinueOutcome]:
+    yielded, gen = [], request.run()
+    while True:
+        try:
+            yielded.append(next(gen))
+        except StopIteration as stop:
+            return yielded, stop.value
+
+
+class Checks:
+    def __init__(self):
+        self.calls = 0
+
+    def check(self):
+        self.calls += 1
+
+
+def test_continue_streams_its_notes_then_returns_them():
+    request = Continue(phrase(), start_tick=1920, bars=2, seed=3, mode="melody")
+    yielded, outcome = run(request)
+    ghosts = [n for y in yielded if isinstance(y, tuple) for n in y]
+    progress = [y for y in yielded if isinstance(y, Progress)]
+    assert request.loaded and progress and progress[0].fraction in (None, 0.0)
+    assert outcome.notes and sorted(ghosts) == list(outcome.notes)  # unsnapped: the ghosts are the notes
+    assert is_line(outcome.notes) and all(n.start_tick >= 1920 for n in outcome.notes)
+    assert outcome.mode == "melody" and outcome.seed == 3 and outcome.model
+    again = run(Continue(phrase(), start_tick=1920, bars=2, seed=3, mode="melody"))[1]
+    assert again.notes == outcome.notes  # the same request, the same notes
+    snapped = run(Continue(phrase(), start_tick=1920, bars=2, seed=3, mode="melody", snap="1/8"))[1]
+    assert snapped.notes and all(n.start_tick % 240 == 0 and n.end_tick % 240 == 0 for n in snapped.notes)
+
+
+def test_cancel_is_checked_between_events():
+    ctx = Checks()
+    gen = Continue(phrase(), start_tick=1920, bars=1, seed=1).run(ctx)
+    for _ in gen:
+        pass
+    assert ctx.calls > 10  # once per sampled event
+
+
+def test_a_model_is_loaded_once():
+    models, loads = LoadedModels(), []
+    first = models.get("kind", "a", lambda: loads.append(1) or object())
+    assert models.get("kind", "a", lambda: loads.append(1) or object()) is first and loads == [1]
+    assert models.is_loaded("kind", "a") and not models.is_loaded("kind", "b")
+    models.forget()
+    assert not models.is_loaded("kind", "a")
+    assert LOADED is not models
