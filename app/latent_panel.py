@@ -19,7 +19,6 @@ damaged model disables the panel with the reason, and the rest of the window wor
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from PySide6.QtCore import QRectF, Qt, Signal
@@ -46,11 +45,12 @@ from app.engine_bridge import EngineBridge
 from app.panel_parts import SEED_MAX, ModelPanel, ResetSlider, Section, seed_controls, unique_track_name
 from app.piano_roll.clipboard import melody_mime
 from engine.document import AddTrack, Document
-from engine.jobs import JobHandle, Progress
+from engine.generate.requests import VAE_NAME, Interpolate, LatentPoint, Melodies, PadPoint, Sample
+from engine.jobs import JobHandle
 from engine.music.meter import BAR_TICKS_4_4
 from engine.music.sketch import Note, Track
 
-MODEL = "musicvae-mel2bar"
+MODEL = VAE_NAME
 BAR_TICKS = BAR_TICKS_4_4  # MusicVAE works in 4/4 bars of 16 sixteenths
 STRIP_HISTORY = 8  # strips kept for Back and Forward
 ATTRIBUTE_LABELS = {  # model key -> what a composer calls it
@@ -232,26 +232,13 @@ class SlotBox(QWidget):
                 return
 
 
-@dataclass(frozen=True)
-class Point:
-    """What the sliders say, as plain values handed to the engine thread."""
-
-    a: Track
-    b: Track | None
-    t: float = 0.0
-    attributes: dict[str, float] = field(default_factory=dict)
-    similarity: float = 1.0
-    temperature: float | None = None
-    seed: int | None = None
-
-
 class LatentPanel(ModelPanel):
     def __init__(self, document: Document, undo_stack: QUndoStack, bridge: EngineBridge, view,
                  transport=None, parent: QWidget | None = None) -> None:
         super().__init__(document, undo_stack, bridge, view, MODEL, "MusicVAE", "the latent panel is off", parent)
         self.setObjectName("latent-panel")
         self.transport = transport
-        self._vae = None  # loaded and used on the engine thread only
+        self._request = None  # the MusicVAE request last sent
         self.slots: dict[str, Track | None] = dict.fromkeys("ABCD")
         self.offsets: dict[str, int] = dict.fromkeys("ABCD", 0)  # where each slot's melody began (ticks)
         self.current: Track | None = None  # the melody on show (at bar 0)
@@ -262,7 +249,6 @@ class LatentPanel(ModelPanel):
         self._preview_job: JobHandle | None = None
         self._strip_job: JobHandle | None = None
         self.previews_shown = 0
-        self.device: str | None = None  # set on the engine thread once the model is loaded
 
         self.slot_boxes = {name: SlotBox(name, self) for name in "ABCD"}
         self.slot_a, self.slot_b = self.slot_boxes["A"], self.slot_boxes["B"]
@@ -462,38 +448,27 @@ class LatentPanel(ModelPanel):
         if track is not None and self.transport is not None:
             self.transport.audition(track)
 
-    # -- the engine thread ---------------------------------------------------------------------
+    # -- requests to the engine -----------------------------------------------------------------
 
-    def _model(self):
-        from engine.generate.musicvae import MelodyVAE
-
-        if self._vae is None:
-            from engine.registry import device_name
-
-            self._vae = MelodyVAE.load(MODEL)
-            self.device = device_name(self._vae.device)
-        return self._vae
-
-    def point(self) -> Point:
-        attributes = {k: s.value() / 10 for k, s in self.attribute_sliders.items() if s.value()}
+    def point(self) -> LatentPoint:
+        """The point the controls describe, as a request."""
+        attributes = tuple((k, s.value() / 10) for k, s in self.attribute_sliders.items() if s.value())
         temperature = float(self.temperature.value()) or None
         similarity = self.similar.value() / 100
         seed = int(self.seed.value()) if (temperature or similarity < 1.0) else None
-        return Point(self.slots["A"], self.slots["B"], self.blend.value() / 100, attributes,
-                     similarity, temperature, seed)
+        return LatentPoint(self.slots["A"], self.slots["B"], self.blend.value() / 100, attributes,
+                           similarity, temperature, seed, model=MODEL)
+
+    def _submit(self, request, key: str, name: str) -> JobHandle:
+        self._request = request
+        return self.bridge.submit(request.run, key=key, name=name)
 
     def preview(self, *_args) -> JobHandle | None:
         """Decode the point the controls describe and show it as ghosts (newest request wins)."""
         if self.model_error is not None or self.slots["A"] is None:
             return None
         point = self.point()
-
-        def decode(_ctx):
-            vae = self._model()
-            return vae.point(point.a, point.b, point.t, point.attributes, point.similarity,
-                             point.temperature, point.seed)
-
-        self._preview_job = self.bridge.submit(decode, key="latent-preview", name="Previewing the melody")
+        self._preview_job = self._submit(point, "latent-preview", "Previewing the melody")
         self._preview_name = f"A\u2192B {round(100 * point.t)}%" if point.t > 0 else "A varied"
         return self._preview_job
 
@@ -504,11 +479,8 @@ class LatentPanel(ModelPanel):
             return None
         temperature = float(self.temperature.value()) or None
         seed = int(self.seed.value()) if temperature else None
-
-        def decode(_ctx):
-            return self._model().pad_point(corners, u, v, temperature, seed)
-
-        self._preview_job = self.bridge.submit(decode, key="latent-preview", name="Previewing the melody")
+        request = PadPoint(tuple(corners), u, v, temperature, seed, model=MODEL)
+        self._preview_job = self._submit(request, "latent-preview", "Previewing the melody")
         self._preview_name = f"Pad {round(100 * u)}%, {round(100 * v)}%"
         return self._preview_job
 
@@ -516,14 +488,9 @@ class LatentPanel(ModelPanel):
         a, b = self.slots["A"], self.slots["B"]
         if self.model_error is not None or a is None or b is None:
             return None
-        steps = int(self.steps.value())
-
-        def run(_ctx):
-            yield Progress(None, "Interpolating")
-            return self._model().interpolate(a, b, steps)
-
         self._strip_job_kind = "step"  # what the job on its way will fill the strip with
-        self._strip_job = self.bridge.submit(run, key="latent-strip", name="Interpolating")
+        self._strip_job = self._submit(Interpolate(a, b, int(self.steps.value()), model=MODEL),
+                                       "latent-strip", "Interpolating")
         return self._strip_job
 
     def sample(self) -> JobHandle | None:
@@ -535,12 +502,9 @@ class LatentPanel(ModelPanel):
             self.seed.blockSignals(False)
         n, seed = int(self.sample_count.value()), int(self.seed.value())
         temperature = float(self.temperature.value()) or 1.0
-
-        def run(_ctx):
-            return self._model().sample(n, temperature, seed)
-
         self._strip_job_kind = "sample"
-        self._strip_job = self.bridge.submit(run, key="latent-strip", name="Sampling melodies")
+        self._strip_job = self._submit(Sample(n, temperature, seed, model=MODEL), "latent-strip",
+                                       "Sampling melodies")
         return self._strip_job
 
     # -- back on the GUI thread ----------------------------------------------------------------
@@ -557,24 +521,26 @@ class LatentPanel(ModelPanel):
         self._sync()
 
     def _finished(self, handle: JobHandle) -> None:
-        if handle in (self._preview_job, self._strip_job) and self.device:
-            self.device_known.emit(self.device)
+        if handle not in (self._preview_job, self._strip_job):
+            return
+        made: Melodies = handle.result
+        self.device_known.emit(made.device)
         if handle is self._preview_job:
             self._preview_job = None
             self.previews_shown += 1
-            self.show_melody(handle.result, self._preview_name)
-            self.status.setText(f"Preview: {len(handle.result.notes)} notes. Apply adds it as a new track.")
-        elif handle is self._strip_job:
+            self.show_melody(made.track, self._preview_name)
+            self.status.setText(f"Preview: {len(made.track.notes)} notes. Apply adds it as a new track.")
+        else:
             self._strip_job = None
             self._strip_kind = self._strip_job_kind  # not what Back may have shown meanwhile
-            self._remember(self._strip_kind, handle.result)
-            self._fill_strip(handle.result)
+            self._remember(self._strip_kind, list(made.tracks))
+            self._fill_strip(list(made.tracks))
 
     def _failed(self, handle: JobHandle, message: str) -> None:
         if handle not in (self._preview_job, self._strip_job):
             return
         self._preview_job = self._strip_job = None
-        self.job_failed(message, loaded=self._vae is not None)
+        self.job_failed(message, loaded=self._request is not None and self._request.loaded)
 
     def _remember(self, kind: str, tracks: list[Track]) -> None:
         del self.history[self.history_index + 1:]  # a new strip after going back drops the later ones

@@ -296,9 +296,9 @@ def cmd_continue(args: argparse.Namespace) -> int:
 
 
 def _vae(name: str):
-    from engine.generate.musicvae import MelodyVAE
+    from engine.generate.requests import melody_vae
 
-    return MelodyVAE.load(name)
+    return melody_vae(name)  # loaded once, as the window's requests load it
 
 
 def cmd_eval_musicvae(args: argparse.Namespace) -> int:
@@ -386,8 +386,10 @@ def cmd_vary(args: argparse.Namespace) -> int:
     sketch = open_sketch(args.input)
     vae = _vae(args.model)
     tracks = []
-    if amounts:
-        tracks.append(vae.apply_attributes(sketch, amounts))
+    if amounts:  # the latent panel's sliders at these amounts: the same request, the same notes
+        from engine.generate.requests import LatentPoint
+
+        tracks.append(LatentPoint(sketch, attributes=tuple(amounts.items()), model=args.model).run().track)
     if args.similar is not None:
         tracks += vae.similar(sketch, args.n, args.similar, args.seed)
     if not tracks:

@@ -267,13 +267,9 @@ class MelodyVAE:
         return out
 
     def apply_attributes(self, melody: Track | Sketch, amounts: dict[str, float]) -> Track:
-        """The melody pushed along attribute vectors: {"note_density": +1.0, "mean_interval": -0.5}."""
-        p = prepare(melody)
-        _, mu, _ = self.encode(p.track)
-        z = mu.copy()
-        for name, amount in amounts.items():
-            z = z + float(amount) * self.attribute_vector(name)
-        return self.to_track(self.decode_tokens(z), p.track)
+        """The melody pushed along attribute vectors: {"note_density": +1.0, "mean_interval": -0.5};
+        the latent panel's sliders at those amounts (`point`)."""
+        return self.point(melody, attributes=amounts)
 
 
 def compute_attribute_vectors(model: MusicVAE, windows: np.ndarray, device: torch.device | None = None,

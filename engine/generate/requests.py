@@ -21,7 +21,7 @@ from engine.generate.names import MELODY_MODEL_NAME, MODEL_NAME
 from engine.jobs import Progress
 from engine.music.key import Key
 from engine.music.quantize import snap_notes
-from engine.music.sketch import Note, Sketch
+from engine.music.sketch import Note, Sketch, Track
 
 if TYPE_CHECKING:
     from engine.generate.continuation import Continuer
@@ -141,3 +141,114 @@ class Continue:
             notes = snap_notes(notes, self.snap, constraints.max_polyphony == 1)
         return ContinueOutcome(tuple(sorted(notes)), constraints.key, self.start_tick, self.seed, device,
                                self.mode, cont.model_name_for(constraints))
+
+
+# -- MusicVAE -------------------------------------------------------------------------------------
+
+VAE_NAME = "musicvae-mel2bar"
+
+
+def melody_vae(name: str = VAE_NAME):
+    """The MelodyVAE for this bundle, from `LOADED`."""
+    from engine.generate.musicvae import MelodyVAE
+
+    return LOADED.get("musicvae", name, lambda: MelodyVAE.load(name))
+
+
+@dataclass(frozen=True)
+class Melodies:
+    """What a MusicVAE request made: melodies at bar 0, and where the model ran."""
+
+    tracks: tuple[Track, ...]
+    device: str = "CPU"
+
+    @property
+    def track(self) -> Track:
+        return self.tracks[0]
+
+
+def _melodies(vae, tracks) -> Melodies:
+    from engine.registry import device_name
+
+    return Melodies(tuple(tracks), device_name(vae.device))
+
+
+@dataclass(frozen=True)
+class LatentPoint:
+    """One melody from the point the latent panel's controls describe (see `MelodyVAE.point`)."""
+
+    a: Track | Sketch
+    b: Track | Sketch | None = None
+    t: float = 0.0
+    attributes: tuple[tuple[str, float], ...] = ()  # (attribute, amount), the sliders not at 0
+    similarity: float = 1.0
+    temperature: float | None = None
+    seed: int | None = None
+    model: str = VAE_NAME
+
+    @property
+    def loaded(self) -> bool:
+        return LOADED.is_loaded("musicvae", self.model)
+
+    def run(self, ctx=None) -> Melodies:
+        vae = melody_vae(self.model)
+        return _melodies(vae, [vae.point(self.a, self.b, t=self.t, attributes=dict(self.attributes),
+                                         similarity=self.similarity, temperature=self.temperature,
+                                         seed=self.seed)])
+
+
+@dataclass(frozen=True)
+class PadPoint:
+    """The blend of four corner melodies at (u, v) on the pad (see `MelodyVAE.pad_point`)."""
+
+    corners: tuple[Track, Track, Track, Track]
+    u: float
+    v: float
+    temperature: float | None = None
+    seed: int | None = None
+    model: str = VAE_NAME
+
+    @property
+    def loaded(self) -> bool:
+        return LOADED.is_loaded("musicvae", self.model)
+
+    def run(self, ctx=None) -> Melodies:
+        vae = melody_vae(self.model)
+        return _melodies(vae, [vae.pad_point(list(self.corners), self.u, self.v, self.temperature, self.seed)])
+
+
+@dataclass(frozen=True)
+class Interpolate:
+    """``steps`` melodies from A to B, A and B themselves at the ends."""
+
+    a: Track
+    b: Track
+    steps: int = 7
+    model: str = VAE_NAME
+
+    @property
+    def loaded(self) -> bool:
+        return LOADED.is_loaded("musicvae", self.model)
+
+    def run(self, ctx=None) -> Iterator[Progress]:
+        yield Progress(None, "Interpolating")
+        vae = melody_vae(self.model)
+        return _melodies(vae, vae.interpolate(self.a, self.b, self.steps))
+
+
+@dataclass(frozen=True)
+class Sample:
+    """``n`` new melodies from the prior."""
+
+    n: int = 4
+    temperature: float = 1.0
+    seed: int | None = None
+    model: str = VAE_NAME
+
+    @property
+    def loaded(self) -> bool:
+        return LOADED.is_loaded("musicvae", self.model)
+
+    def run(self, ctx=None) -> Melodies:
+        vae = melody_vae(self.model)
+        return _melodies(vae, vae.sample(self.n, self.temperature, self.seed))

@@ -61,3 +61,19 @@ def test_a_model_is_loaded_once():
     models.forget()
     assert not models.is_loaded("kind", "a")
     assert LOADED is not models
+
+
+def test_cantus_vary_gives_the_notes_of_the_latent_panels_slider(tmp_path):
+    from engine.cli import main
+    from engine.generate.requests import LatentPoint
+    from engine.music.files import open_sketch, save_sketch_as
+
+    notes = [Note(p, 90, i * 240, i * 240 + 200) for i, p in enumerate([60, 62, 64, 65, 67, 65, 64, 62] * 2)]
+    save_sketch_as(Sketch.new(tracks=[Track("Melody", 0, False, notes)]), tmp_path / "in.mid")
+    assert main(["vary", str(tmp_path / "in.mid"), "--attribute", "note_density=1.5", "-o", str(tmp_path / "out.mid")]) == 0
+    written = sorted(open_sketch(tmp_path / "out.mid").tracks[0].notes)
+    slider = LatentPoint(Track("A", 0, False, notes), attributes=(("note_density", 1.5),)).run().track
+    plain = LatentPoint(Track("A", 0, False, notes)).run().track
+    assert [(n.pitch, n.start_tick, n.end_tick) for n in written] == \
+        [(n.pitch, n.start_tick, n.end_tick) for n in sorted(slider.notes)]
+    assert len(slider.notes) > len(plain.notes)  # and the slider moved its attribute
