@@ -215,10 +215,6 @@ class ContinuePanel(ModelPanel):
         layout.addWidget(self.status)
         layout.addStretch(1)
 
-        bridge.partial.connect(self._partial)
-        bridge.finished.connect(self._finished)
-        bridge.failed.connect(self._failed)
-        bridge.cancelled.connect(self._cancelled)
         undo_stack.indexChanged.connect(self._undo_moved)
         self.check_model("Select a phrase, or leave the selection empty to continue the "
                          "active track, then press Continue.")
@@ -317,7 +313,9 @@ class ContinuePanel(ModelPanel):
         self._placement = Placement(bool(self.into.currentData()), self._phrase()[2])
         self._streamed = []
         self.view.clear_proposal()
-        self._job = self.bridge.submit(request.run, key="continue", name="Continuing the phrase")
+        self._job = self.bridge.submit(request.run, key="continue", name="Continuing the phrase",
+                                       on_partial=self._partial, on_done=self._finished,
+                                       on_failed=self._failed, on_cancelled=self._cancelled)
         self.status.setText("Continuing…")
         self._sync()
         return self._job
@@ -341,15 +339,11 @@ class ContinuePanel(ModelPanel):
     # -- back on the GUI thread ----------------------------------------------------------------
 
     def _partial(self, handle: JobHandle, notes) -> None:
-        if handle is not self._job:
-            return
         self._streamed += list(notes)
         self.view.set_proposal(self._streamed, owner=self)
         self.status.setText(f"Continuing… {len(self._streamed)} notes so far")
 
     def _finished(self, handle: JobHandle) -> None:
-        if handle is not self._job:
-            return
         self._job = None
         self.view.clear_proposal()
         outcome: ContinueOutcome = handle.result
@@ -380,16 +374,12 @@ class ContinuePanel(ModelPanel):
         self.applied.emit(len(outcome.notes))
 
     def _failed(self, handle: JobHandle, message: str) -> None:
-        if handle is not self._job:
-            return
         self._job = None
         self.view.clear_proposal()
         self.job_failed(message, loaded=self._request is not None and self._request.loaded)
         self._sync()
 
     def _cancelled(self, handle: JobHandle) -> None:
-        if handle is not self._job:
-            return
         self._job = None
         self.view.clear_proposal()
         self.status.setText("Cancelled; nothing was changed.")

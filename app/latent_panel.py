@@ -379,8 +379,6 @@ class LatentPanel(ModelPanel):
         layout.addWidget(self.corners_section)
         layout.addStretch(1)
 
-        bridge.finished.connect(self._finished)
-        bridge.failed.connect(self._failed)
         view.melody_dropped.connect(self.drop)
         self.check_model("Put a melody in A (and B), then interpolate, slide or sample.")
         self._sync()
@@ -459,16 +457,16 @@ class LatentPanel(ModelPanel):
         return LatentPoint(self.slots["A"], self.slots["B"], self.blend.value() / 100, attributes,
                            similarity, temperature, seed, model=MODEL)
 
-    def _submit(self, request, key: str, name: str) -> JobHandle:
+    def _submit(self, request, key: str, name: str, on_done) -> JobHandle:
         self._request = request
-        return self.bridge.submit(request.run, key=key, name=name)
+        return self.bridge.submit(request.run, key=key, name=name, on_done=on_done, on_failed=self._failed)
 
     def preview(self, *_args) -> JobHandle | None:
         """Decode the point the controls describe and show it as ghosts (newest request wins)."""
         if self.model_error is not None or self.slots["A"] is None:
             return None
         point = self.point()
-        self._preview_job = self._submit(point, "latent-preview", "Previewing the melody")
+        self._preview_job = self._submit(point, "latent-preview", "Previewing the melody", self._preview_done)
         self._preview_name = f"A\u2192B {round(100 * point.t)}%" if point.t > 0 else "A varied"
         return self._preview_job
 
@@ -480,7 +478,8 @@ class LatentPanel(ModelPanel):
         temperature = float(self.temperature.value()) or None
         seed = int(self.seed.value()) if temperature else None
         request = PadPoint(tuple(corners), u, v, temperature, seed, model=MODEL)
-        self._preview_job = self._submit(request, "latent-preview", "Previewing the melody")
+        self._preview_job = self._submit(request, "latent-preview", "Previewing the melody",
+                                         self._preview_done)
         self._preview_name = f"Pad {round(100 * u)}%, {round(100 * v)}%"
         return self._preview_job
 
@@ -490,7 +489,7 @@ class LatentPanel(ModelPanel):
             return None
         self._strip_job_kind = "step"  # what the job on its way will fill the strip with
         self._strip_job = self._submit(Interpolate(a, b, int(self.steps.value()), model=MODEL),
-                                       "latent-strip", "Interpolating")
+                                       "latent-strip", "Interpolating", self._strip_done)
         return self._strip_job
 
     def sample(self) -> JobHandle | None:
@@ -504,7 +503,7 @@ class LatentPanel(ModelPanel):
         temperature = float(self.temperature.value()) or 1.0
         self._strip_job_kind = "sample"
         self._strip_job = self._submit(Sample(n, temperature, seed, model=MODEL), "latent-strip",
-                                       "Sampling melodies")
+                                       "Sampling melodies", self._strip_done)
         return self._strip_job
 
     # -- back on the GUI thread ----------------------------------------------------------------
@@ -520,21 +519,25 @@ class LatentPanel(ModelPanel):
         self.view.set_proposal(self._place(track), owner=self)
         self._sync()
 
-    def _finished(self, handle: JobHandle) -> None:
-        if handle not in (self._preview_job, self._strip_job):
+    def _preview_done(self, handle: JobHandle) -> None:
+        if handle is not self._preview_job:
+            return  # a preview that was already decoding when a newer one was asked for
+        made: Melodies = handle.result
+        self.device_known.emit(made.device)
+        self._preview_job = None
+        self.previews_shown += 1
+        self.show_melody(made.track, self._preview_name)
+        self.status.setText(f"Preview: {len(made.track.notes)} notes. Apply adds it as a new track.")
+
+    def _strip_done(self, handle: JobHandle) -> None:
+        if handle is not self._strip_job:
             return
         made: Melodies = handle.result
         self.device_known.emit(made.device)
-        if handle is self._preview_job:
-            self._preview_job = None
-            self.previews_shown += 1
-            self.show_melody(made.track, self._preview_name)
-            self.status.setText(f"Preview: {len(made.track.notes)} notes. Apply adds it as a new track.")
-        else:
-            self._strip_job = None
-            self._strip_kind = self._strip_job_kind  # not what Back may have shown meanwhile
-            self._remember(self._strip_kind, list(made.tracks))
-            self._fill_strip(list(made.tracks))
+        self._strip_job = None
+        self._strip_kind = self._strip_job_kind  # not what Back may have shown meanwhile
+        self._remember(self._strip_kind, list(made.tracks))
+        self._fill_strip(list(made.tracks))
 
     def _failed(self, handle: JobHandle, message: str) -> None:
         if handle not in (self._preview_job, self._strip_job):

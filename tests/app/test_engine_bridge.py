@@ -70,3 +70,31 @@ def test_event_loop_keeps_turning_while_a_model_runs(qtbot):
     assert len(ticks) >= 30
     assert max(gaps) < 250, gaps
     bridge.shutdown()
+
+
+def test_each_job_hears_only_its_own_callbacks(qtbot):
+    bridge = EngineBridge()
+    heard = []
+    gate = threading.Event()
+
+    def slow(ctx):
+        gate.wait(5)
+        yield "half"
+        return "slow done"
+
+    first = bridge.submit(slow, name="first", on_partial=lambda h, v: heard.append(("first partial", v)),
+                          on_done=lambda h: heard.append(("first done", h.result)))
+    queued = bridge.submit(lambda ctx: 1, key="k", name="queued", on_done=lambda h: heard.append(("queued", 1)),
+                           on_cancelled=lambda h: heard.append(("queued cancelled", h is not None)))
+    newest = bridge.submit(lambda ctx: 2, key="k", name="newest", on_done=lambda h: heard.append(("newest", h.result)))
+    failing = bridge.submit(lambda ctx: 1 / 0, name="failing",
+                            on_failed=lambda h, message: heard.append(("failed", "ZeroDivisionError" in message)))
+    gate.set()
+    qtbot.waitUntil(lambda: all(h.finished for h in (first, queued, newest, failing)), timeout=5000)
+    qtbot.waitUntil(lambda: len(heard) == 5, timeout=5000)
+    # Each job's own reports, once each (the order across jobs is the engine's business).
+    assert sorted(heard) == sorted([("first partial", "half"), ("first done", "slow done"),
+                                    ("queued cancelled", True), ("newest", 2), ("failed", True)])
+    assert heard.index(("first partial", "half")) < heard.index(("first done", "slow done"))
+    assert not bridge._callbacks  # nothing kept once each job has ended
+    bridge.shutdown()
