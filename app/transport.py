@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -20,10 +20,11 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.engine_bridge import EngineBridge
 from engine.audio.player import DEFAULT_LATENCY_S, MIN_LOOP_S, AudioDeviceError, Player
-from engine.audio.render import Rendered, render_sketch, render_sketch_stream
-from engine.document import RESET, Document, audible_tracks
+from engine.audio.render import Rendered
+from engine.document import RESET, Document
 from engine.errors import CantusError
-from engine.jobs import JobHandle, map_yields
+from engine.generate.requests import Render
+from engine.jobs import JobHandle, map_yields, run_to_end
 from engine.music.meter import bar_beat, bar_end_at_or_after, metronome_track
 from engine.music.sketch import Sketch, Track
 
@@ -130,11 +131,6 @@ class Transport(QObject):
         self._rerender_timer.setInterval(RERENDER_MS)
         self._rerender_timer.timeout.connect(self._rerender)
 
-        bridge.partial.connect(self._job_partial)
-        bridge.finished.connect(self._job_finished)
-        bridge.finished.connect(self._play_audition)
-        bridge.failed.connect(self._job_failed)
-        bridge.cancelled.connect(self._job_cancelled)
         document.subscribe(self._document_changed)
         self._closed = False
 
@@ -343,28 +339,20 @@ class Transport(QObject):
             end = self.loop_ticks[1] if self.loop_enabled and self.loop_ticks else None
             sketch = with_metronome(sketch, max(end or 0, sketch.end_tick, min_end))
         min_frames = round(sketch.ticks_to_seconds(min_end) * rate) if min_end else 0
+        request = Render(sketch, renderer, rate, soundfont, temperature, min_frames)
+
+        def song(rendered: Rendered) -> _Song:
+            return _Song(revision, metronome, rate, sketch, rendered, (renderer, soundfont, temperature), min_end)
 
         def render(ctx):
             # A generator job: a neural render's first windows arrive as partial songs
             # (`_job_partial`), so playback starts before the whole is rendered.
-            def song(rendered: Rendered) -> _Song:
-                if len(rendered.audio) < min_frames:  # a take goes on over silence
-                    audio = np.pad(rendered.audio, ((0, min_frames - len(rendered.audio)), (0, 0)))
-                    rendered = replace(rendered, audio=audio)
-                return _Song(revision, metronome, rate, sketch, rendered,
-                             (renderer, soundfont, temperature), min_end)
-
-            if min_frames and not any(sketch.tracks[i].notes for i in audible_tracks(sketch)):
-                # Recording into an empty sketch with no click: a take over silence.
-                return song(Rendered(np.zeros((min_frames, 2), np.float32), rate, "nothing yet (recording)"))
-
-            stream = render_sketch_stream(sketch, renderer, rate, soundfont, temperature=temperature,
-                                          progress=ctx.progress, cancel=ctx.check)
-            return song((yield from map_yields(stream, song)))
+            return song((yield from map_yields(request.run(ctx), song)))
 
         self._render_for = key
-        self._render_handle = self.bridge.submit(render, key="render",
-                                                 name="Rendering for playback")
+        self._render_handle = self.bridge.submit(render, key="render", name="Rendering for playback",
+                                                 on_partial=self._job_partial, on_done=self._job_finished,
+                                                 on_failed=self._job_failed, on_cancelled=self._job_cancelled)
 
     def _job_finished(self, handle: JobHandle) -> None:
         if handle is not self._render_handle or self._closed:
@@ -400,7 +388,7 @@ class Transport(QObject):
                 self.stop()
 
     def _job_failed(self, handle: JobHandle, message: str) -> None:
-        if handle is not self._render_handle:
+        if handle is not self._render_handle or self._closed:
             return
         self._render_handle = None
         self._forget_partial()
@@ -409,7 +397,7 @@ class Transport(QObject):
         self._report(message)
 
     def _job_cancelled(self, handle: JobHandle) -> None:
-        if handle is self._render_handle:  # cancelled from outside (Cancel in the status bar)
+        if handle is self._render_handle and not self._closed:  # cancelled from outside (Cancel in the status bar)
             self._render_handle = None
             self._forget_partial()
             if self.state == "rendering":
@@ -620,7 +608,7 @@ class Transport(QObject):
                 note = (int(pitch), int(velocity), PREVIEW_S, int(program), bool(is_drum), rate)
                 self._preview_job = self.bridge.submit(
                     lambda _ctx: preview_synth(kind, soundfont).render_note(*note), key="preview",
-                    name="Loading the soundfont")
+                    name="Loading the soundfont", on_done=self._play_audition)
                 return None
             audio = synth.render_note(int(pitch), int(velocity), held_s, int(program), bool(is_drum), rate)
             return player.preview(audio, rate)
@@ -643,12 +631,14 @@ class Transport(QObject):
         sketch = Sketch([track], self.document.sketch.tempos, self.document.sketch.time_signatures)
         rate = self.sample_rate()
 
-        renderer, soundfont, temperature = self.renderer, self.soundfont, self.temperature
+        # With the Render panel's sound, as the sketch plays.
+        request = Render(sketch, self.renderer, rate, self.soundfont, self.temperature)
 
-        def render(_ctx):  # with the Render panel's sound, as the sketch plays
-            return render_sketch(sketch, renderer, rate, soundfont, temperature=temperature).audio
+        def render(ctx):
+            return run_to_end(request.run(ctx)).audio
 
-        self._audition = self.bridge.submit(render, key="audition", name="Rendering the preview")
+        self._audition = self.bridge.submit(render, key="audition", name="Rendering the preview",
+                                            on_done=self._play_audition)
         return self._audition
 
     def _play_audition(self, handle: JobHandle) -> None:
@@ -668,14 +658,6 @@ class Transport(QObject):
         self.stop()
         self._closed = True
         self.document.unsubscribe(self._document_changed)
-        for signal, slot in ((self.bridge.finished, self._job_finished),
-                             (self.bridge.finished, self._play_audition),
-                             (self.bridge.failed, self._job_failed),
-                             (self.bridge.cancelled, self._job_cancelled)):
-            try:
-                signal.disconnect(slot)
-            except (RuntimeError, TypeError):
-                pass
         if self.player is not None:
             try:
                 self.player.close()

@@ -252,3 +252,45 @@ class Sample:
     def run(self, ctx=None) -> Melodies:
         vae = melody_vae(self.model)
         return _melodies(vae, vae.sample(self.n, self.temperature, self.seed))
+
+
+# -- rendering ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Render:
+    """The sketch as audio with one of the renderers (`engine.audio.render.RENDERERS`): its
+    audible tracks, at ``sample_rate``; at least ``min_frames`` long (silence after the notes,
+    for a take that goes on), and silence alone when there are no notes and ``min_frames`` is set.
+    ``run`` yields partial renders of a neural renderer as its windows are done (playback can
+    begin on the first seconds) and returns the whole `engine.audio.render.Rendered`."""
+
+    sketch: Sketch
+    renderer: str = "synth"
+    sample_rate: int = 44100
+    soundfont: str | None = None
+    temperature: float | None = None
+    min_frames: int = 0
+
+    def run(self, ctx=None):
+        import numpy as np
+
+        from engine.audio.render import Rendered, render_sketch_stream
+        from engine.document import audible_tracks
+        from engine.jobs import map_yields
+
+        sketch = self.sketch
+        if self.min_frames and not any(sketch.tracks[i].notes for i in audible_tracks(sketch)):
+            return Rendered(np.zeros((self.min_frames, 2), np.float32), self.sample_rate, "nothing yet (recording)")
+
+        def padded(rendered: Rendered) -> Rendered:
+            if len(rendered.audio) >= self.min_frames:
+                return rendered
+            from dataclasses import replace
+
+            return replace(rendered, audio=np.pad(rendered.audio, ((0, self.min_frames - len(rendered.audio)), (0, 0))))
+
+        stream = render_sketch_stream(sketch, self.renderer, self.sample_rate, self.soundfont,
+                                      temperature=self.temperature,
+                                      progress=None if ctx is None else ctx.progress,
+                                      cancel=None if ctx is None else ctx.check)
+        return padded((yield from map_yields(stream, padded)))

@@ -77,3 +77,24 @@ def test_cantus_vary_gives_the_notes_of_the_latent_panels_slider(tmp_path):
     assert [(n.pitch, n.start_tick, n.end_tick) for n in written] == \
         [(n.pitch, n.start_tick, n.end_tick) for n in sorted(slider.notes)]
     assert len(slider.notes) > len(plain.notes)  # and the slider moved its attribute
+
+
+def test_render_runs_the_sketch_and_goes_on_over_silence_for_a_take():
+    import numpy as np
+    import pytest
+
+    from engine.errors import CantusError
+    from engine.generate.requests import Render
+    from engine.jobs import run_to_end
+
+    sketch = phrase()  # 8 eighths at 120 BPM: 2 s
+    rendered = run_to_end(Render(sketch, "synth", 22050).run())
+    assert rendered.sample_rate == 22050 and 2.0 <= len(rendered.audio) / 22050 < 4.0
+    assert np.abs(rendered.audio[: 22050]).max() > 0.01  # the notes sound
+    longer = run_to_end(Render(sketch, "synth", 22050, min_frames=10 * 22050).run())
+    assert len(longer.audio) == 10 * 22050 and not longer.audio[-22050:].any()
+    empty = Sketch(tracks=[Track("Melody")])
+    silence = run_to_end(Render(empty, "synth", 22050, min_frames=22050).run())
+    assert silence.audio.shape == (22050, 2) and not silence.audio.any()
+    with pytest.raises(CantusError, match="no notes to render"):
+        run_to_end(Render(empty, "synth", 22050).run())
