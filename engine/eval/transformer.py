@@ -36,7 +36,7 @@ def random_constraints(rng: np.random.Generator) -> Constraints:
     # what a poorly trained model might do.
     return Constraints(key=Key(int(rng.integers(12)), bool(rng.integers(2))),
                        pitch_range=(low, low + int(rng.integers(12, 37))),
-                       max_polyphony=int(rng.integers(1, 5)), max_steps=steps, max_events=steps)
+                       max_polyphony=int(rng.integers(1, 5)), max_shifts=steps, max_events=steps)
 
 
 def constraint_rates(model: MusicTransformer, performances: list[np.ndarray], n: int = 1000,

@@ -12,7 +12,7 @@ stopping wherever the length runs out.
 Two models answer: the piano model (melody and accompaniment together) and, for a request of one
 note at a time, the melody model (trained on melody lines alone), when it is installed.
 
-    events = sample_events(model, prime, Constraints(key=parse_key("A:min"), max_steps=800), seed=1)
+    events = sample_events(model, prime, Constraints(key=parse_key("A:min"), max_shifts=800), seed=1)
     Continuer.load().continue_(sketch, bars=4, key="A:min", seed=1)  -> a new Sketch
 """
 
@@ -40,7 +40,7 @@ from engine.registry import load_model
 
 DEFAULT_VELOCITY = 80
 RANGE_MARGIN = 2  # a melody's continuation may go this many semitones past the primer's range
-MIN_NOTE_STEPS = 5  # 50 ms: no continuation note is shorter (a shorter one is a click, not a note)
+MIN_NOTE_SHIFTS = 5  # 50 ms: no continuation note is shorter (a shorter one is a click, not a note)
 
 
 def tonic_triad(key: Key) -> frozenset[int]:
@@ -53,12 +53,12 @@ class Constraints:
     key: Key | None = None  # note-ons only in this key's scale
     pitch_range: tuple[int, int] | None = None  # lowest and highest MIDI pitch, inclusive
     max_polyphony: int | None = None  # most notes sounding at once
-    max_steps: int | None = None  # length in 10 ms steps; at the boundary notes close and it stops
+    max_shifts: int | None = None  # length in 10 ms shifts; at the boundary notes close and it stops
     max_events: int = 4096  # the event budget, for when no length is given
-    min_note_steps: int = 0  # no note the continuation starts ends sooner (none starts too late to last it)
+    min_note_shifts: int = 0  # no note the continuation starts ends sooner (none starts too late to last it)
     velocity_range: tuple[int, int] | None = None  # MIDI velocities the continuation may set, inclusive
-    cadence: frozenset[int] | None = None  # pitch classes the last note may take (with max_steps)
-    cadence_steps: int = 0  # how long before the end the cadence begins, in 10 ms steps
+    cadence: frozenset[int] | None = None  # pitch classes the last note may take (with max_shifts)
+    cadence_shifts: int = 0  # how long before the end the cadence begins, in 10 ms shifts
 
 
 class ConstraintState:
@@ -66,7 +66,7 @@ class ConstraintState:
 
     def __init__(self, constraints: Constraints) -> None:
         self.c = constraints
-        self.now = 0  # 10 ms steps since the continuation began
+        self.now = 0  # 10 ms shifts since the continuation began
         self.events = 0  # events generated
         self.sounding: set[int] = set()
         self.started: dict[int, int] = {}  # pitch -> the step a generated note began on
@@ -90,7 +90,7 @@ class ConstraintState:
     @property
     def in_cadence(self) -> bool:
         c = self.c
-        return c.cadence is not None and c.max_steps is not None and c.max_steps - self.now <= c.cadence_steps
+        return c.cadence is not None and c.max_shifts is not None and c.max_shifts - self.now <= c.cadence_shifts
 
     def observe(self, event: int) -> None:
         """Follow a prime event: notes it starts or ends count, its time does not."""
@@ -113,12 +113,12 @@ class ConstraintState:
 
     def wait_before(self, event: int) -> list[int]:
         """The time-shift events that must come before ``event``: a note that ends before it has
-        lasted ``min_note_steps`` is held that long first (the model chose to end it; it ends
+        lasted ``min_note_shifts`` is held that long first (the model chose to end it; it ends
         at the shortest length instead of at once). Empty for every other event."""
         if not NOTE_OFF <= event < TIME_SHIFT or self.closing:
             return []
         begun = self.started.get(event - NOTE_OFF)
-        wait = 0 if begun is None else self.c.min_note_steps - (self.now - begun)
+        wait = 0 if begun is None else self.c.min_note_shifts - (self.now - begun)
         shifts = []
         while wait > 0:
             step = min(wait, NUM_TIME_SHIFTS)
@@ -128,7 +128,7 @@ class ConstraintState:
 
     @property
     def closing(self) -> bool:
-        over_time = self.c.max_steps is not None and self.now >= self.c.max_steps
+        over_time = self.c.max_shifts is not None and self.now >= self.c.max_shifts
         return over_time or self.events >= self.c.max_events
 
     @property
@@ -142,16 +142,16 @@ class ConstraintState:
         if self.closing:
             mask[NOTE_OFF + sounding] = True
             return mask
-        shortest = self.c.min_note_steps
+        shortest = self.c.min_note_shifts
         # Any sounding note may end; one younger than the shortest length ends once it has lasted
         # it (`wait_before` gives the time to let pass first), and no note starts too late to.
         mask[NOTE_OFF + sounding] = True
-        late = self.c.max_steps is not None and self.c.max_steps - self.now < shortest
+        late = self.c.max_shifts is not None and self.c.max_shifts - self.now < shortest
         room_for_one = self.c.max_polyphony is None or len(self.sounding) < self.c.max_polyphony
         if not late and room_for_one and not self.cadence_struck:
             mask[NOTE_ON:NOTE_OFF] = self._cadence_ok if self.in_cadence else self._note_on_ok
             mask[NOTE_ON + sounding] = False  # a sounding pitch is not struck again
-        room = NUM_TIME_SHIFTS if self.c.max_steps is None else min(NUM_TIME_SHIFTS, self.c.max_steps - self.now)
+        room = NUM_TIME_SHIFTS if self.c.max_shifts is None else min(NUM_TIME_SHIFTS, self.c.max_shifts - self.now)
         mask[TIME_SHIFT:TIME_SHIFT + room] = True
         mask[VELOCITY:NUM_EVENTS] = self._velocity_ok
         return mask
@@ -249,16 +249,16 @@ def constraint_report(events: list[int], constraints: Constraints, prime_soundin
         elif TIME_SHIFT <= e < VELOCITY:
             now += e - TIME_SHIFT + 1
     report = {"notes_closed": not sounding}
-    if constraints.min_note_steps:
-        report["min_note_length"] = shortest is None or shortest >= constraints.min_note_steps
+    if constraints.min_note_shifts:
+        report["min_note_length"] = shortest is None or shortest >= constraints.min_note_shifts
     if constraints.key is not None:
         report["key"] = in_key
     if constraints.pitch_range is not None:
         report["pitch_range"] = in_range
     if constraints.max_polyphony is not None:
         report["max_polyphony"] = peak <= constraints.max_polyphony
-    if constraints.max_steps is not None:
-        length_ok = now <= constraints.max_steps
+    if constraints.max_shifts is not None:
+        length_ok = now <= constraints.max_shifts
         report["length"] = length_ok
     return report
 
@@ -337,8 +337,8 @@ class Continuer:
         notes = [TimedNote(n.pitch, n.velocity, sketch.ticks_to_seconds(n.start_tick),
                            min(sketch.ticks_to_seconds(n.end_tick), start_s)) for n in notes]
         events = [int(e) for e in perf.encode(notes)]
-        end = max((round(n.end_s * perf.STEPS_PER_SECOND) for n in notes), default=0)
-        gap = round(start_s * perf.STEPS_PER_SECOND) - end
+        end = max((round(n.end_s * perf.SHIFTS_PER_SECOND) for n in notes), default=0)
+        gap = round(start_s * perf.SHIFTS_PER_SECOND) - end
         while gap > 0:
             shift = min(gap, NUM_TIME_SHIFTS)
             events.append(TIME_SHIFT + shift - 1)
@@ -348,29 +348,29 @@ class Continuer:
     def plan(self, sketch: Sketch, bars: float | None = None, seconds: float | None = None,
              key: str | Key | None = "auto", pitch_range: tuple[int, int] | None = None,
              max_polyphony: int | None = None, start_tick: int | None = None,
-             max_events: int = 4096, min_note_steps: int | None = None,
+             max_events: int = 4096, min_note_shifts: int | None = None,
              mode: str = "piano") -> tuple[int, int, Constraints]:
         """(start tick, end tick, constraints) for a request; key "auto" detects it from the sketch.
         ``mode`` "melody" (or "auto" with a monophonic primer, see `mode_of`) answers one note at a
         time, in the primer's register widened by `RANGE_MARGIN` and its range of velocities,
         unless ``max_polyphony`` or ``pitch_range`` say otherwise; "piano" leaves them open.
-        ``min_note_steps`` (10 ms steps): the shortest note; by default a 32nd at the tempo where
+        ``min_note_shifts`` (10 ms shifts): the shortest note; by default a 32nd at the tempo where
         the continuation starts, and never under 50 ms."""
         start = self.start_of(sketch) if start_tick is None else int(start_tick)
-        if min_note_steps is None:
+        if min_note_shifts is None:
             thirty_second_s = sketch.ticks_to_seconds(start + 60) - sketch.ticks_to_seconds(start)
-            min_note_steps = max(round(thirty_second_s * perf.STEPS_PER_SECOND), MIN_NOTE_STEPS)
+            min_note_shifts = max(round(thirty_second_s * perf.SHIFTS_PER_SECOND), MIN_NOTE_SHIFTS)
         if bars is not None:
             end = start + round(bars * sketch.time_signature_at(start).bar_ticks)
         elif seconds is not None:
             end = sketch.seconds_to_ticks(sketch.ticks_to_seconds(start) + seconds)
         else:
             end = None
-        max_steps = None if end is None else round(
-            (sketch.ticks_to_seconds(end) - sketch.ticks_to_seconds(start)) * perf.STEPS_PER_SECOND)
+        max_shifts = None if end is None else round(
+            (sketch.ticks_to_seconds(end) - sketch.ticks_to_seconds(start)) * perf.SHIFTS_PER_SECOND)
         primer = [n for t in sketch.tracks if not t.is_drum for n in t.notes if n.start_tick < start]
         velocity_range = cadence = None
-        cadence_steps = 0
+        cadence_shifts = 0
         melody = self.mode_of(sketch, start, mode) == "melody" and primer
         if melody:
             if max_polyphony is None:
@@ -386,10 +386,10 @@ class Continuer:
         if melody and end is not None and home is not None:
             cadence = tonic_triad(home)
             last = max(start, end - sketch.time_signature_at(max(end - 1, start)).bar_ticks // 2)
-            cadence_steps = round((sketch.ticks_to_seconds(end) - sketch.ticks_to_seconds(last)) * perf.STEPS_PER_SECOND)
+            cadence_shifts = round((sketch.ticks_to_seconds(end) - sketch.ticks_to_seconds(last)) * perf.SHIFTS_PER_SECOND)
         return start, end if end is not None else start, Constraints(key, pitch_range, max_polyphony,
-                                                                     max_steps, max_events, min_note_steps,
-                                                                     velocity_range, cadence, cadence_steps)
+                                                                     max_shifts, max_events, min_note_shifts,
+                                                                     velocity_range, cadence, cadence_shifts)
 
     mode_of = staticmethod(phrase_mode)  # "melody" or "piano" for a request's mode
 

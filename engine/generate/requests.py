@@ -120,7 +120,7 @@ class Continue:
                             pitch_range=self.pitch_range, start_tick=self.start_tick, mode=self.mode,
                             max_polyphony=self.max_polyphony)
         constraints = planned[2]
-        total = max(constraints.max_steps or 1, 1)
+        total = max(constraints.max_shifts or 1, 1)
         device = device_name(next(cont.model.parameters()).device)
         yield Progress(0.0, f"Continuing on the {device}")
         notes: list[Note] = []

@@ -64,6 +64,28 @@ def skew(rel: torch.Tensor) -> torch.Tensor:
     return padded.reshape(*lead, length + 1, length)[..., 1:, :]
 
 
+@dataclass
+class LayerCache:
+    """One layer's keys and values: buffers (B, H, capacity, d_head) allocated on first use,
+    the visible ones at [start, end)."""
+
+    k: torch.Tensor | None = None
+    v: torch.Tensor | None = None
+    start: int = 0
+    end: int = 0
+
+
+@dataclass
+class KVCache:
+    """What sampling keeps between events (see `MusicTransformer.new_cache`)."""
+
+    layers: list[LayerCache]
+    seen: int = 0  # events read so far: the position of the next one
+    # The one-event step (engine.models.transformer_step) once `step` has been called; the
+    # compiled one holds the keys and values itself until the next `forward` takes them back.
+    stepper: object | None = None
+
+
 class Attention(nn.Module):
     def __init__(self, cfg: TransformerConfig) -> None:
         super().__init__()
@@ -94,7 +116,7 @@ class Attention(nn.Module):
             causal = dist < 0
         return (rel * scale).masked_fill(causal, float("-inf"))
 
-    def remember(self, cache: dict, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def remember(self, cache: LayerCache, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Add new keys and values to the cache; return views of all the visible ones.
 
         The buffers are allocated once (twice the attention span for the relative model, which
@@ -103,12 +125,11 @@ class Attention(nn.Module):
         """
         cfg = self.cfg
         B, H, n, D = k.shape
-        if "k" not in cache:
+        if cache.k is None:
             capacity = 2 * cfg.max_len if cfg.relative else cfg.max_len
-            cache["k"] = k.new_empty(B, H, capacity, D)
-            cache["v"] = v.new_empty(B, H, capacity, D)
-            cache["start"], cache["end"] = 0, 0
-        bk, bv, start, end = cache["k"], cache["v"], cache["start"], cache["end"]
+            cache.k, cache.v = k.new_empty(B, H, capacity, D), v.new_empty(B, H, capacity, D)
+            cache.start, cache.end = 0, 0
+        bk, bv, start, end = cache.k, cache.v, cache.start, cache.end
         if end + n > bk.shape[2]:  # only the relative model gets here (forward checks the other)
             keep = min(end - start, cfg.max_len - n)
             bk[:, :, :keep] = bk[:, :, end - keep:end]
@@ -119,10 +140,10 @@ class Attention(nn.Module):
         end += n
         if cfg.relative:
             start = max(start, end - cfg.max_len)
-        cache["start"], cache["end"] = start, end
+        cache.start, cache.end = start, end
         return bk[:, :, start:end], bv[:, :, start:end]
 
-    def forward(self, x: torch.Tensor, cache: dict | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cache: LayerCache | None = None) -> torch.Tensor:
         cfg = self.cfg
         B, n, _ = x.shape
         q, k, v = self.qkv(x).view(B, n, 3, cfg.n_heads, cfg.d_head).permute(2, 0, 3, 1, 4)
@@ -151,7 +172,7 @@ class Block(nn.Module):
         self.ff = nn.Sequential(nn.Linear(cfg.d_model, cfg.d_ff), nn.GELU(), nn.Linear(cfg.d_ff, cfg.d_model))
         self.drop = nn.Dropout(cfg.dropout)
 
-    def forward(self, x: torch.Tensor, cache: dict | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cache: LayerCache | None = None) -> torch.Tensor:
         x = x + self.drop(self.attn(self.ln1(x), cache))
         return x + self.drop(self.ff(self.ln2(x)))
 
@@ -168,6 +189,7 @@ class MusicTransformer(nn.Module):
         self.head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
         self.head.weight = self.embed.weight  # tied
         self.apply(self._init)
+        self.compiled_step = None  # (version of the weights, the compiled step's arranged weights)
 
     @staticmethod
     def _init(module: nn.Module) -> None:
@@ -182,130 +204,47 @@ class MusicTransformer(nn.Module):
             state_dict = {**state_dict, "head.weight": state_dict["embed.weight"]}
         return super().load_state_dict(state_dict, strict=strict, assign=assign)
 
-    def new_cache(self) -> list[dict]:
-        """An empty key/value cache: pass it to `forward` with the new tokens only."""
-        return [{"seen": 0} for _ in self.blocks]
+    def new_cache(self) -> KVCache:
+        """An empty key/value cache: pass it to `forward` with the new tokens only, or to `step`."""
+        return KVCache([LayerCache() for _ in self.blocks])
 
-    def forward(self, tokens: torch.Tensor, cache: list[dict] | None = None) -> torch.Tensor:
+    def forward(self, tokens: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
         """Logits (B, n, vocab) for tokens (B, n); with a cache, tokens continue what it holds."""
         n = tokens.shape[1]
-        if cache and "compiled" in cache[0]:
-            self._leave_compiled(cache)
+        if cache is not None and cache.stepper is not None:
+            cache.stepper.release(self, cache)  # the keys and values come back to the layers
+            cache.stepper = None
         if n > self.cfg.max_len:
             raise ValueError(f"at most {self.cfg.max_len} events at once (pass a cache to go on)")
         x = self.embed(tokens) * math.sqrt(self.cfg.d_model)
-        seen = cache[0]["seen"] if cache else 0
+        seen = cache.seen if cache is not None else 0
         if self.pos is not None:
             if seen + n > self.cfg.max_len:
                 raise ValueError(f"the absolute-position model reads at most {self.cfg.max_len} events")
             x = x + self.pos(torch.arange(seen, seen + n, device=tokens.device))
         x = self.drop(x)
         for i, block in enumerate(self.blocks):
-            x = block(x, cache[i] if cache else None)
-        if cache:
-            for layer in cache:
-                layer["seen"] = seen + n
+            x = block(x, cache.layers[i] if cache is not None else None)
+        if cache is not None:
+            cache.seen = seen + n
         return self.head(self.ln(x))
 
-    def _step_weights(self) -> list[tuple]:
-        """Each layer's weights in the form a one-event step wants them: matrices transposed
-        for ``addmm(bias, x, W^T)`` and the relative table reversed, so that the distances of
-        the visible keys are one contiguous slice of it. Made once per cache."""
-        out = []
-        for block in self.blocks:
-            a = block.attn
-            rev = a.rel.flip(1).contiguous() if a.rel is not None else None
-            out.append((block.ln1.weight, block.ln1.bias, a.qkv.weight.t().contiguous(), a.qkv.bias,
-                        a.proj.weight.t().contiguous(), a.proj.bias, block.ln2.weight, block.ln2.bias,
-                        block.ff[0].weight.t().contiguous(), block.ff[0].bias,
-                        block.ff[2].weight.t().contiguous(), block.ff[2].bias, rev))
-        return out
-
-    def _compiled_weights(self) -> "transformer_step.StepWeights | None":
-        """The weights arranged for the compiled CPU step, made once per set of weights; None
-        where that step does not apply (numba missing or turned off, not on the CPU, not fp32,
-        training)."""
-        p = self.embed.weight
-        if self.training or p.device.type != "cpu" or p.dtype != torch.float32 or not transformer_step.enabled():
-            return None
-        version = tuple((q.data_ptr(), q._version) for q in self.parameters())
-        made = self.__dict__.get("_step_kernel")
-        if made is None or made[0] != version:
-            made = self.__dict__["_step_kernel"] = (version, transformer_step.StepWeights(self))
-        return made[1]
-
-    def _enter_compiled(self, cache: list[dict], weights) -> "transformer_step.StepState":
-        """Move the keys and values of a cache to the compiled step's buffers."""
-        state = weights.new_state()
-        for i, layer in enumerate(cache):
-            if "k" in layer:
-                s, e = layer["start"], layer["end"]
-                state.load(i, layer["k"][0, :, s:e].numpy(), layer["v"][0, :, s:e].numpy())
-                for key in ("k", "v", "start", "end"):
-                    del layer[key]
-        cache[0]["compiled"] = (weights, state)
-        return state
-
-    def _leave_compiled(self, cache: list[dict]) -> None:
-        """Move them back, for a forward pass over a cache the compiled step has used."""
-        _, state = cache[0].pop("compiled")
-        for i, (block, layer) in enumerate(zip(self.blocks, cache)):
-            k, v = state.visible(i)
-            if k.shape[1]:
-                block.attn.remember(layer, torch.from_numpy(k.copy())[None], torch.from_numpy(v.copy())[None])
-
     @torch.inference_mode()
-    def step(self, token: int, cache: list[dict]) -> torch.Tensor:
+    def step(self, token: int, cache: KVCache) -> torch.Tensor:
         """Logits (vocab,) for one more event after what ``cache`` holds (batch 1, eval mode).
 
         The same numbers as ``forward(tensor([[token]]), cache)[0, -1]``. This is sampling's hot
-        path: on the CPU it runs the compiled kernel of `transformer_step`; elsewhere, bare
-        tensor operations on pre-arranged weights instead of module calls, since a step is a
-        few dozen tiny operations and calling overhead would otherwise be most of the time.
+        path, run by `engine.models.transformer_step`: on the CPU its compiled kernel; elsewhere
+        bare tensor operations on pre-arranged weights (a step is a few dozen tiny operations,
+        and module calls would otherwise be most of the time).
         """
-        cfg = self.cfg
-        H, D, width, span = cfg.n_heads, cfg.d_head, (cfg.d_model,), cfg.max_len
-        first = cache[0]
-        seen = first["seen"]
-        if self.pos is not None and seen >= span:
-            raise ValueError(f"the absolute-position model reads at most {span} events")
-        compiled = first.get("compiled")
-        if compiled is None and "step_weights" not in first:
-            kernel = self._compiled_weights()
-            compiled = (kernel, self._enter_compiled(cache, kernel)) if kernel is not None else None
-        if compiled is not None:
-            kernel, state = compiled
-            logits = kernel(int(token), seen, state)
-            for layer in cache:
-                layer["seen"] = seen + 1
-            return torch.from_numpy(logits)
-        weights = first.get("step_weights")
-        if weights is None:
-            weights = first["step_weights"] = self._step_weights()
-        x = self.embed.weight[token] * math.sqrt(cfg.d_model)
-        if self.pos is not None:
-            x = x + self.pos.weight[seen]
-        x = x.view(1, cfg.d_model)
-        scale = D ** -0.5
-        for (ln1w, ln1b, qkv, qkvb, proj, projb, ln2w, ln2b, up, upb, down, downb, rev), attn, layer \
-                in zip(weights, (b.attn for b in self.blocks), cache):
-            h = F.layer_norm(x, width, ln1w, ln1b)
-            q, k, v = torch.addmm(qkvb, h, qkv).view(3, 1, H, 1, D)
-            keys, values = attn.remember(layer, k, v)
-            q = q[0] * scale  # (H, 1, D)
-            keys = keys[0].transpose(1, 2)
-            if rev is not None:
-                rel = torch.bmm(q, rev[:, span - keys.shape[2]:].transpose(1, 2))
-                scores = torch.baddbmm(rel, q, keys)
-            else:
-                scores = torch.bmm(q, keys)
-            out = torch.bmm(torch.softmax(scores, -1), values[0]).view(1, cfg.d_model)
-            x = torch.addmm(x + projb, out, proj)
-            h = F.layer_norm(x, width, ln2w, ln2b)
-            x = torch.addmm(x + downb, F.gelu(torch.addmm(upb, h, up)), down)
-        for layer in cache:
-            layer["seen"] = seen + 1
-        return F.linear(F.layer_norm(x, width, self.ln.weight, self.ln.bias), self.embed.weight)[0]
+        if self.pos is not None and cache.seen >= self.cfg.max_len:
+            raise ValueError(f"the absolute-position model reads at most {self.cfg.max_len} events")
+        if cache.stepper is None:
+            cache.stepper = transformer_step.stepper_for(self, cache)
+        logits = cache.stepper.step(self, int(token), cache)
+        cache.seen += 1
+        return logits
 
     def loss(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(mean NLL per predicted event in nats, number of events) for sequences (B, L); PAD is ignored."""

@@ -131,6 +131,22 @@ def _attend(qkv, kt, vt, rev, relative, start, end, out):
 
 @_jit()
 def _step(x, wqkv, bqkv, wproj, bproj, wup, bup, wdown, bdown, rev, relative, head, headb, kt, vt, bounds):
+    """One event through every layer; returns the logits (vocab,) and adds the event's keys and
+    values to ``kt``/``vt``. All float32 but ``bounds`` and ``relative``; L layers, H heads of
+    D, width W = H * D, feed-forward F, span S (the attention span, max_len), vocabulary V:
+
+    - x (W,): the event's embedding (times sqrt(W), plus its position for the absolute model);
+    - wqkv (L, 3W, W), bqkv (L, 3W): the query/key/value matrix with layer norm 1's scale and
+      shift folded in, the query rows also scaled by 1/sqrt(D);
+    - wproj (L, W, W), bproj (L, W): the attention's output projection;
+    - wup (L, F, W), bup (L, F): the first feed-forward layer, layer norm 2 folded in;
+    - wdown (L, W, F), bdown (L, W): the second;
+    - rev (L, H, D, S): the relative table, column c the embedding of distance S - 1 - c
+      (ignored, and (L, H, D, 1), when ``relative`` is False);
+    - head (V, W), headb (V,): the tied output layer with the final layer norm folded in;
+    - kt, vt (L, H, D, 2S): keys and values so far, transposed, visible at [bounds[l, 0], bounds[l, 1]);
+    - bounds (L, 2) int64: updated in place, as kt and vt are.
+    """
     layers, heads, d, span = rev.shape[0], rev.shape[1], rev.shape[2], kt.shape[3] // 2
     width = heads * d
     out = np.empty(width, np.float32)
@@ -168,7 +184,7 @@ def _f32(a) -> np.ndarray:
 
 
 class StepWeights:
-    """A model's weights arranged for the kernel (made once per set of weights)."""
+    """A model's weights arranged for the kernel (made once per set of weights; see `_step`)."""
 
     def __init__(self, model) -> None:
         cfg = model.cfg
@@ -240,3 +256,94 @@ class StepState:
         start, end = self.bounds[layer]
         return (self.kt[layer, :, :, start:end].transpose(0, 2, 1),
                 self.vt[layer, :, :, start:end].transpose(0, 2, 1))
+
+
+# -- the two steppers, behind one interface ------------------------------------------------------
+#
+# A stepper runs `MusicTransformer.step` for one cache: ``step(model, token, cache)`` returns the
+# logits (vocab,) for ``token`` at position ``cache.seen`` and keeps its keys and values (the
+# model advances ``cache.seen``); ``release(model, cache)`` leaves the cache's layers holding
+# every visible key and value, for a `MusicTransformer.forward` over the same cache.
+
+
+class TorchStepper:
+    """Bare torch operations on pre-arranged weights (made once per cache): matrices transposed
+    for ``addmm(bias, x, W^T)`` and the relative table reversed, so that the distances of the
+    visible keys are one contiguous slice of it. Keys and values stay in the cache's layers."""
+
+    def __init__(self, model) -> None:
+        self.weights = []
+        for block in model.blocks:
+            a = block.attn
+            rev = a.rel.flip(1).contiguous() if a.rel is not None else None
+            self.weights.append((block.ln1.weight, block.ln1.bias, a.qkv.weight.t().contiguous(), a.qkv.bias,
+                                 a.proj.weight.t().contiguous(), a.proj.bias, block.ln2.weight, block.ln2.bias,
+                                 block.ff[0].weight.t().contiguous(), block.ff[0].bias,
+                                 block.ff[2].weight.t().contiguous(), block.ff[2].bias, rev))
+
+    def step(self, model, token: int, cache) -> torch.Tensor:
+        from torch.nn import functional as F
+
+        cfg = model.cfg
+        H, D, width, span = cfg.n_heads, cfg.d_head, (cfg.d_model,), cfg.max_len
+        x = model.embed.weight[token] * math.sqrt(cfg.d_model)
+        if model.pos is not None:
+            x = x + model.pos.weight[cache.seen]
+        x = x.view(1, cfg.d_model)
+        scale = D ** -0.5
+        for (ln1w, ln1b, qkv, qkvb, proj, projb, ln2w, ln2b, up, upb, down, downb, rev), block, layer \
+                in zip(self.weights, model.blocks, cache.layers):
+            h = F.layer_norm(x, width, ln1w, ln1b)
+            q, k, v = torch.addmm(qkvb, h, qkv).view(3, 1, H, 1, D)
+            keys, values = block.attn.remember(layer, k, v)
+            q = q[0] * scale  # (H, 1, D)
+            keys = keys[0].transpose(1, 2)
+            if rev is not None:
+                rel = torch.bmm(q, rev[:, span - keys.shape[2]:].transpose(1, 2))
+                scores = torch.baddbmm(rel, q, keys)
+            else:
+                scores = torch.bmm(q, keys)
+            out = torch.bmm(torch.softmax(scores, -1), values[0]).view(1, cfg.d_model)
+            x = torch.addmm(x + projb, out, proj)
+            h = F.layer_norm(x, width, ln2w, ln2b)
+            x = torch.addmm(x + downb, F.gelu(torch.addmm(upb, h, up)), down)
+        return F.linear(F.layer_norm(x, width, model.ln.weight, model.ln.bias), model.embed.weight)[0]
+
+    def release(self, model, cache) -> None:
+        pass  # the layers hold the keys and values all along
+
+
+class CompiledStepper:
+    """The numba kernel (`_step`); it takes the cache's keys and values into its own transposed
+    buffers, and gives them back on `release`."""
+
+    def __init__(self, weights: StepWeights, cache) -> None:
+        self.weights = weights
+        self.state = weights.new_state()
+        for i, layer in enumerate(cache.layers):
+            if layer.k is not None:
+                s, e = layer.start, layer.end
+                self.state.load(i, layer.k[0, :, s:e].numpy(), layer.v[0, :, s:e].numpy())
+                layer.k = layer.v = None
+                layer.start = layer.end = 0
+
+    def step(self, model, token: int, cache) -> torch.Tensor:
+        return torch.from_numpy(self.weights(token, cache.seen, self.state))
+
+    def release(self, model, cache) -> None:
+        for i, (block, layer) in enumerate(zip(model.blocks, cache.layers)):
+            k, v = self.state.visible(i)
+            if k.shape[1]:
+                block.attn.remember(layer, torch.from_numpy(k.copy())[None], torch.from_numpy(v.copy())[None])
+
+
+def stepper_for(model, cache) -> "CompiledStepper | TorchStepper":
+    """The compiled stepper where it applies (numba there and not turned off, the CPU, float32,
+    eval mode), its weights arranged once per set of weights; else the torch one."""
+    p = model.embed.weight
+    if model.training or p.device.type != "cpu" or p.dtype != torch.float32 or not enabled():
+        return TorchStepper(model)
+    version = tuple((q.data_ptr(), q._version) for q in model.parameters())
+    if model.compiled_step is None or model.compiled_step[0] != version:
+        model.compiled_step = (version, StepWeights(model))
+    return CompiledStepper(model.compiled_step[1], cache)

@@ -22,11 +22,11 @@ from engine.music.sketch import Note, Sketch, Track
 NUM_PITCHES = 128
 NUM_TIME_SHIFTS = 100  # 10 ms .. 1 s
 NUM_VELOCITY_BINS = 32
-STEPS_PER_SECOND = 100
+SHIFTS_PER_SECOND = 100
 
 NOTE_ON = 0
 NOTE_OFF = NOTE_ON + NUM_PITCHES  # 128
-TIME_SHIFT = NOTE_OFF + NUM_PITCHES  # 256: shift of 1 step
+TIME_SHIFT = NOTE_OFF + NUM_PITCHES  # 256: a shift of 10 ms (one "shift", the unit of time here)
 VELOCITY = TIME_SHIFT + NUM_TIME_SHIFTS  # 356: bin 0
 NUM_EVENTS = VELOCITY + NUM_VELOCITY_BINS  # 388
 PAD = NUM_EVENTS  # 388
@@ -68,12 +68,12 @@ def event_name(event: int) -> str:
 
 
 def _to_steps(notes: Iterable[TimedNote]) -> list[Note]:
-    # Notes on the 10 ms grid, held as `Note`s whose "ticks" are 10 ms steps, so that the one
+    # Notes on the 10 ms grid, held as `Note`s whose "ticks" are 10 ms shifts, so that the one
     # same-pitch overlap rule (Track.without_overlaps) serves MIDI and performances alike.
     out = []
     for n in notes:
-        s = max(int(round(n.start_s * STEPS_PER_SECOND)), 0)
-        e = max(int(round(n.end_s * STEPS_PER_SECOND)), s + 1)
+        s = max(int(round(n.start_s * SHIFTS_PER_SECOND)), 0)
+        e = max(int(round(n.end_s * SHIFTS_PER_SECOND)), s + 1)
         vel = bin_to_velocity(velocity_to_bin(max(1, min(127, n.velocity))))
         out.append(Note(n.pitch, vel, s, e))
     return Track(notes=out).without_overlaps().notes
@@ -82,7 +82,7 @@ def _to_steps(notes: Iterable[TimedNote]) -> list[Note]:
 def quantize_performance(notes: Iterable[TimedNote]) -> list[TimedNote]:
     """What the encoding keeps of ``notes``: 10 ms times, binned velocities, no self-overlap."""
     return sorted(
-        (TimedNote(n.pitch, n.velocity, n.start_tick / STEPS_PER_SECOND, n.end_tick / STEPS_PER_SECOND)
+        (TimedNote(n.pitch, n.velocity, n.start_tick / SHIFTS_PER_SECOND, n.end_tick / SHIFTS_PER_SECOND)
          for n in _to_steps(notes)),
         key=lambda n: (n.start_s, n.pitch))
 
@@ -117,19 +117,19 @@ class Decoder:
     ends, `close` ends those still sounding. ``decode`` is this over a whole list.
 
     A NOTE_ON for a pitch already sounding ends that note first; a NOTE_OFF for a silent pitch
-    is ignored; a note that would last no time lasts one 10 ms step. PAD is skipped; after END
+    is ignored; a note that would last no time lasts one 10 ms shift. PAD is skipped; after END
     nothing more is read.
     """
 
     def __init__(self, default_velocity: int = 80) -> None:
-        self.now = 0  # in 10 ms steps
+        self.now = 0  # in 10 ms shifts
         self.velocity = default_velocity
         self.sounding: dict[int, tuple[int, int]] = {}  # pitch -> (start step, velocity)
         self.ended = False
 
     def _close(self, pitch: int) -> TimedNote:
         start, vel = self.sounding.pop(pitch)
-        return TimedNote(pitch, vel, start / STEPS_PER_SECOND, max(self.now, start + 1) / STEPS_PER_SECOND)
+        return TimedNote(pitch, vel, start / SHIFTS_PER_SECOND, max(self.now, start + 1) / SHIFTS_PER_SECOND)
 
     def feed(self, event: int) -> list[TimedNote]:
         ev = int(event)

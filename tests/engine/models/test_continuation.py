@@ -38,7 +38,7 @@ def test_keys_parse_and_are_found():
 
 @pytest.mark.parametrize("seed", range(6))
 def test_every_constraint_holds(model, seed):
-    c = Constraints(key=parse_key("D:maj"), pitch_range=(55, 79), max_polyphony=2, max_steps=300,
+    c = Constraints(key=parse_key("D:maj"), pitch_range=(55, 79), max_polyphony=2, max_shifts=300,
                     max_events=400)
     events = list(sample_events(model, [perf.NOTE_ON + 62], c, temperature=1.5, top_p=None, seed=seed))
     report = constraint_report(events, c, prime_sounding=[62])
@@ -48,7 +48,7 @@ def test_every_constraint_holds(model, seed):
 
 @pytest.mark.parametrize("seed", range(4))
 def test_no_note_is_shorter_than_the_shortest_and_none_starts_too_late_to_last_it(model, seed):
-    c = Constraints(max_polyphony=1, max_steps=200, min_note_steps=8)
+    c = Constraints(max_polyphony=1, max_shifts=200, min_note_shifts=8)
     events = list(sample_events(model, [], c, temperature=1.5, top_p=None, seed=seed))
     report = constraint_report(events, c)
     assert report["min_note_length"] and report["length"] and report["max_polyphony"], report
@@ -58,7 +58,7 @@ def test_no_note_is_shorter_than_the_shortest_and_none_starts_too_late_to_last_i
 
 
 def test_the_shortest_note_rule():
-    state = ConstraintState(Constraints(max_steps=100, min_note_steps=10))
+    state = ConstraintState(Constraints(max_shifts=100, min_note_shifts=10))
     state.observe(perf.NOTE_ON + 50)  # a prime's note may end at once
     state.update(perf.NOTE_ON + 60)
     assert state.wait_before(perf.NOTE_OFF + 50) == []
@@ -74,11 +74,11 @@ def test_the_shortest_note_rule():
 
 def test_a_continuation_plans_a_32nd_at_its_tempo_and_never_under_50_ms(model):
     continuer = Continuer(model)
-    assert continuer.plan(phrase(), bars=1)[2].min_note_steps == 6  # 62.5 ms at 120 qpm
+    assert continuer.plan(phrase(), bars=1)[2].min_note_shifts == 6  # 62.5 ms at 120 qpm
     fast = phrase()
     fast.tempos = [type(fast.tempos[0])(0, 240.0)]
-    assert continuer.plan(fast, bars=1)[2].min_note_steps == 5  # 31 ms would be a click
-    assert continuer.plan(phrase(), bars=1, min_note_steps=0)[2].min_note_steps == 0
+    assert continuer.plan(fast, bars=1)[2].min_note_shifts == 5  # 31 ms would be a click
+    assert continuer.plan(phrase(), bars=1, min_note_shifts=0)[2].min_note_shifts == 0
 
 
 def test_the_event_budget_also_closes_every_note(model):
@@ -88,7 +88,7 @@ def test_the_event_budget_also_closes_every_note(model):
 
 
 def test_the_mask_at_the_boundary_allows_only_note_offs():
-    state = ConstraintState(Constraints(max_steps=5))
+    state = ConstraintState(Constraints(max_shifts=5))
     for e in [perf.NOTE_ON + 60, perf.NOTE_ON + 64, perf.TIME_SHIFT + 4]:
         state.update(e)
     allowed = np.flatnonzero(state.allowed())
@@ -218,13 +218,13 @@ def test_snapping_lands_on_the_grid_and_loses_no_note():
 def test_a_melody_ends_on_the_tonic_triad_and_strikes_nothing_after_it(model, seed):
     continuer = Continuer(model)
     _, end, c = continuer.plan(phrase(), bars=2, mode="melody", key="A:min")
-    assert c.cadence == frozenset({9, 0, 4}) and c.cadence_steps == 100  # half a 4/4 bar at 120 qpm: 1 s
+    assert c.cadence == frozenset({9, 0, 4}) and c.cadence_shifts == 100  # half a 4/4 bar at 120 qpm: 1 s
     events = list(sample_events(model, [], c, temperature=1.5, seed=seed))
     now, late = 0, []
     for e in events:
         if perf.TIME_SHIFT <= e < perf.VELOCITY:
             now += e - perf.TIME_SHIFT + 1
-        elif perf.NOTE_ON <= e < perf.NOTE_OFF and now >= c.max_steps - c.cadence_steps:
+        elif perf.NOTE_ON <= e < perf.NOTE_OFF and now >= c.max_shifts - c.cadence_shifts:
             late.append(e - perf.NOTE_ON)
     assert len(late) <= 1 and all(p % 12 in c.cadence for p in late)
     _, _, piano = continuer.plan(phrase(), bars=2, mode="piano", key="A:min")

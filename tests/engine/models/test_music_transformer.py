@@ -72,8 +72,8 @@ def test_the_single_event_step_matches_the_cached_forward(relative, compiled, mo
         for t in range(5, seq.shape[1]):
             expected = model(seq[:, t:t + 1], slow)[0, -1]
             assert torch.allclose(model.step(int(seq[0, t]), fast), expected, atol=1e-5), t
-    assert fast[0]["seen"] == seq.shape[1]
-    assert ("compiled" in fast[0]) == compiled
+    assert fast.seen == seq.shape[1]
+    assert isinstance(fast.stepper, transformer_step.CompiledStepper if compiled else transformer_step.TorchStepper)
     if not relative:
         with pytest.raises(ValueError):
             model.step(0, fast)
@@ -94,9 +94,9 @@ def test_forward_goes_on_from_a_cache_the_compiled_step_has_used():
         for t in range(20, 150):
             expected = model(seq[:, t:t + 1], reference)[0, -1]
             assert torch.allclose(model.step(int(seq[0, t]), cache), expected, atol=1e-5), t
-        assert "compiled" in cache[0]
+        assert isinstance(cache.stepper, transformer_step.CompiledStepper)
         assert torch.allclose(model(seq[:, 150:160], cache), model(seq[:, 150:160], reference), atol=1e-5)
-        assert "compiled" not in cache[0] and cache[0]["seen"] == 160
+        assert cache.stepper is None and cache.seen == 160
 
 
 def test_the_relative_cache_slides_past_max_len():
@@ -112,7 +112,7 @@ def test_the_relative_cache_slides_past_max_len():
             last = model(seq[:, t:t + 1], cache)
             if t in (100, 128, 129, 200, 299):
                 assert torch.allclose(last[:, -1], model(seq[:, t - 63:t + 1])[:, -1], atol=1e-4), t
-        assert cache[0]["end"] - cache[0]["start"] == 64 and cache[0]["seen"] == 300
+        assert cache.layers[0].end - cache.layers[0].start == 64 and cache.seen == 300
     absolute = MusicTransformer(TransformerConfig(**TINY, relative=False)).eval()
     with pytest.raises(ValueError):
         absolute(torch.randint(0, 388, (1, 65)))
