@@ -66,3 +66,16 @@ def test_data_build_on_a_folder_prints_counts(tmp_path, capsys):
     assert main(["data", "build", "--source", str(folder), "--workers", "1", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "3" in out and "failed" in out.lower()
+
+
+def test_train_transformers_command_line_defaults_are_the_trainers():
+    from engine.cli import build_parser
+    from engine.train.transformer_args import TrainArgs
+
+    args = build_parser().parse_args(["train", "transformer"])
+    d = TrainArgs()
+    assert (args.sources, args.line, args.out, args.d_model, args.layers, args.heads, args.d_ff, args.max_len,
+            args.dropout, args.batch_size, args.lr, args.warmup, args.transpose, args.stretch, args.eval_every,
+            args.seed, args.precision) == \
+        (d.sources, d.line, d.out, d.d_model, d.n_layers, d.n_heads, d.d_ff, d.max_len, d.dropout, d.batch_size,
+         d.lr, d.warmup, d.transpose, d.stretch, d.eval_every, d.seed, d.precision)
