@@ -47,7 +47,7 @@ from app.piano_roll.clipboard import melody_mime
 from engine.document import AddTrack, Document
 from engine.generate.requests import VAE_NAME, Interpolate, LatentPoint, Melodies, PadPoint, Sample
 from engine.jobs import JobHandle
-from engine.music.meter import BAR_TICKS_4_4
+from engine.music.meter import BAR_TICKS_4_4, melody_window_offset
 from engine.music.sketch import Note, Track
 
 MODEL = VAE_NAME
@@ -431,8 +431,7 @@ class LatentPanel(ModelPanel):
         if not track.notes:
             self.status.setText(f"That has no notes to put in {name}.")
             return False
-        bar = BAR_TICKS
-        offset = (min(n.start_tick for n in track.notes) // bar) * bar
+        offset = melody_window_offset(track.notes)  # where the model reads it from, as prepare() does
         self.slots[name] = track
         self.offsets[name] = offset
         shown = track.copy([n.shifted(ticks=-offset) for n in track.notes])

@@ -17,7 +17,7 @@ import torch
 from engine.music.attributes import ATTRIBUTES, melody_attributes
 from engine.music.encodings.melody_onehot import MelodyOneHot
 from engine.music.melody import extract_melody, skyline
-from engine.music.meter import BAR_TICKS_4_4
+from engine.music.meter import melody_window_offset
 from engine.music.meter import STEPS_PER_BAR_4_4 as STEPS_PER_BAR  # a bar of the melody models: 4/4 in 16ths
 from engine.music.quantize import is_quantized, quantize_melody
 from engine.music.sketch import TICKS_PER_STEP, Note, Sketch, Track
@@ -66,8 +66,7 @@ def prepare(melody: Track | Sketch) -> Prepared:
         notes.append(Note(p, n.velocity, n.start_tick, n.end_tick))
     if moved:
         remarks.append(f"{moved} notes moved by octaves into the piano's range.")
-    bar = BAR_TICKS_4_4
-    offset = (min((n.start_tick for n in notes), default=0) // bar) * bar
+    offset = melody_window_offset(notes)
     shifted = [n.shifted(ticks=-offset) for n in notes]
     return Prepared(track.copy(sorted(shifted)), offset, remarks)
 

@@ -14,6 +14,15 @@ from engine.music.sketch import TICKS_PER_QUARTER, TICKS_PER_STEP, Note, TimeSig
 STEPS_PER_BAR_4_4 = 16  # the melody models' bar: 4/4 on the 16th grid
 BAR_TICKS_4_4 = STEPS_PER_BAR_4_4 * TICKS_PER_STEP  # 1920
 
+
+
+def melody_window_offset(notes) -> int:
+    """Where the melody models read a melody from (and give it back to): the start of the 4/4 bar,
+    counted from tick 0, that holds its first note (0 when there are no notes)."""
+    first = min((n.start_tick for n in notes), default=0)
+    return (first // BAR_TICKS_4_4) * BAR_TICKS_4_4
+
+
 # The metronome: General MIDI claves on the drum channel, accented on the first beat of a bar.
 CLICK_PITCH = 75
 CLICK_TICKS = TICKS_PER_QUARTER // 8

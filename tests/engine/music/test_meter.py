@@ -81,3 +81,12 @@ def test_bar_beat_bar_at_and_bar_lines():
     assert bar_at(meters, 2000).start_tick == 1440 and bar_at(meters, 4400).start_tick == 4320
     assert bar_line_at_or_after(meters, 0) == 0 and bar_line_at_or_after(meters, 1440) == 1440
     assert bar_line_at_or_after(meters, 1441) == 2880 and bar_line_at_or_after(meters, 2881) == 4320
+
+
+def test_the_melody_models_read_a_melody_from_its_first_bar():
+    from engine.music.meter import melody_window_offset
+    from engine.music.sketch import Note
+
+    assert melody_window_offset([Note(60, 90, 3 * 1920 + 480, 4 * 1920), Note(62, 90, 5 * 1920, 5 * 1920 + 240)]) \
+        == 3 * 1920
+    assert melody_window_offset([Note(60, 90, 1919, 1920)]) == 0 and melody_window_offset([]) == 0
