@@ -40,15 +40,44 @@ from engine.errors import CantusError
 from engine.music.key import Key, detect_key
 from engine.music.meter import bar_at
 from engine.music.melody import is_line
-from engine.music.sketch import Note, Sketch, Track
+from engine.music.sketch import Note, Sketch, TimeSignature, Track
 
 SHORT_NOTE_S = 0.05
 
 
+def pop909_meter(sketch: Sketch, beats_file: Path) -> list[TimeSignature] | None:
+    """The meter map that POP909's beat annotations (beat_midi.txt: beat times, downbeat flags)
+    give a song, where its MIDI file declares 1/4 or 2/4 throughout: a pickup bar up to the first
+    downbeat, then bars as long as the downbeats are apart. None when the beats do not fall on
+    the file's quarter notes (then the file's own meter stands)."""
+    from engine.music.sketch import TICKS_PER_QUARTER
+
+    try:
+        lines = np.loadtxt(beats_file, ndmin=2, dtype=np.float64)
+    except (OSError, ValueError):
+        return None
+    if lines.shape[0] < 8 or lines.shape[1] < 3:
+        return None
+    ticks = np.array([sketch.seconds_to_ticks(t) for t in lines[:, 0]])
+    if np.abs(np.diff(ticks) - TICKS_PER_QUARTER).max() > TICKS_PER_QUARTER // 8:
+        return None
+    down = np.flatnonzero(lines[:, 2] > 0.5)
+    if len(down) < 2:
+        return None
+    beats = int(np.median(np.diff(down)))
+    sixteenth = TICKS_PER_QUARTER // 4
+    first = int(round(ticks[down[0]] / sixteenth)) * sixteenth  # the first downbeat, on the 16th grid
+    pickup = first % (beats * TICKS_PER_QUARTER)  # what comes before it, less whole bars
+    if not pickup:
+        return [TimeSignature(0, beats, 4)]
+    return [TimeSignature(0, pickup // sixteenth, 16), TimeSignature(pickup, beats, 4)]
+
+
 def held_out_melodies(folder: str | Path | None = None, limit: int | None = 20) -> list[tuple[str, Sketch]]:
     """(name, a sketch holding only the melody) of held-out songs: POP909's test split (its
-    MELODY track), or every MIDI file of ``folder`` (its track named melody, else its first
-    pitched track)."""
+    MELODY track, its bars from the song's beat annotations where the file declares 1/4 or 2/4;
+    see `pop909_meter`), or every MIDI file of ``folder`` (its track named melody, else its
+    first pitched track)."""
     from engine.data.pieces import split_of
     from engine.data.sources import folder_files, pop909_dir, pop909_songs
     from engine.music.midi_io import read_midi
@@ -68,7 +97,11 @@ def held_out_melodies(folder: str | Path | None = None, limit: int | None = 20) 
         melody = next((t for t in pitched if "melody" in t.name.lower()), pitched[0] if pitched else None)
         if melody is None:
             continue
-        out.append((name, Sketch([melody.copy()], list(sketch.tempos), list(sketch.time_signatures))))
+        meters = list(sketch.time_signatures)
+        beats_file = Path(path).with_name("beat_midi.txt")
+        if all(m.numerator * 4 // m.denominator <= 2 for m in meters) and beats_file.is_file():
+            meters = pop909_meter(sketch, beats_file) or meters
+        out.append((name, Sketch([melody.copy()], list(sketch.tempos), meters)))
         if limit and len(out) >= limit:
             break
     return out

@@ -108,3 +108,16 @@ def test_cantus_continue_answers_a_melody_with_a_melody_on_the_grid(tmp_path, ca
     assert main(["continue", str(tmp_path / "in.mid"), "--bars", "4", "--seed", "2", "--mode", "piano",
                  "--snap", "off", "-o", str(out)]) == 0
     assert "as piano" in capsys.readouterr().out
+
+
+def test_pop909s_beat_annotations_give_the_bars_its_files_do_not(tmp_path):
+    from engine.eval.continuation import pop909_meter
+    from engine.music.sketch import TimeSignature
+
+    sketch = Sketch.new(qpm=120)  # a beat is 0.5 s and 480 ticks
+    beats = [(0.5 * i, 1.0, 1.0 if i >= 2 and (i - 2) % 4 == 0 else 0.0) for i in range(40)]
+    (tmp_path / "beat_midi.txt").write_text("\n".join(f"{t} {b} {d}" for t, b, d in beats))
+    assert pop909_meter(sketch, tmp_path / "beat_midi.txt") == [TimeSignature(0, 8, 16), TimeSignature(960, 4, 4)]
+    wobbly = [(0.7 * i, 1.0, 1.0 if i % 4 == 0 else 0.0) for i in range(40)]  # beats off the quarters
+    (tmp_path / "beat_midi.txt").write_text("\n".join(f"{t} {b} {d}" for t, b, d in wobbly))
+    assert pop909_meter(sketch, tmp_path / "beat_midi.txt") is None
