@@ -59,6 +59,7 @@ class Constraints:
     velocity_range: tuple[int, int] | None = None  # MIDI velocities the continuation may set, inclusive
     cadence: frozenset[int] | None = None  # pitch classes the last note may take (with max_shifts)
     cadence_shifts: int = 0  # how long before the end the cadence begins, in 10 ms shifts
+    max_note_shifts: int | None = None  # no note the continuation starts sounds longer
 
 
 class ConstraintState:
@@ -146,12 +147,20 @@ class ConstraintState:
         # Any sounding note may end; one younger than the shortest length ends once it has lasted
         # it (`wait_before` gives the time to let pass first), and no note starts too late to.
         mask[NOTE_OFF + sounding] = True
+        room = NUM_TIME_SHIFTS if self.c.max_shifts is None else min(NUM_TIME_SHIFTS, self.c.max_shifts - self.now)
+        longest = self.c.max_note_shifts
+        if longest is not None and self.started:
+            left = longest - (self.now - min(self.started.values()))
+            if left <= 0:  # a note has sounded as long as any may: it ends now
+                mask[:] = False
+                mask[NOTE_OFF + np.array([p for p, t in self.started.items() if self.now - t >= longest])] = True
+                return mask
+            room = min(room, left)  # and no shift runs past that
         late = self.c.max_shifts is not None and self.c.max_shifts - self.now < shortest
         room_for_one = self.c.max_polyphony is None or len(self.sounding) < self.c.max_polyphony
         if not late and room_for_one and not self.cadence_struck:
             mask[NOTE_ON:NOTE_OFF] = self._cadence_ok if self.in_cadence else self._note_on_ok
             mask[NOTE_ON + sounding] = False  # a sounding pitch is not struck again
-        room = NUM_TIME_SHIFTS if self.c.max_shifts is None else min(NUM_TIME_SHIFTS, self.c.max_shifts - self.now)
         mask[TIME_SHIFT:TIME_SHIFT + room] = True
         mask[VELOCITY:NUM_EVENTS] = self._velocity_ok
         return mask
@@ -369,7 +378,7 @@ class Continuer:
         max_shifts = None if end is None else round(
             (sketch.ticks_to_seconds(end) - sketch.ticks_to_seconds(start)) * perf.SHIFTS_PER_SECOND)
         primer = [n for t in sketch.tracks if not t.is_drum for n in t.notes if n.start_tick < start]
-        velocity_range = cadence = None
+        velocity_range = cadence = max_note_shifts = None
         cadence_shifts = 0
         melody = self.mode_of(sketch, start, mode) == "melody" and primer
         if melody:
@@ -378,6 +387,12 @@ class Continuer:
             if pitch_range is None:
                 pitch_range = (min(n.pitch for n in primer) - RANGE_MARGIN, max(n.pitch for n in primer) + RANGE_MARGIN)
             velocity_range = (min(n.velocity for n in primer), max(n.velocity for n in primer))
+            # No note held longer than the phrase's longest (a beat at least): a melody's notes
+            # keep the phrase's lengths rather than hanging on for bars.
+            beat_s = sketch.ticks_to_seconds(start + 480) - sketch.ticks_to_seconds(start)
+            longest_s = max(max(sketch.ticks_to_seconds(n.end_tick) - sketch.ticks_to_seconds(n.start_tick)
+                                for n in primer), beat_s)
+            max_note_shifts = max(round(longest_s * perf.SHIFTS_PER_SECOND), min_note_shifts)
         if key == "auto":
             key = detect_key(primer)
         elif isinstance(key, str):
@@ -389,7 +404,8 @@ class Continuer:
             cadence_shifts = round((sketch.ticks_to_seconds(end) - sketch.ticks_to_seconds(last)) * perf.SHIFTS_PER_SECOND)
         return start, end if end is not None else start, Constraints(key, pitch_range, max_polyphony,
                                                                      max_shifts, max_events, min_note_shifts,
-                                                                     velocity_range, cadence, cadence_shifts)
+                                                                     velocity_range, cadence, cadence_shifts,
+                                                                     max_note_shifts)
 
     mode_of = staticmethod(phrase_mode)  # "melody" or "piano" for a request's mode
 

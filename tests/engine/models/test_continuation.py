@@ -246,3 +246,18 @@ def test_a_request_for_one_line_is_answered_by_the_melody_model(model):
     top = perf.decode(continuer.prime(two, 1920, line=True))
     assert [n.pitch for n in top] == [57, 60, 64, 62, 60, 59, 57, 64]
     assert 45 in [n.pitch for n in perf.decode(continuer.prime(two, 1920))]
+
+
+def test_no_note_is_held_longer_than_the_longest_allowed():
+    from engine.generate.continuation import ConstraintState, Constraints
+
+    state = ConstraintState(Constraints(max_polyphony=1, max_shifts=1000, max_note_shifts=50))
+    state.update(perf.NOTE_ON + 60)
+    state.update(perf.TIME_SHIFT + 29)  # 30 shifts held
+    allowed = state.allowed()
+    assert allowed[perf.TIME_SHIFT + 19] and not allowed[perf.TIME_SHIFT + 20]  # at most 20 more
+    state.update(perf.TIME_SHIFT + 19)
+    allowed = state.allowed()
+    assert np.flatnonzero(allowed).tolist() == [perf.NOTE_OFF + 60]  # now it must end
+    state.update(perf.NOTE_OFF + 60)
+    assert state.allowed()[perf.TIME_SHIFT + 99]  # silence is not limited
