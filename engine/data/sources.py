@@ -267,25 +267,32 @@ def _grid_melody(notes: list[Note]) -> list[Note]:
 
 # -- POP909 ------------------------------------------------------------------------------------
 
-def extract_pop909(folder: Path, name: str) -> FileResult:
-    sketch = read_midi(folder / f"{name}.mid")
+def pop909_beats(folder: Path, name: str) -> tuple[np.ndarray, np.ndarray, int]:
+    """(beat times in seconds, the indices of the downbeats among them, the usual number of
+    beats in a bar) from a POP909 song's beat_midi.txt; a DataError says what is wrong with it."""
     try:
         lines = np.loadtxt(folder / "beat_midi.txt", ndmin=2, dtype=np.float64)
     except (OSError, ValueError) as e:
-        return FileResult(
-            str(folder), error=f"POP909 song {name}: beat_midi.txt cannot be read ({_reason(e)}).")
+        raise DataError(f"POP909 song {name}: beat_midi.txt cannot be read ({_reason(e)}).") from e
     if lines.shape[0] < 2 or lines.shape[1] < 3:
-        return FileResult(str(folder), error=f"POP909 song {name}: beat_midi.txt has too few beats.")
+        raise DataError(f"POP909 song {name}: beat_midi.txt has too few beats.")
     times = lines[:, 0]
-    intervals = np.diff(times)
-    if not np.all(intervals > 0):
-        return FileResult(str(folder), error=f"POP909 song {name}: beat times do not increase.")
+    if not np.all(np.diff(times) > 0):
+        raise DataError(f"POP909 song {name}: beat times do not increase.")
     downbeats = np.flatnonzero(lines[:, 2] > 0.5)
     if not len(downbeats):
-        return FileResult(str(folder), error=f"POP909 song {name}: beat_midi.txt marks no downbeat.")
-    bar_lines = np.diff(np.append(downbeats, len(times)))  # lines in each bar; the last runs to the end
+        raise DataError(f"POP909 song {name}: beat_midi.txt marks no downbeat.")
     gaps = np.diff(downbeats)
-    lines_per_bar = int(np.bincount(gaps).argmax()) if len(gaps) else 4
+    return times, downbeats, int(np.bincount(gaps).argmax()) if len(gaps) else 4
+
+
+def extract_pop909(folder: Path, name: str) -> FileResult:
+    sketch = read_midi(folder / f"{name}.mid")
+    try:
+        times, downbeats, lines_per_bar = pop909_beats(folder, name)
+    except DataError as e:
+        return FileResult(str(folder), error=str(e))
+    bar_lines = np.diff(np.append(downbeats, len(times)))  # lines in each bar; the last runs to the end
 
     index = next((i for i, t in enumerate(sketch.tracks) if t.name.strip().upper() == "MELODY"), None)
     if index is None:

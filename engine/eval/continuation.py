@@ -45,26 +45,25 @@ from engine.music.sketch import Note, Sketch, TimeSignature, Track
 SHORT_NOTE_S = 0.05
 
 
-def pop909_meter(sketch: Sketch, beats_file: Path) -> list[TimeSignature] | None:
-    """The meter map that POP909's beat annotations (beat_midi.txt: beat times, downbeat flags)
-    give a song, where its MIDI file declares 1/4 or 2/4 throughout: a pickup bar up to the first
-    downbeat, then bars as long as the downbeats are apart. None when the beats do not fall on
-    the file's quarter notes (then the file's own meter stands)."""
+def pop909_meter(sketch: Sketch, folder: Path) -> list[TimeSignature] | None:
+    """The meter map that a POP909 song's beat annotations (`engine.data.sources.pop909_beats`)
+    give it, where its MIDI file declares 1/4 or 2/4 throughout: a pickup bar up to the first
+    downbeat, then bars of the usual number of beats. None when the annotations are missing or
+    damaged, or their beats do not fall on the file's quarter notes (then the file's own meter
+    stands)."""
+    from engine.data.sources import pop909_beats
+    from engine.errors import DataError
     from engine.music.sketch import TICKS_PER_QUARTER
 
     try:
-        lines = np.loadtxt(beats_file, ndmin=2, dtype=np.float64)
-    except (OSError, ValueError):
+        times, down, beats = pop909_beats(folder, folder.name)
+    except DataError:
         return None
-    if lines.shape[0] < 8 or lines.shape[1] < 3:
+    if len(times) < 8 or len(down) < 2:
         return None
-    ticks = np.array([sketch.seconds_to_ticks(t) for t in lines[:, 0]])
+    ticks = np.array([sketch.seconds_to_ticks(t) for t in times])
     if np.abs(np.diff(ticks) - TICKS_PER_QUARTER).max() > TICKS_PER_QUARTER // 8:
         return None
-    down = np.flatnonzero(lines[:, 2] > 0.5)
-    if len(down) < 2:
-        return None
-    beats = int(np.median(np.diff(down)))
     sixteenth = TICKS_PER_QUARTER // 4
     first = int(round(ticks[down[0]] / sixteenth)) * sixteenth  # the first downbeat, on the 16th grid
     pickup = first % (beats * TICKS_PER_QUARTER)  # what comes before it, less whole bars
@@ -98,9 +97,8 @@ def held_out_melodies(folder: str | Path | None = None, limit: int | None = 20) 
         if melody is None:
             continue
         meters = list(sketch.time_signatures)
-        beats_file = Path(path).with_name("beat_midi.txt")
-        if all(m.numerator * 4 // m.denominator <= 2 for m in meters) and beats_file.is_file():
-            meters = pop909_meter(sketch, beats_file) or meters
+        if all(m.numerator * 4 // m.denominator <= 2 for m in meters):
+            meters = pop909_meter(sketch, Path(path).parent) or meters
         out.append((name, Sketch([melody.copy()], list(sketch.tempos), meters)))
         if limit and len(out) >= limit:
             break

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Iterator, TypeVar
 
 from engine.generate.names import MELODY_MODEL_NAME, MODEL_NAME
@@ -167,14 +167,28 @@ class Melodies:
         return self.tracks[0]
 
 
-def _melodies(vae, tracks) -> Melodies:
-    from engine.registry import device_name
+@dataclass(frozen=True)
+class _MusicVAERequest:
+    """What every MusicVAE request shares: the bundle it runs, loaded once."""
 
-    return Melodies(tuple(tracks), device_name(vae.device))
+    model: str = field(default=VAE_NAME, kw_only=True)
+
+    @property
+    def loaded(self) -> bool:
+        return LOADED.is_loaded("musicvae", self.model)
+
+    def _vae(self):
+        return melody_vae(self.model)
+
+    @staticmethod
+    def _melodies(vae, tracks) -> Melodies:
+        from engine.registry import device_name
+
+        return Melodies(tuple(tracks), device_name(vae.device))
 
 
 @dataclass(frozen=True)
-class LatentPoint:
+class LatentPoint(_MusicVAERequest):
     """One melody from the point the latent panel's controls describe (see `MelodyVAE.point`)."""
 
     a: Track | Sketch
@@ -184,21 +198,16 @@ class LatentPoint:
     similarity: float = 1.0
     temperature: float | None = None
     seed: int | None = None
-    model: str = VAE_NAME
-
-    @property
-    def loaded(self) -> bool:
-        return LOADED.is_loaded("musicvae", self.model)
 
     def run(self, ctx=None) -> Melodies:
-        vae = melody_vae(self.model)
-        return _melodies(vae, [vae.point(self.a, self.b, t=self.t, attributes=dict(self.attributes),
-                                         similarity=self.similarity, temperature=self.temperature,
-                                         seed=self.seed)])
+        vae = self._vae()
+        return self._melodies(vae, [vae.point(self.a, self.b, t=self.t, attributes=dict(self.attributes),
+                                              similarity=self.similarity, temperature=self.temperature,
+                                              seed=self.seed)])
 
 
 @dataclass(frozen=True)
-class PadPoint:
+class PadPoint(_MusicVAERequest):
     """The blend of four corner melodies at (u, v) on the pad (see `MelodyVAE.pad_point`)."""
 
     corners: tuple[Track, Track, Track, Track]
@@ -206,52 +215,37 @@ class PadPoint:
     v: float
     temperature: float | None = None
     seed: int | None = None
-    model: str = VAE_NAME
-
-    @property
-    def loaded(self) -> bool:
-        return LOADED.is_loaded("musicvae", self.model)
 
     def run(self, ctx=None) -> Melodies:
-        vae = melody_vae(self.model)
-        return _melodies(vae, [vae.pad_point(list(self.corners), self.u, self.v, self.temperature, self.seed)])
+        vae = self._vae()
+        return self._melodies(vae, [vae.pad_point(list(self.corners), self.u, self.v, self.temperature, self.seed)])
 
 
 @dataclass(frozen=True)
-class Interpolate:
+class Interpolate(_MusicVAERequest):
     """``steps`` melodies from A to B, A and B themselves at the ends."""
 
     a: Track
     b: Track
     steps: int = 7
-    model: str = VAE_NAME
-
-    @property
-    def loaded(self) -> bool:
-        return LOADED.is_loaded("musicvae", self.model)
 
     def run(self, ctx=None) -> Iterator[Progress]:
         yield Progress(None, "Interpolating")
-        vae = melody_vae(self.model)
-        return _melodies(vae, vae.interpolate(self.a, self.b, self.steps))
+        vae = self._vae()
+        return self._melodies(vae, vae.interpolate(self.a, self.b, self.steps))
 
 
 @dataclass(frozen=True)
-class Sample:
+class Sample(_MusicVAERequest):
     """``n`` new melodies from the prior."""
 
     n: int = 4
     temperature: float = 1.0
     seed: int | None = None
-    model: str = VAE_NAME
-
-    @property
-    def loaded(self) -> bool:
-        return LOADED.is_loaded("musicvae", self.model)
 
     def run(self, ctx=None) -> Melodies:
-        vae = melody_vae(self.model)
-        return _melodies(vae, vae.sample(self.n, self.temperature, self.seed))
+        vae = self._vae()
+        return self._melodies(vae, vae.sample(self.n, self.temperature, self.seed))
 
 
 # -- rendering ------------------------------------------------------------------------------------
