@@ -7,7 +7,6 @@ from PySide6.QtCore import QTimer
 from engine.generate.continuation import MELODY_MODEL_NAME
 from engine.music.key import parse_key
 from engine.music.sketch import Note, Sketch, TimeSignature, Track
-from engine.registry import model_dir
 
 
 def a_minor_phrase() -> Sketch:
@@ -108,8 +107,7 @@ def test_a_melody_continues_as_a_melody_on_the_grid_and_auto_says_so(window, pan
     assert all(low - 2 <= n.pitch <= high + 2 for n in new)  # in the phrase's register
     assert all(n.start_tick % 240 == 0 and n.end_tick % 240 == 0 for n in new)  # on the roll's grid
     assert "(melody)" in panel.status.text()
-    melody_model = MELODY_MODEL_NAME if model_dir(MELODY_MODEL_NAME).is_dir() else "music-transformer"
-    assert panel.last_outcome.model == melody_model  # the melody model answers, when installed
+    assert panel.last_outcome.model == MELODY_MODEL_NAME  # the bundled melody model answers
     window.undo_stack.undo()
     panel.mode.setCurrentIndex(panel.mode.findData("piano"))
     assert not panel.snap.isChecked() and panel.mode_shown.text() == ""  # piano breathes off the grid

@@ -81,10 +81,9 @@ def test_the_cli_measures_the_bundled_model_on_a_folder(tmp_path, capsys):
     assert result["real_ends_on_tonic_rate"] == 1.0  # both scales end on C
     piano = result["nll"]["piano_model"]
     assert piano["name"] == "music-transformer" and 0 < piano["nll"] < 10 and piano["events"] > 30
-    melody = result["nll"].get("melody_model")
-    if melody is not None:  # the melody model is installed: it answered, and read the same events
-        assert result["models"]["melody"] == melody["name"] == "music-transformer-melody"
-        assert melody["events"] == piano["events"]
+    melody = result["nll"]["melody_model"]  # the bundled melody model answered, and read the same events
+    assert result["models"]["melody"] == melody["name"] == "music-transformer-melody"
+    assert melody["events"] == piano["events"] and melody["nll"] != piano["nll"]
     assert main(["eval", "continuation", "--midi-dir", str(tmp_path), "--prime-bars", "2", "--bars", "2",
                  "--melody-model", "", "--json"]) == 0
     alone = json.loads(capsys.readouterr().out)
@@ -117,7 +116,11 @@ def test_pop909s_beat_annotations_give_the_bars_its_files_do_not(tmp_path):
     sketch = Sketch.new(qpm=120)  # a beat is 0.5 s and 480 ticks
     beats = [(0.5 * i, 1.0, 1.0 if i >= 2 and (i - 2) % 4 == 0 else 0.0) for i in range(40)]
     (tmp_path / "beat_midi.txt").write_text("\n".join(f"{t} {b} {d}" for t, b, d in beats))
-    assert pop909_meter(sketch, tmp_path / "beat_midi.txt") == [TimeSignature(0, 8, 16), TimeSignature(960, 4, 4)]
+    assert pop909_meter(sketch, tmp_path) == [TimeSignature(0, 8, 16), TimeSignature(960, 4, 4)]
+    later = [(t, b, 1.0 if i >= 6 and (i - 6) % 4 == 0 else 0.0) for i, (t, b, _) in enumerate(beats)]
+    (tmp_path / "beat_midi.txt").write_text("\n".join(f"{t} {b} {d}" for t, b, d in later))
+    # The first downbeat after a bar and a half: the pickup is the half bar, not all that comes first.
+    assert pop909_meter(sketch, tmp_path) == [TimeSignature(0, 8, 16), TimeSignature(960, 4, 4)]
     wobbly = [(0.7 * i, 1.0, 1.0 if i % 4 == 0 else 0.0) for i in range(40)]  # beats off the quarters
     (tmp_path / "beat_midi.txt").write_text("\n".join(f"{t} {b} {d}" for t, b, d in wobbly))
-    assert pop909_meter(sketch, tmp_path / "beat_midi.txt") is None
+    assert pop909_meter(sketch, tmp_path) is None
