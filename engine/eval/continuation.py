@@ -5,8 +5,9 @@ For held-out songs (POP909's test split, or every MIDI file of a folder), the fi
 bars of the melody prime the model, which continues ``bars`` bars; the real next ``bars`` bars are
 the reference. Keys:
 
-- ``monophonic_rate``: of the answers to monophonic primers (a legato overlap of a 32nd
-  allowed, as `engine.music.melody.is_line` judges), the fraction with never two notes sounding at once;
+- ``monophonic_rate``: of the answers to monophonic primers (as `engine.music.melody.sounds_like_line`
+  judges: legato handovers and one stray overlap in twenty notes allowed), the fraction one note at
+  a time (`engine.music.melody.is_line`: legato handovers allowed);
 - ``short_notes``: notes shorter than 50 ms in all the answers; ``max_polyphony`` (the most
   notes at once in any answer);
 - ``register_distance_median``: the median over songs of |mean pitch of the answer - mean pitch
@@ -39,7 +40,7 @@ import torch
 from engine.errors import CantusError
 from engine.music.key import Key, detect_key
 from engine.music.meter import bar_at
-from engine.music.melody import is_line
+from engine.music.melody import is_line, sounds_like_line
 from engine.music.sketch import Note, Sketch, TimeSignature, Track
 
 SHORT_NOTE_S = 0.05
@@ -72,7 +73,7 @@ def pop909_meter(sketch: Sketch, folder: Path) -> list[TimeSignature] | None:
     return [TimeSignature(0, pickup // sixteenth, 16), TimeSignature(pickup, beats, 4)]
 
 
-def held_out_melodies(folder: str | Path | None = None, limit: int | None = 20) -> list[tuple[str, Sketch]]:
+def held_out_melodies(folder: str | Path | None = None, limit: int | None = None) -> list[tuple[str, Sketch]]:
     """(name, a sketch holding only the melody) of held-out songs: POP909's test split (its
     MELODY track, its bars from the song's beat annotations where the file declares 1/4 or 2/4;
     see `pop909_meter`), or every MIDI file of ``folder`` (its track named melody, else its
@@ -215,7 +216,7 @@ def _figures(cases: list[tuple[Sketch, list[Note], list[Note]]]) -> dict:
     for primer, answer, real in cases:
         if not answer:
             continue
-        mono = is_line(primer.tracks[0].notes)
+        mono = sounds_like_line(primer.tracks[0].notes)
         polyphony = max(polyphony, max_polyphony(answer))
         if mono:
             mono_primers += 1

@@ -7,7 +7,8 @@ the time shifts, and once it is reached, or the event budget is spent, only note
 sounding notes are allowed until none sound, so no note is left hanging. A melody ends on a
 cadence: in its last half bar a note may start only on the tonic triad, and once one has, no
 other starts (it is held, or the melody rests, to the end), so a phrase closes instead of
-stopping wherever the length runs out.
+stopping wherever the length runs out. Nor does a melody hold a note longer than its phrase's
+longest, or rest longer than its longest rest (half a bar at least) before that cadence.
 
 Two models answer: the piano model (melody and accompaniment together) and, for a request of one
 note at a time, the melody model (trained on melody lines alone), when it is installed.
@@ -48,6 +49,16 @@ def tonic_triad(key: Key) -> frozenset[int]:
     return frozenset((key.tonic + s) % 12 for s in ((0, 3, 7) if key.minor else (0, 4, 7)))
 
 
+def longest_rest_s(notes: list[Note], sketch: Sketch) -> float:
+    """The longest silence between the first note of ``notes`` and the last one's end, in seconds."""
+    longest, sounding_until = 0.0, None
+    for n in sorted(notes):
+        if sounding_until is not None and n.start_tick > sounding_until:
+            longest = max(longest, sketch.ticks_to_seconds(n.start_tick) - sketch.ticks_to_seconds(sounding_until))
+        sounding_until = n.end_tick if sounding_until is None else max(sounding_until, n.end_tick)
+    return longest
+
+
 @dataclass(frozen=True)
 class Constraints:
     key: Key | None = None  # note-ons only in this key's scale
@@ -60,6 +71,7 @@ class Constraints:
     cadence: frozenset[int] | None = None  # pitch classes the last note may take (with max_shifts)
     cadence_shifts: int = 0  # how long before the end the cadence begins, in 10 ms shifts
     max_note_shifts: int | None = None  # no note the continuation starts sounds longer
+    max_rest_shifts: int | None = None  # no silence runs longer (the prime's own counts), until the cadence
 
 
 class ConstraintState:
@@ -72,6 +84,7 @@ class ConstraintState:
         self.sounding: set[int] = set()
         self.started: dict[int, int] = {}  # pitch -> the step a generated note began on
         self.cadence_struck = False  # the last note has been struck
+        self.quiet = 0  # 10 ms shifts since the last note ended with nothing sounding (the prime's count)
         ok = np.ones(perf.NUM_PITCHES, dtype=bool)
         pitches = np.arange(perf.NUM_PITCHES)
         if constraints.key is not None:
@@ -94,11 +107,14 @@ class ConstraintState:
         return c.cadence is not None and c.max_shifts is not None and c.max_shifts - self.now <= c.cadence_shifts
 
     def observe(self, event: int) -> None:
-        """Follow a prime event: notes it starts or ends count, its time does not."""
+        """Follow a prime event: notes it starts or ends count, and its silence; its time does not."""
         if NOTE_ON <= event < NOTE_OFF:
             self.sounding.add(event - NOTE_ON)
+            self.quiet = 0
         elif NOTE_OFF <= event < TIME_SHIFT:
             self.sounding.discard(event - NOTE_OFF)
+        elif TIME_SHIFT <= event < VELOCITY and not self.sounding:
+            self.quiet += event - TIME_SHIFT + 1
 
     def update(self, event: int) -> None:
         """Follow a generated event."""
@@ -161,7 +177,11 @@ class ConstraintState:
         if not late and room_for_one and not self.cadence_struck:
             mask[NOTE_ON:NOTE_OFF] = self._cadence_ok if self.in_cadence else self._note_on_ok
             mask[NOTE_ON + sounding] = False  # a sounding pitch is not struck again
-        mask[TIME_SHIFT:TIME_SHIFT + room] = True
+        rest = self.c.max_rest_shifts
+        if rest is not None and not self.sounding and mask[NOTE_ON:NOTE_OFF].any():
+            room = min(room, rest - self.quiet)  # a rest as long as any may be: a note starts now
+        if room > 0:
+            mask[TIME_SHIFT:TIME_SHIFT + room] = True
         mask[VELOCITY:NUM_EVENTS] = self._velocity_ok
         return mask
 
@@ -378,7 +398,7 @@ class Continuer:
         max_shifts = None if end is None else round(
             (sketch.ticks_to_seconds(end) - sketch.ticks_to_seconds(start)) * perf.SHIFTS_PER_SECOND)
         primer = [n for t in sketch.tracks if not t.is_drum for n in t.notes if n.start_tick < start]
-        velocity_range = cadence = max_note_shifts = None
+        velocity_range = cadence = max_note_shifts = max_rest_shifts = None
         cadence_shifts = 0
         melody = self.mode_of(sketch, start, mode) == "melody" and primer
         if melody:
@@ -393,6 +413,11 @@ class Continuer:
             longest_s = max(max(sketch.ticks_to_seconds(n.end_tick) - sketch.ticks_to_seconds(n.start_tick)
                                 for n in primer), beat_s)
             max_note_shifts = max(round(longest_s * perf.SHIFTS_PER_SECOND), min_note_shifts)
+            # Nor a rest longer than the phrase's longest (half a bar at least): a melody goes on
+            # rather than falling silent for bars, as a model that learnt songs' gaps may.
+            half_bar = start + sketch.time_signature_at(start).bar_ticks // 2
+            rest_s = max(longest_rest_s(primer, sketch), sketch.ticks_to_seconds(half_bar) - sketch.ticks_to_seconds(start))
+            max_rest_shifts = round(rest_s * perf.SHIFTS_PER_SECOND)
         if key == "auto":
             key = detect_key(primer)
         elif isinstance(key, str):
@@ -405,7 +430,7 @@ class Continuer:
         return start, end if end is not None else start, Constraints(key, pitch_range, max_polyphony,
                                                                      max_shifts, max_events, min_note_shifts,
                                                                      velocity_range, cadence, cadence_shifts,
-                                                                     max_note_shifts)
+                                                                     max_note_shifts, max_rest_shifts)
 
     mode_of = staticmethod(phrase_mode)  # "melody" or "piano" for a request's mode
 

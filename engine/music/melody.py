@@ -92,17 +92,40 @@ def extract_melody(sketch: Sketch) -> MelodyExtraction:
                             f"skyline of {len(pitched)} tracks", dropped, truncated)
 
 
-LEGATO_TICKS = 60  # a note that overlaps the next by up to a 32nd is a melody played legato
+LEGATO_TICKS = 60  # a note may overlap the next by a 32nd and still be a melody played legato
+
+
+def line_breaks(notes) -> int:
+    """How many notes break a melody's one-note-at-a-time: where a note overlaps the next by more
+    than `LEGATO_TICKS` (a 32nd), the overlap must be a legato handover, at most half of either
+    note (POP909's sung melodies overlap their next note by up to an eighth in places). A chord,
+    a note held under moving ones or one inside another overlaps more than that, and three notes
+    cannot sound at once without it."""
+    before: Note | None = None  # of the notes so far, the one that ends last
+    breaks = 0
+    for n in sorted(notes):
+        if before is not None and n.start_tick < before.end_tick - LEGATO_TICKS:
+            overlap = before.end_tick - n.start_tick
+            breaks += 2 * overlap > min(before.end_tick - before.start_tick, n.end_tick - n.start_tick)
+        if before is None or n.end_tick > before.end_tick:
+            before = n
+    return breaks
 
 
 def is_line(notes) -> bool:
-    """One note at a time: never two sounding at once, a legato overlap of up to `LEGATO_TICKS` aside."""
-    end = -1
-    for n in sorted(notes):
-        if n.start_tick < end - LEGATO_TICKS:
-            return False
-        end = max(end, n.end_tick)
-    return True
+    """One note at a time, legato handovers allowed (see `line_breaks`)."""
+    return line_breaks(notes) == 0
+
+
+STRAY_OVERLAPS = 20  # a phrase is still a melody with one stray overlap in this many notes
+
+
+def sounds_like_line(notes) -> bool:
+    """A melody to the ear: one note at a time, save at most one stray overlap in
+    `STRAY_OVERLAPS` notes (a grace note caught under the one before, in a long sung line);
+    a chord or a held bass note in a short phrase is more than that."""
+    notes = list(notes)
+    return line_breaks(notes) * STRAY_OVERLAPS <= len(notes)
 
 
 MODES = ("auto", "melody", "piano")  # how a phrase is continued
@@ -110,10 +133,10 @@ MODES = ("auto", "melody", "piano")  # how a phrase is continued
 
 def phrase_mode(sketch: Sketch, start_tick: int, mode: str = "auto") -> str:
     """"melody" or "piano": ``mode`` itself, or for "auto" what the phrase is (the pitched notes
-    before ``start_tick``): a melody when it `is_line`."""
+    before ``start_tick``): a melody when it `sounds_like_line`."""
     if mode not in MODES:
         raise CantusError(f"Unknown mode '{mode}'; choose one of: {', '.join(MODES)}.")
     if mode != "auto":
         return mode
-    return "melody" if is_line(n for t in sketch.tracks if not t.is_drum for n in t.notes
+    return "melody" if sounds_like_line(n for t in sketch.tracks if not t.is_drum for n in t.notes
                                if n.start_tick < start_tick) else "piano"

@@ -1,6 +1,8 @@
 """Continuation under constraints: masks hold for any model, so an untrained one (which would
 break every rule if it could) is the hardest test."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -170,6 +172,25 @@ def test_auto_mode_hears_a_melody_legato_included_and_a_chord_as_piano():
     legato = phrase()
     legato.tracks[0].notes = [Note(n.pitch, n.velocity, n.start_tick, n.end_tick + 40) for n in legato.tracks[0].notes]
     assert Continuer.mode_of(legato, 1920) == "melody"  # overlaps of a 32nd or less are legato
+    sung = phrase()  # each eighth held a 16th into the next, as POP909's singers do in places
+    sung.tracks[0].notes = [Note(n.pitch, n.velocity, n.start_tick, n.end_tick + 120) for n in sung.tracks[0].notes]
+    assert Continuer.mode_of(sung, 1920) == "melody"
+    smeared = phrase()  # held a dotted eighth more: each sounds under most of the next
+    smeared.tracks[0].notes = [Note(n.pitch, n.velocity, n.start_tick, n.end_tick + 360) for n in smeared.tracks[0].notes]
+    assert Continuer.mode_of(smeared, 1920) == "piano"
+    for held in (Note(45, 80, 0, 960), Note(45, 80, 250, 400), Note(45, 80, 200, 1000), Note(45, 80, 10, 300)):
+        voiced = phrase()  # a note under one, inside one, across several, struck with one
+        voiced.tracks[0].notes.append(held)
+        assert Continuer.mode_of(voiced, 1920) == "piano", held
+    from engine.music.melody import is_line
+
+    assert not is_line([Note(60, 80, 0, 150), Note(64, 80, 50, 1000)])  # a spread chord: 100 of the first's 150
+    assert is_line([Note(60, 80, 0, 150), Note(64, 80, 80, 1000)])  # a handover: 70 of its 150
+    long_line = phrase()  # twenty notes and one grace note caught under the one before: a melody still
+    long_line.tracks[0].notes = [Note(57 + i % 5, 90, i * 240, (i + 1) * 240) for i in range(20)] + [Note(70, 90, 250, 300)]
+    assert not is_line(long_line.tracks[0].notes) and Continuer.mode_of(long_line, 4800) == "melody"
+    long_line.tracks[0].notes.append(Note(70, 90, 490, 540))  # two in twenty-one: not
+    assert Continuer.mode_of(long_line, 4800) == "piano"
     chordal = phrase()
     chordal.tracks[0].notes.append(Note(45, 80, 0, 960))
     assert Continuer.mode_of(chordal, 1920) == "piano"
@@ -261,3 +282,47 @@ def test_no_note_is_held_longer_than_the_longest_allowed():
     assert np.flatnonzero(allowed).tolist() == [perf.NOTE_OFF + 60]  # now it must end
     state.update(perf.NOTE_OFF + 60)
     assert state.allowed()[perf.TIME_SHIFT + 99]  # silence is not limited
+
+
+def test_no_rest_runs_longer_than_the_longest_allowed_until_the_cadence():
+    from engine.generate.continuation import ConstraintState, Constraints
+
+    c = Constraints(max_polyphony=1, max_shifts=1000, max_rest_shifts=80, cadence=frozenset({0, 4, 7}),
+                    cadence_shifts=100)
+    state = ConstraintState(c)
+    for e in (perf.NOTE_ON + 60, perf.TIME_SHIFT + 9, perf.NOTE_OFF + 60, perf.TIME_SHIFT + 49):
+        state.observe(e)  # the prime has rested 50 shifts already: that counts
+    allowed = state.allowed()
+    assert allowed[perf.TIME_SHIFT + 29] and not allowed[perf.TIME_SHIFT + 30]  # at most 30 more
+    state.update(perf.TIME_SHIFT + 29)
+    allowed = state.allowed()
+    assert not allowed[perf.TIME_SHIFT:perf.VELOCITY].any() and allowed[perf.NOTE_ON + 62]  # a note starts now
+    state.update(perf.NOTE_ON + 62)
+    assert state.allowed()[perf.TIME_SHIFT + 99]  # a held note is no rest
+    state.update(perf.TIME_SHIFT + 99)
+    state.update(perf.NOTE_OFF + 62)
+    state.update(perf.TIME_SHIFT + 79)  # rested as long as may be again
+    assert not state.allowed()[perf.TIME_SHIFT:perf.VELOCITY].any()
+    state.update(perf.NOTE_ON + 64)
+    for _ in range(7):
+        state.update(perf.TIME_SHIFT + 99)  # held to 910 of 1000: in the cadence now
+    state.update(perf.NOTE_OFF + 64)
+    state.update(perf.NOTE_ON + 67)  # the cadence is struck: the melody may rest to the end
+    state.update(perf.NOTE_OFF + 67)
+    state.update(perf.TIME_SHIFT + 79)
+    allowed = state.allowed()
+    assert allowed[perf.TIME_SHIFT + 9] and not allowed[perf.NOTE_ON:perf.NOTE_OFF].any()
+
+
+def test_a_melody_rests_no_longer_than_its_phrase_or_half_a_bar():
+    continuer = Continuer.__new__(Continuer)
+    _, _, c = continuer.plan(phrase(), bars=2, mode="melody")
+    assert c.max_rest_shifts == 100  # a legato phrase: half a 4/4 bar at 120 qpm, 1 s
+    gappy = phrase()
+    notes = gappy.tracks[0].notes
+    gappy.tracks[0] = gappy.tracks[0].copy(notes[:4] + [replace(n, start_tick=n.start_tick + 1920, end_tick=n.end_tick + 1920)
+                                                         for n in notes[4:]])
+    _, _, c = continuer.plan(gappy, bars=2, mode="melody")
+    assert c.max_rest_shifts == 200  # a whole bar's rest inside the phrase: 2 s
+    _, _, c = continuer.plan(phrase(), bars=2, mode="piano")
+    assert c.max_rest_shifts is None
