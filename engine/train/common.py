@@ -12,6 +12,7 @@ import contextlib
 import math
 import os
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -71,12 +72,19 @@ def cpu_has_bf16() -> bool:
 
 
 def use_bf16(device: torch.device, precision: str = "auto") -> bool:
-    """``precision``: "bf16", "fp32", or "auto" (bf16 on CUDA, and on CPUs with bf16 hardware)."""
+    """``precision``: "bf16", "fp32", or "auto" (bf16 on CUDA, and on CPUs with bf16 hardware).
+    "bf16" on a CPU without that hardware is float32, with a warning: oneDNN has no bf16 LSTM
+    there ("could not create a primitive descriptor"), and emulated bf16 is slower anyway."""
     if precision not in ("auto", "bf16", "fp32"):
         raise ValueError(f"precision must be auto, bf16 or fp32, not {precision!r}")
-    if precision != "auto":
-        return precision == "bf16" and device.type in ("cuda", "cpu")
-    return device.type == "cuda" or (device.type == "cpu" and cpu_has_bf16())
+    if precision == "fp32" or device.type not in ("cuda", "cpu"):
+        return False
+    if device.type == "cuda" or cpu_has_bf16():
+        return True
+    if precision == "bf16":
+        warnings.warn("This CPU has no bf16 arithmetic (AMX or AVX512-BF16): training in float32.",
+                      stacklevel=2)
+    return False
 
 
 def autocast(device: torch.device, precision: str = "auto"):
