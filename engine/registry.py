@@ -8,7 +8,23 @@ from pathlib import Path
 
 from engine.errors import CantusError
 
-MODELS_DIR = Path(__file__).resolve().parent.parent / "resources" / "models"
+
+
+def _models_dir() -> Path:
+    """resources/models beside the source (a checkout, an editable install), else the installed
+    package ``cantus_resources`` (a wheel; see setup.py)."""
+    beside = Path(__file__).resolve().parent.parent / "resources" / "models"
+    if beside.is_dir():
+        return beside
+    from importlib.resources import files
+
+    try:
+        return Path(str(files("cantus_resources") / "models"))
+    except ModuleNotFoundError:
+        return beside  # neither: every model reads as not installed, and says where it looked
+
+
+MODELS_DIR = _models_dir()
 
 
 class ModelLoadError(CantusError):
