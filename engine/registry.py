@@ -9,7 +9,6 @@ from pathlib import Path
 from engine.errors import CantusError
 
 
-
 def _models_dir() -> Path:
     """resources/models beside the source (a checkout, an editable install), else the installed
     package ``cantus_resources`` (a wheel; see setup.py)."""

@@ -34,7 +34,7 @@ from engine.music.key import Key, detect_key, parse_key
 from engine.music.melody import phrase_mode, top_line
 from engine.music.meter import bar_line_at_or_after
 from engine.music.quantize import snap_notes
-from engine.music.sketch import Note, Sketch, Track
+from engine.music.sketch import TICKS_PER_QUARTER, Note, Sketch, Track
 from engine.models.music_transformer import MusicTransformer, TransformerConfig
 from engine.generate.names import MELODY_MODEL_NAME, MODEL_NAME
 from engine.registry import load_model
@@ -49,14 +49,18 @@ def tonic_triad(key: Key) -> frozenset[int]:
     return frozenset((key.tonic + s) % 12 for s in ((0, 3, 7) if key.minor else (0, 4, 7)))
 
 
-def longest_rest_s(notes: list[Note], sketch: Sketch) -> float:
-    """The longest silence between the first note of ``notes`` and the last one's end, in seconds."""
-    longest, sounding_until = 0.0, None
+def shifts_between(sketch: Sketch, a: int, b: int) -> int:
+    """The 10 ms shifts from tick ``a`` to tick ``b`` at the sketch's tempo."""
+    return round((sketch.ticks_to_seconds(b) - sketch.ticks_to_seconds(a)) * perf.SHIFTS_PER_SECOND)
+
+
+def rests(notes: list[Note]) -> Iterator[tuple[int, int]]:
+    """(start, end) ticks of each silence between the first of ``notes`` and the last one's end."""
+    sounding_until = None
     for n in sorted(notes):
         if sounding_until is not None and n.start_tick > sounding_until:
-            longest = max(longest, sketch.ticks_to_seconds(n.start_tick) - sketch.ticks_to_seconds(sounding_until))
+            yield sounding_until, n.start_tick
         sounding_until = n.end_tick if sounding_until is None else max(sounding_until, n.end_tick)
-    return longest
 
 
 @dataclass(frozen=True)
@@ -387,16 +391,14 @@ class Continuer:
         the continuation starts, and never under 50 ms."""
         start = self.start_of(sketch) if start_tick is None else int(start_tick)
         if min_note_shifts is None:
-            thirty_second_s = sketch.ticks_to_seconds(start + 60) - sketch.ticks_to_seconds(start)
-            min_note_shifts = max(round(thirty_second_s * perf.SHIFTS_PER_SECOND), MIN_NOTE_SHIFTS)
+            min_note_shifts = max(shifts_between(sketch, start, start + 60), MIN_NOTE_SHIFTS)
         if bars is not None:
             end = start + round(bars * sketch.time_signature_at(start).bar_ticks)
         elif seconds is not None:
             end = sketch.seconds_to_ticks(sketch.ticks_to_seconds(start) + seconds)
         else:
             end = None
-        max_shifts = None if end is None else round(
-            (sketch.ticks_to_seconds(end) - sketch.ticks_to_seconds(start)) * perf.SHIFTS_PER_SECOND)
+        max_shifts = None if end is None else shifts_between(sketch, start, end)
         primer = [n for t in sketch.tracks if not t.is_drum for n in t.notes if n.start_tick < start]
         velocity_range = cadence = max_note_shifts = max_rest_shifts = None
         cadence_shifts = 0
@@ -409,15 +411,13 @@ class Continuer:
             velocity_range = (min(n.velocity for n in primer), max(n.velocity for n in primer))
             # No note held longer than the phrase's longest (a beat at least): a melody's notes
             # keep the phrase's lengths rather than hanging on for bars.
-            beat_s = sketch.ticks_to_seconds(start + 480) - sketch.ticks_to_seconds(start)
-            longest_s = max(max(sketch.ticks_to_seconds(n.end_tick) - sketch.ticks_to_seconds(n.start_tick)
-                                for n in primer), beat_s)
-            max_note_shifts = max(round(longest_s * perf.SHIFTS_PER_SECOND), min_note_shifts)
+            longest_note = max(shifts_between(sketch, n.start_tick, n.end_tick) for n in primer)
+            max_note_shifts = max(longest_note, shifts_between(sketch, start, start + TICKS_PER_QUARTER), min_note_shifts)
             # Nor a rest longer than the phrase's longest (half a bar at least): a melody goes on
             # rather than falling silent for bars, as a model that learnt songs' gaps may.
             half_bar = start + sketch.time_signature_at(start).bar_ticks // 2
-            rest_s = max(longest_rest_s(primer, sketch), sketch.ticks_to_seconds(half_bar) - sketch.ticks_to_seconds(start))
-            max_rest_shifts = round(rest_s * perf.SHIFTS_PER_SECOND)
+            longest_rest = max((shifts_between(sketch, a, b) for a, b in rests(primer)), default=0)
+            max_rest_shifts = max(longest_rest, shifts_between(sketch, start, half_bar))
         if key == "auto":
             key = detect_key(primer)
         elif isinstance(key, str):
@@ -426,7 +426,7 @@ class Continuer:
         if melody and end is not None and home is not None:
             cadence = tonic_triad(home)
             last = max(start, end - sketch.time_signature_at(max(end - 1, start)).bar_ticks // 2)
-            cadence_shifts = round((sketch.ticks_to_seconds(end) - sketch.ticks_to_seconds(last)) * perf.SHIFTS_PER_SECOND)
+            cadence_shifts = shifts_between(sketch, last, end)
         return start, end if end is not None else start, Constraints(key, pitch_range, max_polyphony,
                                                                      max_shifts, max_events, min_note_shifts,
                                                                      velocity_range, cadence, cadence_shifts,
