@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import sys
 from typing import Callable, Sequence
@@ -61,6 +62,9 @@ def main(argv: Sequence[str] | None = None, *, on_started: Callable | None = Non
     ``on_started(window)`` is called once the window shows and the start-up questions
     (recovering a crashed session) are answered; scripts and tests drive the app through it.
     """
+    # A frozen app (packaging/) is its own Python: the corpus builder's worker processes start
+    # as this program with multiprocessing's arguments, which this turns into a worker.
+    multiprocessing.freeze_support()
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and not argv[0].startswith("-") and argv[0] in headless_commands():
         return _run_headless(argv)
@@ -72,10 +76,12 @@ def main(argv: Sequence[str] | None = None, *, on_started: Callable | None = Non
               "the window to a picture: cantus FILE --screenshot OUT.png", file=sys.stderr)
         return 1
     from PySide6.QtCore import QEvent, Qt, QTimer
+    from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
     from app.main_window import APP_NAME, MainWindow
     from app.theme import apply_dark_theme
+    from engine.registry import resource
 
     app = QApplication.instance()
     if app is None:
@@ -84,6 +90,10 @@ def main(argv: Sequence[str] | None = None, *, on_started: Callable | None = Non
         app.setOrganizationName(APP_NAME)
         app.setApplicationDisplayName(APP_NAME)
         apply_dark_theme(app)
+    # The desktop entry's name (packaging/linux/cantus.desktop): Wayland shells find the icon and
+    # the window's launcher through it.
+    app.setDesktopFileName("cantus")
+    app.setWindowIcon(QIcon(str(resource("icons", "cantus.svg"))))
 
     window = MainWindow()
     window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)

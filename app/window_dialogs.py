@@ -7,7 +7,6 @@ A mixin of `app.main_window.MainWindow`. Every question is a method tests replac
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
@@ -152,10 +151,11 @@ class Questions:
 
     def guide_markdown(self) -> str:
         """The README's user guide (its "The window" and "Sound" parts), or a sentence where the
-        README is not beside the program."""
-        readme = Path(__file__).resolve().parents[1] / "README.md"
+        README is not installed."""
+        from engine.registry import readme
+
         try:
-            text = readme.read_text(encoding="utf-8")
+            text = readme().read_text(encoding="utf-8")
         except OSError:
             return "The user guide (README.md) is not installed with this copy of Cantus."
         start = text.find("## The window")

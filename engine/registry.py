@@ -9,21 +9,35 @@ from pathlib import Path
 from engine.errors import CantusError
 
 
-def _models_dir() -> Path:
-    """resources/models beside the source (a checkout, an editable install), else the installed
-    package ``cantus_resources`` (a wheel; see setup.py)."""
-    beside = Path(__file__).resolve().parent.parent / "resources" / "models"
-    if beside.is_dir():
+def _resources_dir() -> Path:
+    """The project's resources (models/<name>/, icons/, and the README in an installed copy):
+    resources/ beside the source (a checkout, an editable install, the frozen app of packaging/),
+    else the installed package ``cantus_resources`` (a wheel; see setup.py)."""
+    beside = Path(__file__).resolve().parent.parent / "resources"
+    if (beside / "models").is_dir():
         return beside
     from importlib.resources import files
 
     try:
-        return Path(str(files("cantus_resources") / "models"))
+        return Path(str(files("cantus_resources")))
     except ModuleNotFoundError:
         return beside  # neither: every model reads as not installed, and says where it looked
 
 
-MODELS_DIR = _models_dir()
+RESOURCES_DIR = _resources_dir()
+MODELS_DIR = RESOURCES_DIR / "models"
+
+
+def resource(*parts: str) -> Path:
+    """A file of the resources, e.g. resource("icons", "cantus.svg")."""
+    return RESOURCES_DIR.joinpath(*parts)
+
+
+def readme() -> Path:
+    """The README (its user guide is the Help menu's): installed copies carry it among the
+    resources; a checkout has it at the top of the tree."""
+    installed = resource("README.md")
+    return installed if installed.is_file() else RESOURCES_DIR.parent / "README.md"
 
 
 class ModelLoadError(CantusError):

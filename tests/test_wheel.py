@@ -29,12 +29,14 @@ def test_the_wheel_installs_and_runs_its_bundled_models(tmp_path):
     wheels = tmp_path / "wheels"
     run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheels), str(ROOT)],
         cwd=tmp_path)
-    shutil.rmtree(ROOT / "build", ignore_errors=True)  # setuptools builds in the tree
+    for built in [ROOT / "build" / "lib", *(ROOT / "build").glob("bdist.*")]:  # setuptools builds in the
+        shutil.rmtree(built, ignore_errors=True)  # tree (build/pyinstaller is make package's)
     wheel = next(wheels.glob("cantus-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
     for model in MODELS:
         for part in ("config.json", "weights.safetensors", "CARD.md"):
             assert f"cantus_resources/models/{model}/{part}" in names
+    assert {"cantus_resources/README.md", "cantus_resources/icons/cantus.svg"} <= names
 
     venv = tmp_path / "venv"
     run([sys.executable, "-m", "venv", "--without-pip", str(venv)], cwd=tmp_path)
@@ -48,9 +50,10 @@ def test_the_wheel_installs_and_runs_its_bundled_models(tmp_path):
     run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--no-compile", "-q", str(wheel)],
         cwd=tmp_path)
 
-    where = run([str(python), "-c", "import engine, engine.registry as r; print(engine.__file__); print(r.MODELS_DIR)"],
-                cwd=tmp_path).split()
+    where = run([str(python), "-c", "import engine, engine.registry as r; print(engine.__file__); print(r.MODELS_DIR); "
+                 "print(r.readme()); print(r.resource('icons', 'cantus.svg'))"], cwd=tmp_path).split()
     assert all(Path(p).is_relative_to(venv) for p in where), where  # not the source tree's
+    assert "## The window" in Path(where[2]).read_text() and Path(where[3]).is_file()  # the Help menu's guide
     cantus = str(venv / "bin" / "cantus")
     said = run([cantus, "sample", "--n", "2", "--seed", "1", "-o", str(tmp_path / "sampled.mid")], cwd=tmp_path)
     assert "2 melodies" in said and read_midi(tmp_path / "sampled.mid").tracks[0].notes

@@ -24,6 +24,11 @@ def test_screenshot_of_a_real_song(pop909_song, tmp_path, capsys, monkeypatch):
     assert not image.isNull()
     assert (image.width(), image.height()) == launcher.WINDOW_SIZE
     assert out.stat().st_size > 10_000
+    from PySide6.QtWidgets import QApplication
+
+    icon = QApplication.windowIcon()  # the drawn one (resources/icons/cantus.svg), not Qt's
+    assert not icon.isNull() and icon.pixmap(64, 64).toImage().pixelColor(32, 32).alpha() == 255
+    assert QApplication.desktopFileName() == "cantus"
 
 
 def test_window_offers_recovery_after_it_shows_then_runs_the_hook(tmp_path, monkeypatch,
