@@ -14,7 +14,7 @@ from typing import Sequence
 
 from engine.errors import CantusError
 
-COMMANDS = frozenset({"info", "convert", "data", "render", "train", "eval", "interpolate", "sample", "vary",
+COMMANDS = frozenset({"info", "convert", "data", "render", "play", "train", "eval", "interpolate", "sample", "vary",
                       "continue", "vocode"})
 
 
@@ -130,6 +130,57 @@ def cmd_render(args: argparse.Namespace) -> int:
     out = write_wav(args.output, rendered.audio, rendered.sample_rate, bits=args.bits)
     print(f"wrote {out} ({_format_time(rendered.duration_s)}, {args.sample_rate:,} Hz, "
           f"{args.bits}-bit{' float' if args.bits == 32 else ''}) with {rendered.renderer}")
+    return 0
+
+
+def cmd_play(args: argparse.Namespace) -> int:
+    """Render a sketch and play it on a sound output, to the end or until Ctrl-C."""
+    import time
+
+    from engine.audio.devices import AudioDeviceError, list_output_devices
+    from engine.audio.player import Player
+
+    if args.list_devices:
+        devices = list_output_devices()
+        for d in devices:
+            print(f"{d.index:3}  {d.name} ({d.host_api}, {d.default_sample_rate:,.0f} Hz)")
+        if not devices:
+            print("cantus: no sound output was found (no sound card, or the sound system is not "
+                  "running)", file=sys.stderr)
+        return 0 if devices else 1
+    if args.input is None:
+        raise CantusError("Name a .mid or .cantus file to play (or --list-devices).")
+    from engine.audio.render import render_sketch
+    from engine.music.files import open_sketch
+
+    sketch = open_sketch(args.input)
+    renderer = args.renderer if args.renderer != "neural" else f"neural-{args.vocoder}"
+    rendered = render_sketch(sketch, renderer, 44100, args.soundfont)
+    if rendered.note:
+        print(f"cantus: {rendered.note}", file=sys.stderr)
+    device = int(args.device) if args.device and args.device.isdigit() else args.device
+    try:
+        with Player(device) as player:
+            player.set_song(rendered.audio, rendered.sample_rate)
+            start_s = min(max(0.0, args.start), rendered.duration_s)
+            player.play(from_s=start_s)
+            info = player.device_info
+            print(f"playing {Path(args.input).name} ({_format_time(rendered.duration_s - start_s)}) with "
+                  f"{rendered.renderer} on {info.name} ({info.host_api}); Ctrl-C stops", flush=True)
+            try:
+                while player.is_playing:
+                    time.sleep(0.05)
+                    error = player.check()
+                    if error is not None:
+                        raise error
+            except KeyboardInterrupt:
+                player.stop()
+                print(f"stopped at {player.position_s:.2f} s")
+                return 130
+            print(f"played to {player.position_s:.2f} s")
+    except AudioDeviceError as e:  # its sentences are the window's ("press Play again")
+        raise CantusError(str(e).replace(", then press Play again.", ".")
+                          .replace(" Press Play to try again.", "")) from e
     return 0
 
 
@@ -514,6 +565,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bits", type=int, default=16, choices=[16, 24, 32],
                    help="16 or 24-bit PCM, or 32-bit float")
     p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser("play", help="play a sketch on a sound output (render it, then play it)")
+    p.add_argument("input", nargs="?", help="a .mid or .cantus file")
+    p.add_argument("--renderer", default="synth", choices=["synth", "builtin", "neural"],
+                   help="as for render: synth (default), builtin, or neural (MelFlow and a vocoder)")
+    p.add_argument("--vocoder", default="fast", choices=["fast", "wavenet", "griffinlim"])
+    p.add_argument("--soundfont", default=None, help="a .sf2/.sf3 soundfont (default: TimGM6mb)")
+    p.add_argument("--device", default=None,
+                   help="a sound output by number or (part of its) name; see --list-devices")
+    p.add_argument("--start", type=float, default=0.0, help="start this many seconds in")
+    p.add_argument("--list-devices", action="store_true", help="list the sound outputs and exit")
+    p.set_defaults(func=cmd_play)
 
     p = sub.add_parser("vocode", help="any audio through the mel spectrogram and back, to hear a vocoder")
     p.add_argument("input", help="a WAV, FLAC or OGG file (stereo is mixed to mono, any rate resampled)")
