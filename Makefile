@@ -1,7 +1,9 @@
 # Cantus: `make run` starts the app, `make test` runs the whole test suite.
 # Both first set everything up (system packages, .venv, the project); running them again is harmless.
+# `make package` builds the frozen app (dist/cantus/) and its .deb (dist/); `make package-test`
+# builds them, smoke-tests the frozen app, then installs the .deb, smoke-tests it and removes it (root).
 
-.PHONY: setup run test
+.PHONY: setup run test package package-test
 
 setup:
 	@bash scripts/setup.sh
@@ -12,3 +14,10 @@ run: setup
 test: setup
 	@bash scripts/start-jack.sh
 	.venv/bin/python -m pytest -n 2 $(PYTEST_ARGS)
+
+package: setup
+	@bash scripts/package.sh
+
+package-test: package
+	python3 packaging/smoke_test.py dist/cantus/cantus
+	python3 packaging/smoke_test.py --deb dist/cantus_*.deb
