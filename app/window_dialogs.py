@@ -182,6 +182,10 @@ class Questions:
         elif kind == "guide":
             dialog.setWindowTitle("Cantus User Guide")
             browser = QTextBrowser()
+            from engine.registry import readme
+
+            # The guide's pictures (docs/*.png) lie beside the README wherever it is installed.
+            browser.setSearchPaths([str(readme().parent)])
             browser.setMarkdown(self.guide_markdown())
             layout.addWidget(browser)
             dialog.resize(760, 700)

@@ -205,6 +205,8 @@ def build(dist: Path, out: Path) -> Path:
         if not path.is_symlink():
             path.chmod(0o755 if path.is_dir() or os.access(path, os.X_OK) else 0o644)
     out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("cantus_*.deb"):  # one package in dist/, the one just built
+        old.unlink()
     deb = out / f"{name}.deb"
     started = time.perf_counter()
     subprocess.run(["dpkg-deb", "--root-owner-group", "-Zxz", "-z6", "--build", str(stage), str(deb)],

@@ -168,8 +168,11 @@ def install_remove(deb: Path) -> None:
         raise SmokeError("a cantus package is installed already; remove it first (dpkg --purge cantus)")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     started = time.perf_counter()
-    out = subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", str(deb.resolve())],
-                         capture_output=True, text=True, env=env)
+    install = ["apt-get", "install", "-y", "-qq", "--no-install-recommends", str(deb.resolve())]
+    out = subprocess.run(install, capture_output=True, text=True, env=env)
+    if out.returncode != 0:  # a dependency to download, and no package lists yet
+        subprocess.run(["apt-get", "update", "-qq"], capture_output=True, env=env)
+        out = subprocess.run(install, capture_output=True, text=True, env=env)
     check(out.returncode == 0, "apt-get could not install the package", out.stdout + out.stderr)
     print(f"ok  {time.perf_counter() - started:6.2f} s  install {deb.name}")
     try:

@@ -36,7 +36,8 @@ def test_the_wheel_installs_and_runs_its_bundled_models(tmp_path):
     for model in MODELS:
         for part in ("config.json", "weights.safetensors", "CARD.md"):
             assert f"cantus_resources/models/{model}/{part}" in names
-    assert {"cantus_resources/README.md", "cantus_resources/icons/cantus.svg"} <= names
+    assert {"cantus_resources/README.md", "cantus_resources/icons/cantus.svg",
+            "cantus_resources/docs/screenshot-editor.png"} <= names
 
     venv = tmp_path / "venv"
     run([sys.executable, "-m", "venv", "--without-pip", str(venv)], cwd=tmp_path)

@@ -360,3 +360,35 @@ def test_help_lists_the_keys_shows_the_guide_and_says_what_runs(window, qtbot):
     assert f"Cantus {engine.__version__}" in about and "PySide6" in about and "Models:" in about
     window.show_help("about").close()
     window.show_help("guide").close()
+
+
+def test_the_guide_shows_its_pictures_wherever_cantus_is_started(window, monkeypatch, tmp_path):
+    from PySide6.QtCore import QUrl
+    from PySide6.QtGui import QTextDocument
+    from PySide6.QtWidgets import QTextBrowser
+
+    monkeypatch.chdir(tmp_path)  # not the checkout: the pictures' paths are relative
+    dialog = window.show_help("guide")
+    browser = dialog.findChild(QTextBrowser)
+    pictures = [QUrl(name) for name in _image_names(browser.document())]
+    assert len(pictures) >= 4
+    for url in pictures:
+        image = browser.document().resource(QTextDocument.ResourceType.ImageResource, url)
+        assert image is not None and not image.isNull(), url.toString()
+    dialog.close()
+
+
+def _image_names(document) -> list[str]:
+    """The source of every picture in a rich-text document."""
+    from PySide6.QtGui import QTextImageFormat
+
+    block, found = document.begin(), []
+    while block.isValid():
+        it = block.begin()
+        while not it.atEnd():
+            fmt = it.fragment().charFormat()
+            if fmt.isImageFormat():
+                found.append(QTextImageFormat(fmt).name())
+            it += 1
+        block = block.next()
+    return found
