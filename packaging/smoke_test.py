@@ -13,7 +13,7 @@ folder, the working folder is a temporary one, and Qt draws offscreen. Each step
 fails on a non-zero exit (where success is expected), a traceback, or a library that did not load:
 
 - sample two melodies with the bundled MusicVAE, and read them back with `info`;
-- a screenshot of the window with that MIDI file open;
+- the window where there is no display: a sentence; a screenshot of it with that MIDI file open;
 - render it with the soundfont synth (FluidSynth and the soundfont carried inside the app), and
   with MelFlow and the fast vocoder; both WAVs must sound;
 - continue it with the bundled Music Transformer;
@@ -66,10 +66,14 @@ class Smoke:
         }
         self.times: list[tuple[str, float]] = []
 
-    def run(self, name: str, *args: str, expect: int = 0, sound_card: str | None = None) -> str:
+    def run(self, name: str, *args: str, expect: int = 0, sound_card: str | None = None,
+            display: bool = True) -> str:
         """Run the app; ``sound_card`` "no" or "null" replaces the machine's ALSA configuration
-        with one that has no card, or one whose only output plays into nothing."""
+        with one that has no card, or one whose only output plays into nothing; without
+        ``display`` there is no screen at all (not even Qt's offscreen one)."""
         env = dict(self.env)
+        if not display:
+            del env["QT_QPA_PLATFORM"]
         if sound_card:
             env["ALSA_CONFIG_PATH"] = str(self.work / f"{sound_card}-card.conf")
         started = time.perf_counter()
@@ -113,6 +117,8 @@ def smoke(app: Path, work: Path) -> list[tuple[str, float]]:
     check("2 melodies" in said, "sample did not write two melodies", said)
     said = s.run("info", "info", "sampled.mid")
     check("notes" in said and "tempo" in said, "info said too little", said)
+    said = s.run("the window with no display", "sampled.mid", expect=1, display=False)
+    check("there is no display" in said, "no sentence about the missing display", said)
     said = s.run("screenshot of the window", "sampled.mid", "--screenshot", "shot.png")
     check(png_size(work / "shot.png") == (1280, 800), "the screenshot is not the window's size")
     check((work / "shot.png").stat().st_size > 10_000, "the screenshot is nearly empty")
