@@ -15,6 +15,8 @@ class BuildWithReadme(build_py):
 
     def run(self):
         super().run()
+        if getattr(self, "editable_mode", False):  # pip install -e: the README is beside the source
+            return
         target = Path(self.build_lib) / "cantus_resources"
         self.copy_file("README.md", str(target / "README.md"))
         self.mkpath(str(target / "docs"))
