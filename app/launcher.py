@@ -39,6 +39,9 @@ def _parse_gui_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("file", nargs="?", help="a MIDI file (.mid) or a sketch (.cantus) to open")
     parser.add_argument("--screenshot", metavar="OUT.png",
                         help="render the window to this PNG and exit, without an event loop")
+    from engine import __version__
+
+    parser.add_argument("--version", action="version", version=f"cantus {__version__}")
     return parser.parse_args(argv)
 
 

@@ -18,12 +18,13 @@ fails on a non-zero exit (where success is expected), a traceback, or a library 
   with MelFlow and the fast vocoder; both WAVs must sound;
 - continue it with the bundled Music Transformer;
 - build a corpus from a folder with two worker processes (multiprocessing in a frozen app);
+  music21's corpus, which the frozen app leaves out, is refused in a sentence;
 - `play` it through PortAudio on ALSA's null output; with no sound card, `play` says so in a
   sentence, and the screenshot still works;
 - a soundfont that is not there falls back to the built-in synth, and says so;
 - a damaged model is refused in a sentence.
 
-Only the standard library is used, so any Python 3.9+ runs it. Prints each step's time.
+Only the standard library is used, so any Python 3.11+ runs it. Prints each step's time.
 """
 
 from __future__ import annotations
@@ -113,6 +114,11 @@ def wav_peak(path: Path) -> tuple[float, float]:
 
 def smoke(app: Path, work: Path) -> list[tuple[str, float]]:
     s = Smoke(app, work)
+    import tomllib
+
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    said = s.run("version", "--version")
+    check(said.strip() == f"cantus {version}", f"--version is not {version}", said)
     said = s.run("sample two melodies (MusicVAE)", "sample", "--n", "2", "--seed", "1", "-o", "sampled.mid")
     check("2 melodies" in said, "sample did not write two melodies", said)
     said = s.run("info", "info", "sampled.mid")
@@ -144,6 +150,10 @@ def smoke(app: Path, work: Path) -> list[tuple[str, float]]:
     said = s.run("corpus build with 2 worker processes", "data", "build", "--source", str(corpus),
                  "--workers", "2", "--quiet")
     check("2 parsed, 0 from cache, 0 failed" in said, "the workers did not parse both files", said)
+
+    said = s.run("music21's corpus, which the app does not carry", "data", "build", "--source", "music21",
+                 "--quiet", expect=2)
+    check("does not carry music21's corpus" in said, "no sentence about music21's corpus", said)
 
     said = s.run("play through PortAudio (ALSA's null output)", "play", "sampled.mid", "--start", "1",
                  sound_card="null")

@@ -68,7 +68,14 @@ def music21_files(files: list[str | os.PathLike] | None = None) -> tuple[list[tu
     """
     from music21 import common, corpus
 
-    root = Path(common.getCorpusFilePath())
+    try:
+        root = Path(common.getCorpusFilePath())
+        if not (root / "bach").is_dir():
+            raise FileNotFoundError(root)
+    except OSError:  # the frozen app (packaging/) leaves music21's 100 MB of scores out
+        raise DataError("This copy of Cantus does not carry music21's corpus of scores. Build from "
+                        "a folder of MIDI files (--source FOLDER) or POP909 (--source pop909), or "
+                        "use Cantus installed with pip, which has it.") from None
     if files is not None:
         out = []
         for f in files:

@@ -66,6 +66,15 @@ def test_window_offers_recovery_after_it_shows_then_runs_the_hook(tmp_path, monk
     assert not [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)]
 
 
+def test_version(capsys):
+    import tomllib
+
+    with pytest.raises(SystemExit) as exit_:
+        launcher.main(["--version"])
+    version = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    assert exit_.value.code == 0 and capsys.readouterr().out.strip() == f"cantus {version}"
+
+
 def test_screenshot_of_a_bad_file_fails_with_a_message(tmp_path, capsys):
     bad = tmp_path / "bad.mid"
     bad.write_bytes(b"not midi at all")

@@ -71,3 +71,17 @@ def test_corpus_files_in_a_stable_sampling_order():
     assert named == music21_files()[0]
     first_200 = {name.split("/")[0] for name, _ in named[:200]}
     assert {"bach", "palestrina", "ryansMammoth"} <= first_200
+
+
+def test_a_copy_of_cantus_without_music21s_scores_says_so(monkeypatch, tmp_path):
+    import pytest
+    from music21 import common
+
+    from engine.errors import DataError
+
+    def missing():  # what music21 does in the frozen app, whose scores folder is not there
+        return next(iter((tmp_path / "music21" / "corpus").iterdir()))
+
+    monkeypatch.setattr(common, "getCorpusFilePath", missing)
+    with pytest.raises(DataError, match="does not carry music21's corpus"):
+        music21_files()
