@@ -237,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         except SmokeError as e:
             print(f"package test FAILED: {e}", file=sys.stderr)
             return 1
-    app = Path(args.app)
+    app = Path(args.app).absolute()  # the app runs in a working folder of its own
     if not os.access(app, os.X_OK):
         print(f"smoke test: {app} is not there; build it first (make package)", file=sys.stderr)
         return 2
