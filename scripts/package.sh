@@ -12,7 +12,8 @@ if ! command -v objdump >/dev/null || ! command -v strip >/dev/null || ! command
   "${sudo_cmd[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends binutils dpkg >/dev/null
 fi
-if ! .venv/bin/python -m pip show pyinstaller 2>/dev/null | grep -qx "Version: 6.22.3"; then
+# (sed reads pip's whole answer: grep -q would stop early, and pipefail would count pip's SIGPIPE)
+if [ "$(.venv/bin/python -m pip show pyinstaller 2>/dev/null | sed -n 's/^Version: //p')" != "6.22.3" ]; then
   echo "cantus package: installing PyInstaller into .venv"
   .venv/bin/python -m pip install --quiet "pyinstaller==6.22.3" "pyinstaller-hooks-contrib==2026.9"
 fi
