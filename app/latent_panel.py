@@ -19,6 +19,7 @@ damaged model disables the panel with the reason, and the rest of the window wor
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QRectF, Qt, Signal
@@ -45,9 +46,10 @@ from app.engine_bridge import EngineBridge
 from app.panel_parts import SEED_MAX, ModelPanel, ResetSlider, Section, seed_controls, unique_track_name
 from app.piano_roll.clipboard import melody_mime
 from engine.document import AddTrack, Document
+from engine.errors import MeterError
 from engine.generate.requests import VAE_NAME, Interpolate, LatentPoint, Melodies, PadPoint, Sample
 from engine.jobs import JobHandle
-from engine.music.meter import BAR_TICKS_4_4, melody_window_offset
+from engine.music.meter import BAR_TICKS_4_4, melody_span
 from engine.music.sketch import Note, Track
 
 MODEL = VAE_NAME
@@ -241,6 +243,7 @@ class LatentPanel(ModelPanel):
         self._request = None  # the MusicVAE request last sent
         self.slots: dict[str, Track | None] = dict.fromkeys("ABCD")
         self.offsets: dict[str, int] = dict.fromkeys("ABCD", 0)  # where each slot's melody began (ticks)
+        self.lengths: dict[str, int] = dict.fromkeys("ABCD", 0)  # and how long its bars were
         self.current: Track | None = None  # the melody on show (at bar 0)
         self._strip_kind = "step"  # what the strip holds: interpolation "step"s or "sample"s
         self._strip_job_kind = "step"
@@ -413,7 +416,7 @@ class LatentPanel(ModelPanel):
         if not notes:
             self.status.setText(f"There are no notes to put in {name}: select some, or draw a melody first.")
             return False
-        return self.set_slot(name, Track(name, 0, False, notes))
+        return self.set_slot(name, Track(name, 0, False, notes), sketch.time_signatures)
 
     def fill_slot_from_file(self, name: str, path: str | Path) -> bool:
         from engine.music.melody import extract_melody
@@ -421,21 +424,29 @@ class LatentPanel(ModelPanel):
         from engine.errors import CantusError
 
         try:
-            found = extract_melody(read_midi(path))
+            song = read_midi(path)
+            found = extract_melody(song)
         except CantusError as error:
             self.status.setText(str(error))
             return False
-        return self.set_slot(name, found.track.copy(sorted(found.track.notes)))
+        return self.set_slot(name, found.track.copy(sorted(found.track.notes)), song.time_signatures)
 
-    def set_slot(self, name: str, track: Track) -> bool:
+    def set_slot(self, name: str, track: Track, time_signatures=None) -> bool:
+        """Slot ``name`` holds ``track``'s melody, read from the bar line before its first note
+        to the bar line after its last (``time_signatures``' bars; the document's by default).
+        The slot keeps it from bar 0, as the model reads it; Apply puts results back there."""
         if not track.notes:
             self.status.setText(f"That has no notes to put in {name}.")
             return False
-        offset = melody_window_offset(track.notes)  # where the model reads it from, as prepare() does
-        self.slots[name] = track
-        self.offsets[name] = offset
-        shown = track.copy([n.shifted(ticks=-offset) for n in track.notes])
-        self.slot_boxes[name].thumb.set_track(shown, f"{name}: {len(track.notes)} notes")
+        meter = self.document.sketch.time_signatures if time_signatures is None else time_signatures
+        try:
+            start, end = melody_span(meter, track.notes)
+        except MeterError as error:
+            self.status.setText(str(error))
+            return False
+        self.slots[name] = track.copy([n.shifted(ticks=-start) for n in track.notes])
+        self.offsets[name], self.lengths[name] = start, end - start
+        self.slot_boxes[name].thumb.set_track(self.slots[name], f"{name}: {len(track.notes)} notes")
         self.status.setText(f"{name} holds {len(track.notes)} notes.")
         self._sync()
         return True
@@ -443,7 +454,7 @@ class LatentPanel(ModelPanel):
     def audition_slot(self, name: str) -> None:
         track = self.slots[name]
         if track is not None and self.transport is not None:
-            self.transport.audition(track)
+            self.transport.audition(track.copy([n.shifted(ticks=self.offsets[name]) for n in track.notes]))
 
     # -- requests to the engine -----------------------------------------------------------------
 
@@ -508,9 +519,15 @@ class LatentPanel(ModelPanel):
     # -- back on the GUI thread ----------------------------------------------------------------
 
     def _place(self, track: Track) -> list[Note]:
-        """The notes of a model's melody (at bar 0) where slot A's melody began."""
-        offset = self.offsets["A"] if self.slots["A"] is not None else 0
-        return [n.shifted(ticks=offset) for n in track.notes]
+        """The notes of a model's melody (at bar 0) where slot A's melody began, and no longer
+        than the slots' melodies (the model writes whole 2-bar windows: three bars come back as
+        four, a bar of 2/4 as two)."""
+        if self.slots["A"] is None:
+            return list(track.notes)
+        offset = self.offsets["A"]
+        length = max(self.lengths[name] for name in "AB" if self.slots[name] is not None)
+        return [replace(n, start_tick=n.start_tick + offset, end_tick=min(n.end_tick, length) + offset)
+                for n in track.notes if n.start_tick < length]
 
     def show_melody(self, track: Track, name: str = "Latent") -> None:
         """Show a model's melody as ghosts; ``name`` (what made it) names the track Apply adds."""

@@ -15,3 +15,7 @@ class SketchFileError(CantusError):
 
 class DataError(CantusError):
     """A corpus or data folder could not be used."""
+
+
+class MeterError(CantusError):
+    """A passage's meter is one a model cannot read (3/4 for the 4/4 melody models)."""

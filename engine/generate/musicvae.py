@@ -17,7 +17,7 @@ import torch
 from engine.music.attributes import ATTRIBUTES, melody_attributes
 from engine.music.encodings.melody_onehot import MelodyOneHot
 from engine.music.melody import extract_melody, skyline
-from engine.music.meter import melody_window_offset
+from engine.music.meter import melody_span, melody_window_offset
 from engine.music.meter import STEPS_PER_BAR_4_4 as STEPS_PER_BAR  # a bar of the melody models: 4/4 in 16ths
 from engine.music.quantize import is_quantized, quantize_melody
 from engine.music.sketch import TICKS_PER_STEP, Note, Sketch, Track
@@ -39,7 +39,12 @@ class Prepared:
 
 
 def prepare(melody: Track | Sketch) -> Prepared:
+    """A sketch's melody is read on the sketch's own bar lines, the model's bars counted from
+    where its meter starts (and refused, with a sentence, in a meter the model cannot read:
+    `melody_span`); a bare track's from the 4/4 bar line before it, counted from tick 0 (the
+    Latent panel gives tracks already cut at the selection's first bar)."""
     remarks = []
+    meter = melody.time_signatures if isinstance(melody, Sketch) else None
     if isinstance(melody, Sketch):
         found = extract_melody(melody)
         track = found.track
@@ -66,7 +71,8 @@ def prepare(melody: Track | Sketch) -> Prepared:
         notes.append(Note(p, n.velocity, n.start_tick, n.end_tick))
     if moved:
         remarks.append(f"{moved} notes moved by octaves into the piano's range.")
-    offset = melody_window_offset(notes)
+    offset = (melody_span(meter, notes, from_meter_start=True)[0] if meter is not None
+              else melody_window_offset(notes))
     shifted = [n.shifted(ticks=-offset) for n in notes]
     return Prepared(track.copy(sorted(shifted)), offset, remarks)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
+from engine.errors import MeterError
 from engine.music.sketch import TICKS_PER_QUARTER, TICKS_PER_STEP, Note, TimeSignature, Track
 
 STEPS_PER_BAR_4_4 = 16  # the melody models' bar: 4/4 on the 16th grid
@@ -17,10 +18,61 @@ BAR_TICKS_4_4 = STEPS_PER_BAR_4_4 * TICKS_PER_STEP  # 1920
 
 
 def melody_window_offset(notes) -> int:
-    """Where the melody models read a melody from (and give it back to): the start of the 4/4 bar,
-    counted from tick 0, that holds its first note (0 when there are no notes)."""
+    """Where the melody models read a melody without a meter map from (and give it back to): the
+    start of the 4/4 bar, counted from tick 0, that holds its first note (0 when there are no
+    notes). A sketch's melody goes by the sketch's own bar lines: `melody_span`."""
     first = min((n.start_tick for n in notes), default=0)
     return (first // BAR_TICKS_4_4) * BAR_TICKS_4_4
+
+
+def reads_as_4_4(ts: TimeSignature) -> bool:
+    """Whether the melody models' 4/4 bars of 16 sixteenths fit this meter's bars: two or four
+    beats (2/4, 4/4, 2/2, and 1/4, 4/8, 8/4, ...): a whole number of its bars makes two of the
+    models' bars, or one of its bars a whole number of the models' bars. Not 3/4, 6/8, 5/4."""
+    bar = ts.bar_ticks
+    return bar > 0 and ((2 * BAR_TICKS_4_4) % bar == 0 or bar % BAR_TICKS_4_4 == 0)
+
+
+def melody_span(time_signatures: Sequence[TimeSignature], notes, *,
+                from_meter_start: bool = False) -> tuple[int, int]:
+    """The bars a melody lies in, on the sketch's own bar lines, as the melody models read it:
+    (the bar line at or before its first note, the bar line at or after its last note's end).
+
+    The models' 4/4 bars are counted from that first bar line, so a selected 2/4 passage is read
+    in pairs of its own bars from the first one selected. With ``from_meter_start`` (a whole
+    piece) they are counted from where its meter starts instead: a 2/4 song in pairs of bars from
+    its beginning, which is what POP909's songs need (many are 4/4 labelled 2/4).
+
+    Raises
+    ------
+    MeterError
+        A bar of the passage is in a meter the models cannot read (3/4, 6/8, ...), or the meter
+        changes in the middle of one of the models' bars; the sentence says which bar.
+    """
+    notes = list(notes)
+    if not notes:
+        return 0, 0
+    first = min(n.start_tick for n in notes)
+    last = max(n.end_tick for n in notes)
+    bars = list(iter_bars(time_signatures, first, max(last, first + 1)))
+    start, end = bars[0].start_tick, bars[-1].end_tick
+    since = start - bars[0].time_signature.tick
+    if from_meter_start and since % BAR_TICKS_4_4:
+        start -= since % BAR_TICKS_4_4  # a bar line of 2/4 (or 1/4) inside one of the models' bars
+    for bar in bars:
+        ts = bar.time_signature
+        if not reads_as_4_4(ts):
+            raise MeterError(
+                f"MusicVAE reads melodies in bars of two or four beats (2/4, 4/4, 2/2); bar "
+                f"{bar.number} is in {ts.numerator}/{ts.denominator}. Choose a passage in one of those meters.")
+    for bar in bars[1:]:
+        if bar.time_signature.tick == bar.start_tick and (bar.start_tick - start) % BAR_TICKS_4_4:
+            ts = bar.time_signature
+            raise MeterError(
+                f"The meter changes to {ts.numerator}/{ts.denominator} at bar {bar.number}, in the "
+                "middle of one of MusicVAE's 4/4 bars; choose a passage that ends before that bar "
+                "or starts at it.")
+    return start, end
 
 
 # The metronome: General MIDI claves on the drum channel, accented on the first beat of a bar.

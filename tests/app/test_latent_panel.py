@@ -260,3 +260,44 @@ def test_back_and_forward_bring_earlier_strips_back(window, panel, qtbot):
     assert panel.forward_button.isEnabled() and not panel.back_button.isEnabled()
     panel.forward_button.click()
     assert [t.track.notes for t in panel.thumbs] == samples and panel.thumbs[0].caption == "#1"
+
+
+def test_a_selection_in_2_4_comes_back_on_its_own_bars_and_as_long(window, panel, qtbot):
+    """The issue's walk: a song in 2/4, melody bars 20-23 selected, Set A, Note density +2: the
+    ghosts start at bar 20 and end by bar 24 (the 4/4 grid from tick 0 started them at bar 19 and
+    ran four bars too long)."""
+    from engine.music.sketch import TimeSignature
+
+    bar = 960  # 2/4
+    song = Track("Melody", 0, False, [Note(60 + i % 7, 90, i * 480, i * 480 + 400) for i in range(2 * 30)])
+    window.set_document(Sketch(tracks=[song], time_signatures=[TimeSignature(0, 2, 4)]))
+    selected = [n for n in window.document.sketch.tracks[0].notes if 19 * bar <= n.start_tick < 23 * bar]
+    window.view.set_selection(selected)
+    assert panel.fill_slot("A") and panel.offsets["A"] == 19 * bar and panel.lengths["A"] == 4 * bar
+    panel.attribute_sliders["note_density"].setValue(20)
+    wait(qtbot, panel._preview_job)
+    ghosts = window.view.proposal
+    assert ghosts and min(n.start_tick for n in ghosts) >= 19 * bar and max(n.end_tick for n in ghosts) <= 23 * bar
+    assert len(ghosts) > len(selected)  # denser, as asked
+
+    window.view.set_selection(selected[:-2])  # three 2/4 bars: the model writes four, three come back
+    assert panel.fill_slot("A") and panel.lengths["A"] == 3 * bar
+    panel.attribute_sliders["note_density"].setValue(10)
+    wait(qtbot, panel._preview_job)
+    assert max(n.end_tick for n in window.view.proposal) <= 22 * bar
+    assert panel.apply() and max(n.end_tick for n in window.document.sketch.tracks[-1].notes) <= 22 * bar
+    # a whole window written by the model, notes to its end: what lies past the three bars is cut
+    written = Track("Latent", 0, False, [Note(64, 80, t, t + 480) for t in range(0, 4 * bar, 480)]
+                    + [Note(67, 80, 3 * bar - 240, 3 * bar + 240)])
+    placed = panel._place(written)
+    assert min(n.start_tick for n in placed) == 19 * bar and max(n.end_tick for n in placed) == 22 * bar
+    assert len(placed) == 7  # six on the beats of bars 20-22, and the one held over the bar line, cut
+
+
+def test_a_selection_in_3_4_is_refused_in_a_sentence(window, panel):
+    from engine.music.sketch import TimeSignature
+
+    waltz = Track("Melody", 0, False, [Note(60 + i % 5, 90, i * 480, i * 480 + 400) for i in range(12)])
+    window.set_document(Sketch(tracks=[waltz], time_signatures=[TimeSignature(0, 3, 4)]))
+    assert not panel.fill_slot("A") and panel.slots["A"] is None
+    assert panel.status.text().startswith("MusicVAE reads melodies in bars of two or four beats")

@@ -152,6 +152,12 @@ def test_command_line(vae, tmp_path, capsys):
                  "--model", str(bundle), "-o", str(tmp_path / "v.mid")]) == 0
     assert main(["vary", str(tmp_path / "a.mid"), "--model", str(bundle), "-o", str(tmp_path / "w.mid")]) == 2
     assert "Say how to vary it" in capsys.readouterr().err
+
+    capsys.readouterr()
+    write_midi(Sketch.new(tracks=[_scale()], time_signature=(3, 4)), tmp_path / "waltz.mid")
+    assert main(["vary", str(tmp_path / "waltz.mid"), "--similar", "0.7", "--model", str(bundle),
+                 "-o", str(tmp_path / "never.mid")]) == 2
+    assert "bar 1 is in 3/4" in capsys.readouterr().err and not (tmp_path / "never.mid").exists()
     assert main(["sample", "--model", str(tmp_path / "nope"), "-o", str(tmp_path / "x.mid")]) == 2
     assert "not installed" in capsys.readouterr().err
 

@@ -90,3 +90,34 @@ def test_the_melody_models_read_a_melody_from_its_first_bar():
     assert melody_window_offset([Note(60, 90, 3 * 1920 + 480, 4 * 1920), Note(62, 90, 5 * 1920, 5 * 1920 + 240)]) \
         == 3 * 1920
     assert melody_window_offset([Note(60, 90, 1919, 1920)]) == 0 and melody_window_offset([]) == 0
+
+
+def test_a_melody_is_read_on_its_own_bar_lines_in_any_two_or_four_beat_meter():
+    import pytest
+
+    from engine.errors import MeterError
+    from engine.music.meter import melody_span
+    from engine.music.sketch import Note
+
+    def notes(first, last):
+        return [Note(60, 90, first, first + 240), Note(62, 90, last - 240, last)]
+
+    # 2/4, bars 20-23 (the issue's case): from bar 20's line, four 2/4 bars; the 4/4 grid from
+    # tick 0 would have started at bar 19
+    two_four = [TimeSignature(0, 2, 4)]
+    assert melody_span(two_four, notes(19 * 960 + 240, 23 * 960 - 120)) == (19 * 960, 23 * 960)
+    # a whole piece: pairs of 2/4 bars from where the meter starts (POP909's 4/4 songs labelled 2/4)
+    assert melody_span(two_four, notes(9 * 960 + 520, 20 * 960), from_meter_start=True) == (8 * 960, 20 * 960)
+    assert melody_span([TimeSignature(0, 4, 4), TimeSignature(3840, 2, 4)], notes(3840 + 960, 7680),
+                       from_meter_start=True) == (3840, 7680)
+    assert melody_span(FOUR_FOUR, notes(3 * 1920 + 480, 5 * 1920 + 1)) == (3 * 1920, 6 * 1920)
+    assert melody_span([TimeSignature(0, 2, 2)], notes(1920, 3840)) == (1920, 3840)
+    # a change from 2/4 to 4/4 on one of the models' bar lines (two 2/4 bars in)
+    assert melody_span([TimeSignature(0, 2, 4), TimeSignature(1920, 4, 4)], notes(0, 3840)) == (0, 3840)
+    with pytest.raises(MeterError, match=r"bar 4 is in 3/4"):
+        melody_span([TimeSignature(0, 4, 4), TimeSignature(3 * 1920, 3, 4)], notes(0, 4 * 1920))
+    with pytest.raises(MeterError, match=r"bar 1 is in 6/8"):
+        melody_span([TimeSignature(0, 6, 8)], notes(0, 1440))
+    with pytest.raises(MeterError, match=r"changes to 4/4 at bar 4, in the middle"):
+        melody_span([TimeSignature(0, 2, 4), TimeSignature(3 * 960, 4, 4)], notes(0, 5 * 960))
+    assert melody_span(FOUR_FOUR, []) == (0, 0)
