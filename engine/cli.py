@@ -220,7 +220,9 @@ def cmd_train_musicvae(args: argparse.Namespace) -> int:
                              device=args.device, precision=args.precision,
                              free_bits=args.free_bits, max_beta=args.max_beta, init=args.init,
                              resume=not args.fresh))
-    final = result.get("final", {})
+    if "final" not in result:  # another rank of a torchrun job: rank 0 reports
+        return 0
+    final = result["final"]
     print(f"trained {result['steps']} steps in {result['minutes']:.1f} min; final validation loss "
           f"{final.get('loss', float('nan')):.3f}, accuracy {final.get('accuracy', float('nan')):.4f} "
           f"(free-running {final.get('sampled_accuracy', float('nan')):.4f}); best in {args.out}/best, "
@@ -247,6 +249,8 @@ def cmd_train_transformer(args: argparse.Namespace) -> int:
                              minutes=args.minutes, max_steps=args.max_steps, eval_every=args.eval_every,
                              seed=args.seed, device=args.device, precision=args.precision,
                              compile=args.compile, resume=not args.fresh))
+    if "final" not in result:  # another rank of a torchrun job: rank 0 reports
+        return 0
     print(f"trained {result['steps']} steps in {result['minutes']:.1f} min; best validation NLL "
           f"{result['best_val_nll']:.4f} nats/event; bundle in {args.out}/best")
     return 0

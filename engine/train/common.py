@@ -122,6 +122,36 @@ def load_checkpoint(path: Path, device: torch.device) -> dict | None:
     return torch.load(path, map_location=device, weights_only=False)
 
 
+def all_agree_to_stop(dist: Dist | None, stop: bool) -> bool:
+    """Whether any rank wants to stop (its time budget is spent), the same answer on every rank:
+    one rank that stops alone would leave the others waiting in backward's all-reduce forever."""
+    if dist is None or not dist.enabled:
+        return stop
+    from torch import distributed
+
+    flag = torch.tensor([1.0 if stop else 0.0])
+    distributed.all_reduce(flag, op=distributed.ReduceOp.MAX)
+    return bool(flag.item() > 0)
+
+
+def ranks_agree(model: torch.nn.Module, dist: Dist | None) -> bool:
+    """Whether every rank ends with the same weights (DistributedDataParallel keeps them so; a
+    rank that drifted would mean a bug). Collective: every rank calls it at the same point."""
+    if dist is None or not dist.enabled:
+        return True
+    from torch import distributed
+
+    with torch.no_grad():
+        flat = torch.cat([p.detach().float().reshape(-1).cpu() for p in model.parameters()])
+        mine = torch.stack([flat.double().sum(), flat.double().abs().sum(), (flat.double() ** 2).sum()])
+    gathered = [torch.zeros_like(mine) for _ in range(dist.world_size)]
+    distributed.all_gather(gathered, mine)
+    agree = all(torch.equal(g, gathered[0]) for g in gathered)
+    if not agree and dist.main:
+        warnings.warn("The ranks ended with different weights; the bundles are rank 0's.", stacklevel=2)
+    return agree
+
+
 def end_distributed(dist: Dist) -> None:
     if dist.enabled:
         from torch import distributed
@@ -165,10 +195,11 @@ class Run:
     minutes asked for, counting earlier runs, so a resumed run goes on where it stopped.
     """
 
-    def __init__(self, out: Path, minutes: float | None, max_steps: int | None) -> None:
+    def __init__(self, out: Path, minutes: float | None, max_steps: int | None, dist: Dist | None = None) -> None:
         self.out, self.minutes, self.max_steps = Path(out), minutes, max_steps
         self.step, self.spent_s = 0, 0.0
         self.budget = Budget(minutes)
+        self.dist = dist  # under torchrun, every rank stops on the same step
 
     def resume(self, model: torch.nn.Module, opt: torch.optim.Optimizer, device: torch.device) -> float | None:
         """Load ``last.pt`` when there is one; returns its best score (None when starting afresh)."""
@@ -187,7 +218,9 @@ class Run:
 
     @property
     def done(self) -> bool:
-        return (self.max_steps is not None and self.step >= self.max_steps) or self.budget.over()
+        if self.max_steps is not None and self.step >= self.max_steps:
+            return True  # the same step on every rank
+        return all_agree_to_stop(self.dist, self.budget.over())
 
     def progress(self) -> float:
         if self.max_steps:

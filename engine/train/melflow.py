@@ -30,7 +30,8 @@ from engine.audio.mel import MEL
 from engine.models.melflow import MelFlow, MelFlowConfig, note_features
 from engine.registry import save_bundle
 from engine.train.common import (
-    BestKeeper, Dist, Run, autocast, end_distributed, pick_device, setup_distributed, warmup_cosine,
+    BestKeeper, Dist, Run, autocast, end_distributed, pick_device, ranks_agree, setup_distributed,
+    warmup_cosine,
 )
 
 BUNDLE_KIND = "melflow"
@@ -198,7 +199,7 @@ def train(args: TrainArgs) -> dict:
     groups = [{"params": rest, "scale": 1.0}] + ([{"params": fresh, "scale": args.template_lr_scale}] if fresh else [])
     opt = torch.optim.AdamW(groups, lr=args.lr, betas=(0.9, 0.99), weight_decay=args.weight_decay)
     out = Path(args.out)
-    run = Run(out, args.minutes, args.max_steps)
+    run = Run(out, args.minutes, args.max_steps, dist)
     best = float("inf")
     if args.resume and (resumed := run.resume(model, opt, device)) is not None:
         best = resumed
@@ -248,8 +249,10 @@ def train(args: TrainArgs) -> dict:
             run.checkpoint(model, opt, keeper.best, asdict(args))
             bar.write(f"step {run.step}: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
     bar.close()
+    agree = ranks_agree(model, dist)  # collective: before rank 0 goes on alone
     result = {"steps": run.step, "minutes": run.minutes_spent, "history": keeper.history,
               "audio_hours_seen": frames_seen / MEL.frames_per_second / 3600}
+    result.update(world_size=dist.world_size, ranks_agree=agree)
     if dist.main:
         final = evaluate(model, val, device)
         keeper.offer(final["nll"], record(final), record=False)

@@ -28,8 +28,8 @@ from tqdm import tqdm
 from engine.models.musicvae import CONFIGS, MusicVAE, MusicVAEConfig
 from engine.registry import save_bundle
 from engine.train.common import (
-    BestKeeper, Budget, Dist, autocast, end_distributed, load_checkpoint, pick_device, save_checkpoint,
-    setup_distributed,
+    BestKeeper, Budget, Dist, all_agree_to_stop, autocast, end_distributed, load_checkpoint, pick_device,
+    ranks_agree, save_checkpoint, setup_distributed,
 )
 
 FIRST_NOTE_ON = 2
@@ -177,7 +177,7 @@ def train(args: TrainArgs) -> dict:
     while True:
         if args.max_steps is not None and step >= args.max_steps:
             break
-        if budget.over():
+        if all_agree_to_stop(dist, budget.over()):
             break
         idx = rng.integers(0, len(train_windows), args.batch_size)
         tokens = torch.from_numpy(train_windows[idx].astype(np.int64)).to(device)
@@ -208,7 +208,9 @@ def train(args: TrainArgs) -> dict:
             bar.write(f"step {step}: val loss {metrics['loss']:.2f} acc {metrics['accuracy']:.4f} "
                       f"kl {metrics['kl']:.1f} ({metrics['examples_per_s']:.0f} ex/s)")
     bar.close()
+    agree = ranks_agree(model, dist)  # collective: before rank 0 goes on alone
     result = {"steps": step, "minutes": budget.elapsed_s / 60, "history": keeper.history}
+    result.update(world_size=dist.world_size, ranks_agree=agree)
     if dist.main:
         final = evaluate(model, val_windows, device, step=step, precision=args.precision)
         keeper.offer(final["score"], {"step": step, "validation": final}, record=False)

@@ -32,7 +32,8 @@ from engine.music.encodings.performance import (
 from engine.registry import save_bundle
 from engine.train.transformer_args import TrainArgs
 from engine.train.common import (
-    BestKeeper, Dist, Run, autocast, end_distributed, pick_device, setup_distributed, warmup_cosine,
+    BestKeeper, Dist, Run, autocast, end_distributed, pick_device, ranks_agree, setup_distributed,
+    warmup_cosine,
 )
 
 
@@ -233,7 +234,7 @@ def train(args: TrainArgs) -> dict:
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}], lr=args.lr, betas=(0.9, 0.98))
     out = Path(args.out)
-    run = Run(out, args.minutes, args.max_steps)
+    run = Run(out, args.minutes, args.max_steps, dist)
     best = float("inf")
     if args.resume and (resumed := run.resume(model, opt, device)) is not None:
         best = resumed
@@ -282,8 +283,10 @@ def train(args: TrainArgs) -> dict:
             bar.write(f"step {run.step}: val nll {metrics['nll']:.4f} acc {metrics['accuracy']:.4f} "
                       f"({metrics['events_per_s']:.0f} events/s)")
     bar.close()
+    agree = ranks_agree(model, dist)  # collective: before rank 0 goes on alone
     result = {"steps": run.step, "minutes": run.budget.elapsed_s / 60, "best_val_nll": keeper.best,
               "history": keeper.history}
+    result.update(world_size=dist.world_size, ranks_agree=agree)
     if dist.main:
         final = evaluate(model, val, device, precision=args.precision)
         keeper.offer(final["nll"], {"step": run.step, "validation": final, "sources": args.sources,

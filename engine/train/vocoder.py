@@ -39,7 +39,8 @@ from engine.audio.mel import MEL, LogMel
 from engine.audio.vocode import BUNDLE_KINDS
 from engine.registry import save_bundle
 from engine.train.common import (
-    BestKeeper, Dist, Run, autocast, end_distributed, pick_device, setup_distributed, warmup_cosine,
+    BestKeeper, Dist, Run, autocast, end_distributed, pick_device, ranks_agree, setup_distributed,
+    warmup_cosine,
 )
 
 KINDS = tuple(BUNDLE_KINDS)
@@ -360,7 +361,7 @@ def train(args: TrainArgs) -> dict:
     model = model.to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.8, 0.99), weight_decay=args.weight_decay)
     out = Path(args.out)
-    run = Run(out, args.minutes, args.max_steps)
+    run = Run(out, args.minutes, args.max_steps, dist)
     best = float("inf")
     if args.resume and (resumed := run.resume(model, opt, device)) is not None:
         best = resumed
@@ -428,8 +429,10 @@ def train(args: TrainArgs) -> dict:
             checkpoint()
             bar.write(f"step {run.step}: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
     bar.close()
+    agree = ranks_agree(model, dist)  # collective: before rank 0 goes on alone
     result = {"steps": run.step, "minutes": run.minutes_spent, "history": keeper.history,
               "audio_hours_seen": audio_seen_s / 3600}
+    result.update(world_size=dist.world_size, ranks_agree=agree)
     if dist.main:
         final = evaluate(model, args.kind, val, device)
         keeper.offer(score_of(args.kind, final), record(final), record=False)
