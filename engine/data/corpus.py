@@ -114,12 +114,20 @@ def _list_source(source: str | os.PathLike, limit: int | None,
             raise DataError(
                 f"'{source}' is not a folder; choose music21, pop909 or a folder of MIDI files.")
         root = root.resolve()
-        named = folder_files(root)
-        if files is not None:
-            wanted = {Path(f).as_posix() for f in files}
-            named = [(n, p) for n, p in named if n in wanted]
-        units = [(n, p, [p]) for n, p in named]
-        listing = _Listing("folder", str(root), "", units)
+        songs = pop909_songs(root)
+        if songs:  # POP909's layout (NNN/NNN.mid with beat_midi.txt): its extractor, on its beats
+            if files is not None:
+                wanted = {str(f) for f in files}
+                songs = [(n, d) for n, d in songs if n in wanted]
+            units = [(n, d, [d / f"{n}.mid", d / "beat_midi.txt"]) for n, d in songs]
+            listing = _Listing("pop909", f"{root} (POP909's layout)", "", units)
+        else:
+            named = folder_files(root)
+            if files is not None:
+                wanted = {Path(f).as_posix() for f in files}
+                named = [(n, p) for n, p in named if n in wanted]
+            units = [(n, p, [p]) for n, p in named]
+            listing = _Listing("folder", str(root), "", units)
         if not units:
             raise DataError(f"There is no MIDI file (.mid, .midi) in the folder '{root}'.")
     if limit is not None:

@@ -118,3 +118,19 @@ def test_a_slice_of_the_real_pop909(pop909_dir, monkeypatch):
         assert_valid_windows(corpus.windows_16bar[split], 256)
     perf = [p for s in corpus.performances.values() for p in s]
     assert len(perf) == 2 and all(len(p) > 1000 and p.dtype == np.int16 for p in perf)
+
+
+def test_a_folder_in_pop909s_layout_is_read_on_its_beats(pop909_dir, tmp_path):
+    """`--midi-dir` of songs laid out as POP909 (NNN/NNN.mid with beat_midi.txt): POP909's own
+    extractor, so a song whose MIDI file says 2/4 keeps its 4/4 windows (song 001 declares 2/4)."""
+    import shutil
+
+    for song in ("001", "002"):
+        shutil.copytree(pop909_dir / song, tmp_path / "mine" / song)
+    mine = build_corpus(tmp_path / "mine", workers=1, progress=False)
+    same = build_corpus("pop909", files=["001", "002"], workers=1, progress=False)
+    assert mine.counts["pieces"] == 2 and sorted(mine.piece_ids) == sorted(same.piece_ids)
+    for bars in (2, 16):
+        ours = np.concatenate([mine.windows(bars, s) for s in ("train", "validation", "test")])
+        theirs = np.concatenate([same.windows(bars, s) for s in ("train", "validation", "test")])
+        assert len(ours) == len(theirs) > 0 and (ours == theirs).all()
