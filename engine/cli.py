@@ -219,7 +219,8 @@ def cmd_train_musicvae(args: argparse.Namespace) -> int:
                              max_steps=args.max_steps, eval_every=args.eval_every, seed=args.seed,
                              device=args.device, precision=args.precision,
                              free_bits=args.free_bits, max_beta=args.max_beta, init=args.init,
-                             resume=not args.fresh))
+                             resume=not args.fresh, attribute_dims=args.attribute_dims,
+                             ar_weight=args.ar_weight))
     if "final" not in result:  # another rank of a torchrun job: rank 0 reports
         return 0
     final = result["final"]
@@ -613,6 +614,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--init", default=None, metavar="BUNDLE",
                    help="fine-tune: start from this bundle's weights, schedules going on from its step")
     t.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint in --out")
+    t.add_argument("--attribute-dims", default=None, metavar="all|NAMES",
+                   help="attribute-regularised latent dimensions (AR-VAE): the first ones order "
+                        "melodies by these attributes, so that the sliders move them")
+    t.add_argument("--ar-weight", type=float, default=None, help="the attribute regulariser's weight")
     t.set_defaults(func=cmd_train_musicvae)
 
     t = train_sub.add_parser("attributes", help="store MusicVAE attribute vectors in a bundle")

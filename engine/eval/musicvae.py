@@ -7,8 +7,10 @@ reconstructions; holds cannot inflate it), ``kl_bits`` (mean KL per melody), ``a
 ``interp_spearman_median`` (11-step slerp between held-out pairs: Spearman correlation of the
 Hamming distance to A against the step, median over pairs), ``interp_max_jump`` (largest
 Hamming distance between neighbouring steps as a fraction of the A-to-B distance, median over
-pairs), ``attribute_d`` (per attribute vector: Cohen's d of the change it makes on its own
-attribute and the largest on another), ``n_melodies``, ``model``.
+pairs), ``attribute_d`` (per attribute vector: Cohen's d of the change it makes at +1 on its own
+attribute and the largest on another, the attribute's mean at -2..+2, how monotonic that is,
+and the note F1 of the +1 melody against the unpushed one), ``attribute_monotonic`` and
+``attribute_f1_kept`` (those two per attribute), ``n_melodies``, ``model``.
 """
 
 from __future__ import annotations
@@ -98,10 +100,19 @@ def evaluate(vae: MelodyVAE, windows: np.ndarray, pairs: int = 200, attribute_me
         base_tokens = vae.decode_tokens(mu[pick])
         before = _attributes(base_tokens)
         for name, vector in vae.attribute_vectors.items():
-            after = _attributes(vae.decode_tokens(mu[pick] + vector[None, :]))
+            pushed = {amount: vae.decode_tokens(mu[pick] + amount * vector[None, :]) for amount in (-2, -1, 1, 2)}
+            after = _attributes(pushed[1])
             ds = {a: cohens_d(before[a], after[a]) for a in ATTRIBUTES}
+            means = [float(np.mean(_attributes(pushed[x])[name] if x else before[name])) for x in (-2, -1, 0, 1, 2)]
+            rho = spearmanr([-2, -1, 0, 1, 2], means).correlation
             attribute_d[name] = {"own": round(ds[name], 3),
-                                 "max_other": round(max(abs(v) for k, v in ds.items() if k != name), 3)}
+                                 "max_other": round(max(abs(v) for k, v in ds.items() if k != name), 3),
+                                 # the attribute's mean over the slider at -2..+2, and how
+                                 # monotonic it is (Spearman over the five amounts)
+                                 "means": [round(m, 4) for m in means],
+                                 "monotonic": round(0.0 if np.isnan(rho) else float(rho), 3),
+                                 # the melody at +1 against the unpushed decode: still the same tune?
+                                 "f1_kept": round(note_f1(base_tokens, pushed[1]), 3)}
 
     return {
         "model": vae.name,
@@ -115,4 +126,6 @@ def evaluate(vae: MelodyVAE, windows: np.ndarray, pairs: int = 200, attribute_me
         "interp_max_jump": round(float(np.median(jumps)), 4) if jumps else None,
         "interp_pairs": pairs_done,
         "attribute_d": attribute_d,
+        "attribute_monotonic": {k: v["monotonic"] for k, v in attribute_d.items()},
+        "attribute_f1_kept": {k: v["f1_kept"] for k, v in attribute_d.items()},
     }

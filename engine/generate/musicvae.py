@@ -279,7 +279,9 @@ class MelodyVAE:
 
 def compute_attribute_vectors(model: MusicVAE, windows: np.ndarray, device: torch.device | None = None,
                               batch_size: int = 512) -> dict[str, list[float]]:
-    """For each attribute: mean mu of windows in its top quartile minus mean mu of its bottom quartile."""
+    """For each attribute: mean mu of windows in its top quartile minus mean mu of its bottom
+    quartile. An attribute with a regularised dimension of its own (AR-VAE: the config's
+    ar_attributes) moves along that dimension alone, by the same difference there."""
     device = device or torch.device("cpu")
     mus = []
     with torch.no_grad():
@@ -311,5 +313,9 @@ def compute_attribute_vectors(model: MusicVAE, windows: np.ndarray, device: torc
             # that value with those at or below it.
             top = v > lo
         if top.sum() and bottom.sum() and (top & ~bottom).any():
-            out[a] = (m[top].mean(axis=0) - m[bottom].mean(axis=0)).tolist()
+            vector = m[top].mean(axis=0) - m[bottom].mean(axis=0)
+            if a in model.cfg.ar_attributes:
+                dim = model.cfg.ar_attributes.index(a)
+                vector = np.where(np.arange(len(vector)) == dim, vector, 0.0)
+            out[a] = vector.tolist()
     return out

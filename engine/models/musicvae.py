@@ -43,6 +43,20 @@ class MusicVAEConfig:
     # CPU run with 0.99999 ended at beta 0.005 and a KL of ~360 nats: samples from the prior
     # then decode poorly).
     beta_rate: float = 0.9995
+    # Attribute-regularised dimensions (AR-VAE, Pati and Lerch 2020): latent dimension i is
+    # trained to order a batch like attribute ar_attributes[i] (engine.music.attributes), so a
+    # slider on it moves that attribute; ar_weight scales the term, ar_delta its tanh's spread.
+    ar_attributes: tuple[str, ...] = ()
+    ar_weight: float = 1.0
+    ar_delta: float = 10.0
+
+    def __post_init__(self) -> None:
+        from engine.music.attributes import ATTRIBUTES
+
+        object.__setattr__(self, "ar_attributes", tuple(self.ar_attributes))  # a list from JSON
+        unknown = set(self.ar_attributes) - set(ATTRIBUTES)
+        if unknown or len(set(self.ar_attributes)) != len(self.ar_attributes) or len(self.ar_attributes) > self.z_size:
+            raise ValueError(f"ar_attributes must be distinct names among {', '.join(ATTRIBUTES)}")
 
     @property
     def steps_per_bar(self) -> int:
@@ -219,8 +233,24 @@ class MusicVAE(nn.Module):
         beta = self.beta(step)
         loss = (recon + beta * kl_cost).mean()
         accuracy = (logits.argmax(dim=-1) == tokens).float().mean()
-        return {"loss": loss, "recon": recon.mean(), "kl": kl.mean(), "beta": torch.tensor(beta),
-                "accuracy": accuracy}
+        terms = {"loss": loss, "recon": recon.mean(), "kl": kl.mean(), "beta": torch.tensor(beta),
+                 "accuracy": accuracy}
+        if self.cfg.ar_attributes:
+            terms["ar"] = self.attribute_regulariser(out.get("z", out["mu"]).float(), tokens)
+            terms["loss"] = loss + self.cfg.ar_weight * terms["ar"]
+        return terms
+
+    def attribute_regulariser(self, z: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        """AR-VAE's term, summed over the regularised dimensions: for every pair of melodies in
+        the batch, |tanh(delta * (z_i - z_j)) - sign(a_i - a_j)| on dimension k and attribute k,
+        averaged over the pairs: small when dimension k orders the batch as its attribute does."""
+        from engine.music.attributes import token_attributes
+
+        attrs = token_attributes(tokens, self.cfg.ar_attributes)  # (batch, k)
+        k = attrs.shape[1]
+        dz = z[:, None, :k] - z[None, :, :k]  # (batch, batch, k)
+        da = attrs[:, None, :] - attrs[None, :, :]
+        return (torch.tanh(self.cfg.ar_delta * dz) - torch.sign(da)).abs().mean(dim=(0, 1)).sum()
 
     # -- use ------------------------------------------------------------------------------------
 

@@ -44,3 +44,40 @@ def melody_attributes(track: Track, num_steps: int | None = None) -> dict[str, f
         "syncopation_16th": sync16 / n,
         "syncopation_8th": sync8 / n,
     }
+
+
+def token_attributes(tokens, names=ATTRIBUTES, min_pitch: int = 21):
+    """`melody_attributes` of a batch of MelodyOneHot windows (batch, steps), computed on the
+    tokens at once (torch, no decoding): a (batch, len(names)) float tensor, columns in
+    ``names``' order. The MusicVAE trainer's attribute regulariser reads it for every batch."""
+    import torch
+
+    t = tokens.long()
+    batch, steps = t.shape
+    onset = t >= 2
+    n = onset.sum(1).float()
+    safe_n = n.clamp(min=1.0)
+    pitch = (t - 2 + min_pitch).clamp(min=0)
+    out = {}
+    pc = pitch % 12
+    diatonic = torch.zeros_like(onset)
+    for c in C_MAJOR_PITCH_CLASSES:
+        diatonic |= pc == c
+    out["c_diatonic"] = (onset & diatonic).sum(1).float() / safe_n
+    out["note_density"] = n / steps
+    # the previous onset's pitch at each onset: the last onset index before it (cummax of indices)
+    index = torch.where(onset, torch.arange(steps, device=t.device).expand(batch, steps), torch.full_like(t, -1))
+    last = torch.cummax(index, dim=1).values
+    previous = torch.cat([torch.full_like(last[:, :1], -1), last[:, :-1]], dim=1)
+    has_prev = onset & (previous >= 0)
+    prev_pitch = torch.gather(pitch, 1, previous.clamp(min=0))
+    interval = torch.where(has_prev, (pitch - prev_pitch).abs(), torch.zeros_like(pitch)).sum(1).float()
+    out["mean_interval"] = interval / has_prev.sum(1).float().clamp(min=1.0)
+    # still sounding at the next 8th (16th syncopation) or beat (8th): holds (token 0) follow
+    padded = torch.cat([t, torch.ones_like(t[:, :2])], dim=1)  # past the window the note has ended
+    held1 = padded[:, 1:steps + 1] == 0
+    held2 = held1 & (padded[:, 2:steps + 2] == 0)
+    step = torch.arange(steps, device=t.device)
+    out["syncopation_16th"] = (onset & (step % 2 == 1) & held1).sum(1).float() / safe_n
+    out["syncopation_8th"] = (onset & (step % 4 == 2) & held2).sum(1).float() / safe_n
+    return torch.stack([out[name] for name in names], dim=1)

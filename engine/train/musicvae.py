@@ -58,6 +58,8 @@ class TrainArgs:
     max_beta: float | None = None  # override the config's largest KL weight
     init: str | None = None  # start from this bundle's weights, its schedules going on from its step
     resume: bool = True
+    attribute_dims: str | None = None  # "all" or names: AR-VAE dimensions (MusicVAEConfig.ar_attributes)
+    ar_weight: float | None = None  # the regulariser's weight (default: the config's)
 
 
 def load_windows(sources: str, num_bars: int, split: str) -> np.ndarray:
@@ -144,6 +146,13 @@ def train(args: TrainArgs) -> dict:
         cfg = replace(cfg, free_bits=args.free_bits)
     if args.max_beta is not None:
         cfg = replace(cfg, max_beta=args.max_beta)
+    if args.attribute_dims:
+        from engine.music.attributes import ATTRIBUTES
+
+        names = ATTRIBUTES if args.attribute_dims == "all" else tuple(args.attribute_dims.split(","))
+        cfg = replace(cfg, ar_attributes=names)
+    if args.ar_weight is not None:
+        cfg = replace(cfg, ar_weight=args.ar_weight)
     num_bars = cfg.seq_len // 16
     train_windows = load_windows(args.sources, num_bars, "train")
     val_windows = load_windows(args.sources, num_bars, "validation")[: args.eval_windows]
@@ -197,7 +206,8 @@ def train(args: TrainArgs) -> dict:
         examples += len(tokens) * dist.world_size
         bar.update()
         bar.set_postfix(loss=f"{terms['loss'].item():.1f}", acc=f"{terms['accuracy'].item():.3f}",
-                        kl=f"{terms['kl'].item():.1f}", p=f"{p:.2f}")
+                        kl=f"{terms['kl'].item():.1f}", p=f"{p:.2f}",
+                        **({"ar": f"{terms['ar'].item():.3f}"} if "ar" in terms else {}))
         if step % args.eval_every == 0 and dist.main:
             metrics = evaluate(model, val_windows, device, step=step, precision=args.precision)
             metrics.update(step=step, minutes=budget.elapsed_s / 60, examples_per_s=examples / budget.elapsed_s)

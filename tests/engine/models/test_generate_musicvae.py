@@ -120,10 +120,13 @@ def test_eval_reports_every_key(vae):
                              for k, v in compute_attribute_vectors(vae.model, windows).items()}
     out = evaluate(vae, windows, pairs=10, attribute_melodies=8)
     for key in ("token_accuracy_tf", "token_accuracy_sampled", "note_f1", "kl_bits", "active_dims",
-                "interp_spearman_median", "interp_max_jump", "attribute_d", "n_melodies", "model"):
+                "interp_spearman_median", "interp_max_jump", "attribute_d", "attribute_monotonic",
+                "attribute_f1_kept", "n_melodies", "model"):
         assert key in out
     assert 0 <= out["note_f1"] <= 1 and out["n_melodies"] == len(windows)
-    assert set(out["attribute_d"]["note_density"]) == {"own", "max_other"}
+    density = out["attribute_d"]["note_density"]
+    assert set(density) == {"own", "max_other", "means", "monotonic", "f1_kept"} and len(density["means"]) == 5
+    assert -1 <= out["attribute_monotonic"]["note_density"] <= 1 and 0 <= out["attribute_f1_kept"]["note_density"] <= 1
     same = windows[:3]
     assert note_f1(same, same) == 1.0 and note_f1(same, np.zeros_like(same)) == 0.0
     assert cohens_d(np.array([0.0, 1.0, 0.0, 1.0]), np.array([1.0, 2.0, 1.0, 2.0])) > 1.5
