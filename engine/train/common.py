@@ -122,6 +122,15 @@ def load_checkpoint(path: Path, device: torch.device) -> dict | None:
     return torch.load(path, map_location=device, weights_only=False)
 
 
+def _collective_device():
+    """Where a collective's tensors must live: the GPU for NCCL, the CPU for gloo."""
+    from torch import distributed
+
+    if distributed.get_backend() == "nccl":
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
+
+
 def all_agree_to_stop(dist: Dist | None, stop: bool) -> bool:
     """Whether any rank wants to stop (its time budget is spent), the same answer on every rank:
     one rank that stops alone would leave the others waiting in backward's all-reduce forever."""
@@ -129,7 +138,7 @@ def all_agree_to_stop(dist: Dist | None, stop: bool) -> bool:
         return stop
     from torch import distributed
 
-    flag = torch.tensor([1.0 if stop else 0.0])
+    flag = torch.tensor([1.0 if stop else 0.0], device=_collective_device())
     distributed.all_reduce(flag, op=distributed.ReduceOp.MAX)
     return bool(flag.item() > 0)
 
@@ -144,6 +153,7 @@ def ranks_agree(model: torch.nn.Module, dist: Dist | None) -> bool:
     with torch.no_grad():
         flat = torch.cat([p.detach().float().reshape(-1).cpu() for p in model.parameters()])
         mine = torch.stack([flat.double().sum(), flat.double().abs().sum(), (flat.double() ** 2).sum()])
+    mine = mine.to(_collective_device())
     gathered = [torch.zeros_like(mine) for _ in range(dist.world_size)]
     distributed.all_gather(gathered, mine)
     agree = all(torch.equal(g, gathered[0]) for g in gathered)
