@@ -236,6 +236,12 @@ def cmd_train_attributes(args: argparse.Namespace) -> int:
 
     vectors = add_attribute_vectors(args.bundle, args.sources)
     print(f"stored {len(vectors)} attribute vectors in {args.bundle}/config.json: {', '.join(vectors)}")
+    if args.scale_on:
+        from engine.train.musicvae import scale_attribute_vectors
+
+        scales = scale_attribute_vectors(args.bundle, args.scale_on)
+        print("slider scales (chosen on validation melodies): "
+              + ", ".join(f"{a} {k:g}" for a, k in scales.items()))
     return 0
 
 
@@ -623,6 +629,9 @@ def build_parser() -> argparse.ArgumentParser:
     t = train_sub.add_parser("attributes", help="store MusicVAE attribute vectors in a bundle")
     t.add_argument("--bundle", required=True)
     t.add_argument("--sources", default="music21,pop909")
+    t.add_argument("--scale-on", default=None, metavar="SOURCES",
+                   help="then choose each slider's reach on these corpora's validation melodies "
+                        "(d >= 1 at +1, monotonic, little change to the others)")
     t.set_defaults(func=cmd_train_attributes)
 
     from engine.train.transformer_args import TrainArgs as MT  # the defaults, in one place

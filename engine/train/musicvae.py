@@ -250,3 +250,36 @@ def add_attribute_vectors(bundle: str | Path, sources: str = "music21,pop909",
     config["attribute_windows"] = int(len(windows))
     atomic_write_text(path, json.dumps(config))
     return vectors
+
+
+SLIDER_SCALES = (1.0, 1.5, 2.0, 3.0, 4.0, 5.0)
+
+
+def scale_attribute_vectors(bundle: str | Path, sources: str = "pop909", melodies: int = 256) -> dict[str, float]:
+    """Choose how far each slider's +1 goes, on the validation split of ``sources`` (never the
+    test split): for each attribute, the smallest of SLIDER_SCALES at which +1 moves it by a
+    Cohen's d of at least 1 while it stays monotonic from -2 to +2 (Spearman at least 0.9) and
+    moves no other attribute by more than 0.3; else the scale with the largest d that keeps those
+    two. The vectors are stored scaled, with the scales, in the bundle's config.json."""
+    from engine.eval.musicvae import evaluate
+    from engine.fileio import atomic_write_text
+    from engine.generate.musicvae import MelodyVAE
+
+    vae = MelodyVAE.load(bundle)
+    windows = load_windows(sources, vae.cfg.seq_len // 16, "validation")
+    base = dict(vae.attribute_vectors)
+    table = {}
+    for k in SLIDER_SCALES:
+        vae.attribute_vectors = {a: v * k for a, v in base.items()}
+        table[k] = evaluate(vae, windows, pairs=0, attribute_melodies=melodies)["attribute_d"]
+    chosen = {}
+    for a in base:
+        keeps = [k for k in SLIDER_SCALES if table[k][a]["monotonic"] >= 0.9 and table[k][a]["max_other"] <= 0.3]
+        strong = [k for k in keeps if table[k][a]["own"] >= 1.0]
+        chosen[a] = min(strong) if strong else max(keeps, key=lambda k: table[k][a]["own"]) if keeps else 1.0
+    path = Path(bundle) / "config.json"
+    config = json.loads(path.read_text())
+    config["attribute_vectors"] = {a: (np.asarray(base[a]) * chosen[a]).tolist() for a in base}
+    config["attribute_scales"] = chosen
+    atomic_write_text(path, json.dumps(config))
+    return chosen
