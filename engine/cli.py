@@ -117,13 +117,18 @@ def cmd_convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def _renderer(args: argparse.Namespace) -> str:
+    """The renderer name render_sketch takes, from --renderer and --vocoder."""
+    return args.renderer if args.renderer != "neural" else f"neural-{args.vocoder}"
+
+
 def cmd_render(args: argparse.Namespace) -> int:
     from engine.audio.render import render_sketch
     from engine.audio.wav import write_wav
     from engine.music.files import open_sketch
 
     sketch = open_sketch(args.input)
-    renderer = args.renderer if args.renderer != "neural" else f"neural-{args.vocoder}"
+    renderer = _renderer(args)
     rendered = render_sketch(sketch, renderer, args.sample_rate, args.soundfont, temperature=args.temperature)
     if rendered.note:
         print(f"cantus: {rendered.note}", file=sys.stderr)
@@ -154,7 +159,7 @@ def cmd_play(args: argparse.Namespace) -> int:
     from engine.music.files import open_sketch
 
     sketch = open_sketch(args.input)
-    renderer = args.renderer if args.renderer != "neural" else f"neural-{args.vocoder}"
+    renderer = _renderer(args)
     rendered = render_sketch(sketch, renderer, 44100, args.soundfont)
     if rendered.note:
         print(f"cantus: {rendered.note}", file=sys.stderr)

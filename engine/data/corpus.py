@@ -91,6 +91,14 @@ class _Listing:
     left_out: int = 0
 
 
+def _pop909_units(songs: list[tuple[str, Path]], files) -> list[tuple[str, Path, list[Path]]]:
+    """Listing units of POP909-layout song folders (those named in ``files``, when given)."""
+    if files is not None:
+        wanted = {str(f) for f in files}
+        songs = [(n, d) for n, d in songs if n in wanted]
+    return [(n, d, [d / f"{n}.mid", d / "beat_midi.txt"]) for n, d in songs]
+
+
 def _list_source(source: str | os.PathLike, limit: int | None,
                  files: Sequence[str | os.PathLike] | None) -> _Listing:
     src = str(source)
@@ -100,11 +108,7 @@ def _list_source(source: str | os.PathLike, limit: int | None,
         listing = _Listing("music21", "music21's corpus", "music21", units, left_out)
     elif src == "pop909":
         root = pop909_dir()
-        songs = pop909_songs(root)
-        if files is not None:
-            wanted = {str(f) for f in files}
-            songs = [(n, d) for n, d in songs if n in wanted]
-        units = [(n, d, [d / f"{n}.mid", d / "beat_midi.txt"]) for n, d in songs]
+        units = _pop909_units(pop909_songs(root), files)
         listing = _Listing("pop909", "POP909", "pop909", units)
         if not units:
             raise DataError(f"No POP909 song (NNN/NNN.mid with beat_midi.txt) was found in {root}.")
@@ -116,10 +120,7 @@ def _list_source(source: str | os.PathLike, limit: int | None,
         root = root.resolve()
         songs = pop909_songs(root)
         if songs:  # POP909's layout (NNN/NNN.mid with beat_midi.txt): its extractor, on its beats
-            if files is not None:
-                wanted = {str(f) for f in files}
-                songs = [(n, d) for n, d in songs if n in wanted]
-            units = [(n, d, [d / f"{n}.mid", d / "beat_midi.txt"]) for n, d in songs]
+            units = _pop909_units(songs, files)
             listing = _Listing("pop909", f"{root} (POP909's layout)", "", units)
         else:
             named = folder_files(root)

@@ -101,10 +101,12 @@ def evaluate(vae: MelodyVAE, windows: np.ndarray, pairs: int = 200, attribute_me
         before = _attributes(base_tokens)
         for name, vector in vae.attribute_vectors.items():
             pushed = {amount: vae.decode_tokens(mu[pick] + amount * vector[None, :]) for amount in (-2, -1, 1, 2)}
-            after = _attributes(pushed[1])
+            measured = {0: before, **{amount: _attributes(tokens) for amount, tokens in pushed.items()}}
+            after = measured[1]
             ds = {a: cohens_d(before[a], after[a]) for a in ATTRIBUTES}
-            means = [float(np.mean(_attributes(pushed[x])[name] if x else before[name])) for x in (-2, -1, 0, 1, 2)]
-            rho = spearmanr([-2, -1, 0, 1, 2], means).correlation
+            amounts = (-2, -1, 0, 1, 2)
+            means = [float(np.mean(measured[x][name])) for x in amounts]
+            rho = spearmanr(amounts, means).correlation
             attribute_d[name] = {"own": round(ds[name], 3),
                                  "max_other": round(max(abs(v) for k, v in ds.items() if k != name), 3),
                                  # the attribute's mean over the slider at -2..+2, and how

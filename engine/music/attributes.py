@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 
+from engine.music.encodings.melody_onehot import FIRST_NOTE_ON, NO_EVENT, NOTE_OFF, MelodyOneHot
 from engine.music.sketch import TICKS_PER_STEP, Track
 
 ATTRIBUTES = ("c_diatonic", "note_density", "mean_interval", "syncopation_16th", "syncopation_8th")
@@ -46,7 +47,7 @@ def melody_attributes(track: Track, num_steps: int | None = None) -> dict[str, f
     }
 
 
-def token_attributes(tokens, names=ATTRIBUTES, min_pitch: int = 21):
+def token_attributes(tokens, names=ATTRIBUTES, min_pitch: int = MelodyOneHot.min_pitch):
     """`melody_attributes` of a batch of MelodyOneHot windows (batch, steps), computed on the
     tokens at once (torch, no decoding): a (batch, len(names)) float tensor, columns in
     ``names``' order. The MusicVAE trainer's attribute regulariser reads it for every batch."""
@@ -54,10 +55,10 @@ def token_attributes(tokens, names=ATTRIBUTES, min_pitch: int = 21):
 
     t = tokens.long()
     batch, steps = t.shape
-    onset = t >= 2
+    onset = t >= FIRST_NOTE_ON
     n = onset.sum(1).float()
     safe_n = n.clamp(min=1.0)
-    pitch = (t - 2 + min_pitch).clamp(min=0)
+    pitch = (t - FIRST_NOTE_ON + min_pitch).clamp(min=0)
     out = {}
     pc = pitch % 12
     diatonic = torch.zeros_like(onset)
@@ -73,10 +74,11 @@ def token_attributes(tokens, names=ATTRIBUTES, min_pitch: int = 21):
     prev_pitch = torch.gather(pitch, 1, previous.clamp(min=0))
     interval = torch.where(has_prev, (pitch - prev_pitch).abs(), torch.zeros_like(pitch)).sum(1).float()
     out["mean_interval"] = interval / has_prev.sum(1).float().clamp(min=1.0)
-    # still sounding at the next 8th (16th syncopation) or beat (8th): holds (token 0) follow
-    padded = torch.cat([t, torch.ones_like(t[:, :2])], dim=1)  # past the window the note has ended
-    held1 = padded[:, 1:steps + 1] == 0
-    held2 = held1 & (padded[:, 2:steps + 2] == 0)
+    # still sounding at the next 8th (16th syncopation) or beat (8th): holds (NO_EVENT) follow
+    ended = torch.full_like(t[:, :2], NOTE_OFF)  # past the window the note has ended
+    padded = torch.cat([t, ended], dim=1)
+    held1 = padded[:, 1:steps + 1] == NO_EVENT
+    held2 = held1 & (padded[:, 2:steps + 2] == NO_EVENT)
     step = torch.arange(steps, device=t.device)
     out["syncopation_16th"] = (onset & (step % 2 == 1) & held1).sum(1).float() / safe_n
     out["syncopation_8th"] = (onset & (step % 4 == 2) & held2).sum(1).float() / safe_n

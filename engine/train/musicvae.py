@@ -26,13 +26,13 @@ import torch
 from tqdm import tqdm
 
 from engine.models.musicvae import CONFIGS, MusicVAE, MusicVAEConfig
+from engine.music.encodings.melody_onehot import FIRST_NOTE_ON
 from engine.registry import save_bundle
 from engine.train.common import (
     BestKeeper, Budget, Dist, all_agree_to_stop, autocast, end_distributed, load_checkpoint, pick_device,
     ranks_agree, save_checkpoint, setup_distributed,
 )
 
-FIRST_NOTE_ON = 2
 
 
 @dataclass
@@ -255,6 +255,18 @@ def add_attribute_vectors(bundle: str | Path, sources: str = "music21,pop909",
 SLIDER_SCALES = (1.0, 1.5, 2.0, 3.0, 4.0, 5.0)
 
 
+def choose_slider_scales(table: dict[float, dict[str, dict]]) -> dict[str, float]:
+    """From eval's attribute_d at each scale ({scale: {attribute: {"own", "max_other",
+    "monotonic", ...}}}), each attribute's scale by the rule of `scale_attribute_vectors`."""
+    scales = sorted(table)
+    chosen = {}
+    for a in table[scales[0]]:
+        keeps = [k for k in scales if table[k][a]["monotonic"] >= 0.9 and table[k][a]["max_other"] <= 0.3]
+        strong = [k for k in keeps if table[k][a]["own"] >= 1.0]
+        chosen[a] = min(strong) if strong else max(keeps, key=lambda k: table[k][a]["own"]) if keeps else 1.0
+    return chosen
+
+
 def scale_attribute_vectors(bundle: str | Path, sources: str = "pop909", melodies: int = 256) -> dict[str, float]:
     """Choose how far each slider's +1 goes, on the validation split of ``sources`` (never the
     test split): for each attribute, the smallest of SLIDER_SCALES at which +1 moves it by a
@@ -272,11 +284,7 @@ def scale_attribute_vectors(bundle: str | Path, sources: str = "pop909", melodie
     for k in SLIDER_SCALES:
         vae.attribute_vectors = {a: v * k for a, v in base.items()}
         table[k] = evaluate(vae, windows, pairs=0, attribute_melodies=melodies)["attribute_d"]
-    chosen = {}
-    for a in base:
-        keeps = [k for k in SLIDER_SCALES if table[k][a]["monotonic"] >= 0.9 and table[k][a]["max_other"] <= 0.3]
-        strong = [k for k in keeps if table[k][a]["own"] >= 1.0]
-        chosen[a] = min(strong) if strong else max(keeps, key=lambda k: table[k][a]["own"]) if keeps else 1.0
+    chosen = choose_slider_scales(table)
     path = Path(bundle) / "config.json"
     config = json.loads(path.read_text())
     config["attribute_vectors"] = {a: (np.asarray(base[a]) * chosen[a]).tolist() for a in base}

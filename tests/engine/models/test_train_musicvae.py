@@ -140,3 +140,24 @@ def test_attribute_regularised_dimensions_learn_to_order_melodies_by_their_attri
     assert spearmanr(mu[:, 0], got[:, 1]).correlation > 0.8 and ar < 0.6  # dimension 0 orders by density
     vector = np.asarray(compute_attribute_vectors(vae.model, windows)["note_density"])
     assert vector[0] > 0 and np.count_nonzero(vector) == 1  # the slider moves dimension 0 alone
+
+    # each slider's reach, chosen among SLIDER_SCALES on validation melodies, stored scaled
+    base = tm.add_attribute_vectors(tmp_path / "last", "tiny-corpus")
+    scales = tm.scale_attribute_vectors(tmp_path / "last", "tiny-corpus", melodies=32)
+    assert set(scales) == set(base) and set(scales.values()) <= set(tm.SLIDER_SCALES)
+    stored = json.loads((tmp_path / "last" / "config.json").read_text())
+    assert stored["attribute_scales"] == scales
+    for name, scale in scales.items():
+        assert np.allclose(stored["attribute_vectors"][name], np.asarray(base[name]) * scale)
+
+
+def test_each_slider_gets_the_smallest_reach_that_moves_it_cleanly():
+    def row(own, other=0.1, mono=1.0):
+        return {"own": own, "max_other": other, "monotonic": mono}
+
+    table = {1.0: {"a": row(0.4), "b": row(0.3), "c": row(0.2, other=0.5), "d": row(2.0, other=0.6)},
+             2.0: {"a": row(1.1), "b": row(0.6), "c": row(0.5, other=0.5), "d": row(3.0, other=0.7)},
+             4.0: {"a": row(1.8), "b": row(0.8, mono=0.7), "c": row(0.9, other=0.5), "d": row(4.0, other=0.8)}}
+    # a: the smallest reaching d 1; b: the strongest that stays monotonic; c, d: none keeps the
+    # others still, so the slider stays as measured
+    assert tm.choose_slider_scales(table) == {"a": 2.0, "b": 2.0, "c": 1.0, "d": 1.0}
