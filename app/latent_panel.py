@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QComboBox,
     QScrollArea,
     QSlider,
     QSpinBox,
@@ -47,13 +48,17 @@ from app.panel_parts import SEED_MAX, ModelPanel, ResetSlider, Section, seed_con
 from app.piano_roll.clipboard import melody_mime
 from engine.document import AddTrack, Document
 from engine.errors import MeterError
-from engine.generate.requests import VAE_NAME, Interpolate, LatentPoint, Melodies, PadPoint, Sample
+from engine.generate.requests import VAE_LONG_NAME, VAE_NAME, Interpolate, LatentPoint, Melodies, PadPoint, Sample
 from engine.jobs import JobHandle
 from engine.music.meter import BAR_TICKS_4_4, melody_span
 from engine.music.sketch import Note, Track
+from engine.registry import not_installed
 
 MODEL = VAE_NAME
+LONG_MODEL = VAE_LONG_NAME
 BAR_TICKS = BAR_TICKS_4_4  # MusicVAE works in 4/4 bars of 16 sixteenths
+LONG_TICKS = 16 * BAR_TICKS  # the 16-bar model's window (16 bars of 4/4, 32 of 2/4)
+BAR_CHOICES = ("Auto", "2 bars", "16 bars")  # Auto: 16 bars when A or B is at least that long
 STRIP_HISTORY = 8  # strips kept for Back and Forward
 ATTRIBUTE_LABELS = {  # model key -> what a composer calls it
     "note_density": "Note density",
@@ -279,7 +284,17 @@ class LatentPanel(ModelPanel):
         self.sample_button = QPushButton("Sample")
         self.sample_button.setToolTip("New melodies from the model's imagination")
         self.sample_button.clicked.connect(self.sample)
+        self.bars = QComboBox()
+        self.bars.addItems(BAR_CHOICES)
+        self.long_error = not_installed(LONG_MODEL, "The 16-bar MusicVAE")
+        if self.long_error:
+            self.bars.model().item(2).setEnabled(False)
+        self.bars.setToolTip("Which model reads and writes the melodies: 2 bars at a time, or 16 bars "
+                             "with long-term structure. Auto: 16 bars when A or B is 16 bars or longer"
+                             + (f". {self.long_error}." if self.long_error else ""))
+        self.bars.currentIndexChanged.connect(self._bars_changed)
         strip_row = QHBoxLayout()
+        strip_row.addWidget(self.bars)
         strip_row.addWidget(QLabel("Steps"))
         strip_row.addWidget(self.steps)
         strip_row.addWidget(self.interpolate_button)
@@ -458,6 +473,23 @@ class LatentPanel(ModelPanel):
 
     # -- requests to the engine -----------------------------------------------------------------
 
+    def model_for(self, sampling: bool = False) -> str:
+        """The bundle the next request runs: the Bars choice, or under Auto the 16-bar model when
+        slot A or B holds 16 bars or more (and it is installed); Sample under Auto writes 2 bars."""
+        choice = self.bars.currentIndex()
+        if self.long_error is not None or choice == 1:
+            return MODEL
+        if choice == 2:
+            return LONG_MODEL
+        longest = max((self.lengths[n] for n in "AB" if self.slots[n] is not None), default=0)
+        return LONG_MODEL if not sampling and longest >= LONG_TICKS else MODEL
+
+    def _bars_changed(self, index: int) -> None:
+        self.status.setText(("Auto: 16 bars at a time when A or B is 16 bars or longer, else 2.",
+                             "Melodies are read and written 2 bars at a time.",
+                             "Melodies are read and written 16 bars at a time, with long-term structure.")[index])
+        self.preview()
+
     def point(self) -> LatentPoint:
         """The point the controls describe, as a request."""
         attributes = tuple((k, s.value() / 10) for k, s in self.attribute_sliders.items() if s.value())
@@ -465,7 +497,7 @@ class LatentPanel(ModelPanel):
         similarity = self.similar.value() / 100
         seed = int(self.seed.value()) if (temperature or similarity < 1.0) else None
         return LatentPoint(self.slots["A"], self.slots["B"], self.blend.value() / 100, attributes,
-                           similarity, temperature, seed, model=MODEL)
+                           similarity, temperature, seed, model=self.model_for())
 
     def _submit(self, request, key: str, name: str, on_done) -> JobHandle:
         self._request = request
@@ -487,7 +519,7 @@ class LatentPanel(ModelPanel):
             return None
         temperature = float(self.temperature.value()) or None
         seed = int(self.seed.value()) if temperature else None
-        request = PadPoint(tuple(corners), u, v, temperature, seed, model=MODEL)
+        request = PadPoint(tuple(corners), u, v, temperature, seed, model=self.model_for())
         self._preview_job = self._submit(request, "latent-preview", "Previewing the melody",
                                          self._preview_done)
         self._preview_name = f"Pad {round(100 * u)}%, {round(100 * v)}%"
@@ -498,7 +530,7 @@ class LatentPanel(ModelPanel):
         if self.model_error is not None or a is None or b is None:
             return None
         self._strip_job_kind = "step"  # what the job on its way will fill the strip with
-        self._strip_job = self._submit(Interpolate(a, b, int(self.steps.value()), model=MODEL),
+        self._strip_job = self._submit(Interpolate(a, b, int(self.steps.value()), model=self.model_for()),
                                        "latent-strip", "Interpolating", self._strip_done)
         return self._strip_job
 
@@ -512,7 +544,7 @@ class LatentPanel(ModelPanel):
         n, seed = int(self.sample_count.value()), int(self.seed.value())
         temperature = float(self.temperature.value()) or 1.0
         self._strip_job_kind = "sample"
-        self._strip_job = self._submit(Sample(n, temperature, seed, model=MODEL), "latent-strip",
+        self._strip_job = self._submit(Sample(n, temperature, seed, model=self.model_for(sampling=True)), "latent-strip",
                                        "Sampling melodies", self._strip_done)
         return self._strip_job
 
@@ -520,8 +552,8 @@ class LatentPanel(ModelPanel):
 
     def _place(self, track: Track) -> list[Note]:
         """The notes of a model's melody (at bar 0) where slot A's melody began, and no longer
-        than the slots' melodies (the model writes whole 2-bar windows: three bars come back as
-        four, a bar of 2/4 as two)."""
+        than the slots' melodies (the model writes whole windows of 2 or 16 bars: three bars come
+        back as four, a bar of 2/4 as two)."""
         if self.slots["A"] is None:
             return list(track.notes)
         offset = self.offsets["A"]

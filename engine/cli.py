@@ -225,7 +225,8 @@ def cmd_train_musicvae(args: argparse.Namespace) -> int:
                              device=args.device, precision=args.precision,
                              free_bits=args.free_bits, max_beta=args.max_beta, init=args.init,
                              resume=not args.fresh, attribute_dims=args.attribute_dims,
-                             ar_weight=args.ar_weight))
+                             ar_weight=args.ar_weight, base=args.base, token_weight=args.token_weight,
+                             tune_decoder=args.tune_decoder))
     if "final" not in result:  # another rank of a torchrun job: rank 0 reports
         return 0
     final = result["final"]
@@ -368,6 +369,15 @@ def _vae(name: str):
     return melody_vae(name)  # loaded once, as the window's requests load it
 
 
+def _vae_name(args: argparse.Namespace) -> str:
+    """--model when given, else the 16-bar model for --bars 16 or more, else the 2-bar one."""
+    from engine.generate.requests import VAE_LONG_NAME, VAE_NAME
+
+    if args.model:
+        return args.model
+    return VAE_LONG_NAME if (getattr(args, "bars", None) or 0) >= 16 else VAE_NAME
+
+
 def cmd_eval_musicvae(args: argparse.Namespace) -> int:
     from engine.eval.musicvae import evaluate
     from engine.train.musicvae import load_windows
@@ -416,7 +426,7 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     from engine.music.sketch import Sketch
 
     a, b = open_sketch(args.a), open_sketch(args.b)
-    vae = _vae(args.model)
+    vae = _vae(_vae_name(args))
     steps = vae.interpolate(a, b, args.steps, args.method)
     if args.out_dir:
         out = Path(args.out_dir)
@@ -433,7 +443,7 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    vae = _vae(args.model)
+    vae = _vae(_vae_name(args))
     tracks = vae.sample(args.n, args.temperature, args.seed, bars=args.bars)
     _write_tracks(tracks, args.output, args.qpm)
     print(f"wrote {args.output} ({args.n} melodies)")
@@ -451,12 +461,13 @@ def cmd_vary(args: argparse.Namespace) -> int:
         except ValueError:
             raise CantusError(f"'{item}' is not NAME=AMOUNT (for example density=+1).") from None
     sketch = open_sketch(args.input)
-    vae = _vae(args.model)
+    name = _vae_name(args)
+    vae = _vae(name)
     tracks = []
     if amounts:  # the latent panel's sliders at these amounts: the same request, the same notes
         from engine.generate.requests import LatentPoint
 
-        tracks.append(LatentPoint(sketch, attributes=tuple(amounts.items()), model=args.model).run().track)
+        tracks.append(LatentPoint(sketch, attributes=tuple(amounts.items()), model=name).run().track)
     if args.similar is not None:
         tracks += vae.similar(sketch, args.n, args.similar, args.seed)
     if not tracks:
@@ -607,7 +618,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a model (one CPU, a GPU, or many GPUs via torchrun)")
     train_sub = p.add_subparsers(dest="model", required=True, metavar="MODEL")
     t = train_sub.add_parser("musicvae", help="MusicVAE on melody windows")
-    t.add_argument("--config", default="mel2bar", choices=["mel2bar", "mel16bar"])
+    t.add_argument("--config", default="mel2bar", choices=["mel2bar", "mel16bar", "mel16bar-e2e"],
+                   help="mel2bar; mel16bar: 16 bars over a 2-bar model's codes (--base); "
+                        "mel16bar-e2e: the paper's end-to-end hierarchical decoder")
+    t.add_argument("--base", default="musicvae-mel2bar", metavar="BUNDLE",
+                   help="mel16bar: the 2-bar model it is built on (its encoder and decoder)")
+    t.add_argument("--token-weight", type=float, default=None,
+                   help="mel16bar: the note term's weight (0: train on the 2-bar codes alone, fast)")
+    t.add_argument("--tune-decoder", action=argparse.BooleanOptionalAction, default=None,
+                   help="mel16bar: train the 2-bar decoder too (default: frozen)")
     t.add_argument("--sources", default="music21,pop909", help="comma-separated corpora")
     t.add_argument("--out", default="runs/musicvae", help="checkpoints and the best bundle go here")
     t.add_argument("--batch-size", type=int, default=512)
@@ -807,7 +826,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("b")
     p.add_argument("--steps", type=int, default=7)
     p.add_argument("--method", default="slerp", choices=["slerp", "lerp"])
-    p.add_argument("--model", default="musicvae-mel2bar")
+    p.add_argument("--bars", type=int, default=2, choices=[2, 16],
+                   help="read and write 2 bars at a time, or 16 (the 16-bar model)")
+    p.add_argument("--model", default=None, help="a bundle name or folder (default: by --bars)")
     p.add_argument("-o", "--output", default=None, help="one MIDI file, steps one after another")
     p.add_argument("--out-dir", default=None, help="one MIDI file per step")
     p.set_defaults(func=cmd_interpolate)
@@ -816,9 +837,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, default=4)
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--bars", type=int, default=None)
+    p.add_argument("--bars", type=int, default=None,
+                   help="bars per melody (default: the model's window); 16 or more: the 16-bar model")
     p.add_argument("--qpm", type=float, default=120.0)
-    p.add_argument("--model", default="musicvae-mel2bar")
+    p.add_argument("--model", default=None, help="a bundle name or folder (default: by --bars)")
     p.add_argument("-o", "--output", required=True)
     p.set_defaults(func=cmd_sample)
 
@@ -829,7 +851,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--similar", type=float, default=None, help="0..1: variations this close")
     p.add_argument("--n", type=int, default=4)
     p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--model", default="musicvae-mel2bar")
+    p.add_argument("--bars", type=int, default=2, choices=[2, 16],
+                   help="read and write 2 bars at a time, or 16 (the 16-bar model)")
+    p.add_argument("--model", default=None, help="a bundle name or folder (default: by --bars)")
     p.add_argument("-o", "--output", required=True)
     p.set_defaults(func=cmd_vary)
 

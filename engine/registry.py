@@ -114,16 +114,19 @@ def load_model(name_or_dir, kind: str, build, label: str, device_name_: str | No
     """(module on its device, config.json, folder) for a bundled model name or a bundle folder.
 
     ``kind`` is the config's "model" field; ``build(config["config"])`` makes the empty module.
-    Every way this can fail is a `ModelLoadError` that names the model and what to do.
+    ``build`` may instead be a dict of builders by kind (``kind`` then unused): one door for
+    models of one family. Every way this can fail is a `ModelLoadError` that names the model
+    and what to do.
     """
+    builders = build if isinstance(build, dict) else {kind: build}
     folder = Path(name_or_dir)
     if not folder.is_dir():
         folder = model_dir(str(name_or_dir))
     config, state = read_bundle(folder)
-    if config.get("model") != kind:
+    if config.get("model") not in builders:
         raise ModelLoadError(f"'{folder.name}' is not a {label} model.")
     try:
-        module = build(config["config"])
+        module = builders[config["model"]](config["config"])
         module.load_state_dict(state)
     except (TypeError, KeyError, RuntimeError) as e:
         raise ModelLoadError(

@@ -10,7 +10,8 @@ Hamming distance between neighbouring steps as a fraction of the A-to-B distance
 pairs), ``attribute_d`` (per attribute vector: Cohen's d of the change it makes at +1 on its own
 attribute and the largest on another, the attribute's mean at -2..+2, how monotonic that is,
 and the note F1 of the +1 melody against the unpushed one), ``attribute_monotonic`` and
-``attribute_f1_kept`` (those two per attribute), ``n_melodies``, ``model``.
+``attribute_f1_kept`` (those two per attribute), ``bars`` (the model's window), ``decode_ms`` (one
+melody from the prior decoded alone, median), ``n_melodies``, ``model``.
 """
 
 from __future__ import annotations
@@ -100,7 +101,7 @@ def evaluate(vae: MelodyVAE, windows: np.ndarray, pairs: int = 200, attribute_me
         base_tokens = vae.decode_tokens(mu[pick])
         before = _attributes(base_tokens)
         for name, vector in vae.attribute_vectors.items():
-            pushed = {amount: vae.decode_tokens(mu[pick] + amount * vector[None, :]) for amount in (-2, -1, 1, 2)}
+            pushed = {amount: vae.decode_tokens(mu[pick], shift=amount * vector) for amount in (-2, -1, 1, 2)}
             measured = {0: before, **{amount: _attributes(tokens) for amount, tokens in pushed.items()}}
             after = measured[1]
             ds = {a: cohens_d(before[a], after[a]) for a in ATTRIBUTES}
@@ -116,8 +117,21 @@ def evaluate(vae: MelodyVAE, windows: np.ndarray, pairs: int = 200, attribute_me
                                  # the melody at +1 against the unpushed decode: still the same tune?
                                  "f1_kept": round(note_f1(base_tokens, pushed[1]), 3)}
 
+    # How long one melody from the prior takes to decode (the panel's Sample, one at a time):
+    # the median of 10 after a warm-up, in milliseconds.
+    import time
+
+    z = rng.standard_normal((11, vae.cfg.z_size)).astype(np.float32)
+    took = []
+    for i in range(11):
+        t0 = time.perf_counter()
+        vae.decode_tokens(z[i:i + 1])
+        took.append(time.perf_counter() - t0)
+
     return {
         "model": vae.name,
+        "bars": int(vae.cfg.seq_len // 16),
+        "decode_ms": round(1000 * float(np.median(took[1:])), 1),
         "n_melodies": int(len(windows)),
         "token_accuracy_tf": round(tf_correct / max(total, 1), 4),
         "token_accuracy_sampled": round(float(np.mean(recon == windows)), 4),

@@ -98,12 +98,18 @@ class MelodyVAE:
         self.cfg: MusicVAEConfig = model.cfg
         self.attribute_vectors = attribute_vectors or {}
         self.name = name
+        # A 16-bar model over 2-bar codes: its attribute vectors live in the 2-bar code space and
+        # move every window's code (``shift``); a flat model's move z itself.
+        self.shifts_codes = hasattr(model, "conduct")
         self._means: dict[tuple, tuple[np.ndarray, Prepared]] = {}
 
     @classmethod
     def load(cls, name_or_dir: str | Path = "musicvae-mel2bar", device: str | None = None) -> "MelodyVAE":
-        model, config, folder = load_model(name_or_dir, "musicvae", lambda c: MusicVAE(MusicVAEConfig(**c)),
-                                           "MusicVAE", device)
+        from engine.models.musicvae_long import LongMusicVAE, LongVAEConfig
+
+        builders = {"musicvae": lambda c: MusicVAE(MusicVAEConfig(**c)),
+                    "musicvae-long": lambda c: LongMusicVAE(LongVAEConfig(**c))}
+        model, config, folder = load_model(name_or_dir, None, builders, "MusicVAE", device)
         vectors = {k: np.asarray(v, dtype=np.float32) for k, v in config.get("attribute_vectors", {}).items()}
         return cls(model, vectors, next(model.parameters()).device, folder.name)
 
@@ -149,9 +155,17 @@ class MelodyVAE:
         return z.cpu().numpy(), mu.cpu().numpy(), sigma.cpu().numpy()
 
     def decode_tokens(self, z: np.ndarray, temperature: float | None = None,
-                      seed: int | None = None) -> np.ndarray:
+                      seed: int | None = None, shift: np.ndarray | None = None) -> np.ndarray:
+        """Tokens (n, seq_len) from codes (n, z_size); ``shift`` is an attribute push (a sum of
+        amounts times attribute vectors): added to z, or, for a 16-bar model over 2-bar codes, to
+        every window's 2-bar code."""
         zt = torch.from_numpy(np.asarray(z, dtype=np.float32)).to(self.device)
-        return self.model.decode(zt, temperature, self._generator(seed)).cpu().numpy()
+        if shift is None:
+            return self.model.decode(zt, temperature, self._generator(seed)).cpu().numpy()
+        st = torch.from_numpy(np.asarray(shift, dtype=np.float32)).to(self.device)
+        if self.shifts_codes:
+            return self.model.decode(zt, temperature, self._generator(seed), shift=st).cpu().numpy()
+        return self.model.decode(zt + st, temperature, self._generator(seed)).cpu().numpy()
 
     def decode(self, z: np.ndarray, temperature: float | None = None, seed: int | None = None,
                like: Track | None = None) -> Track:
@@ -216,15 +230,18 @@ class MelodyVAE:
             mu_b, _ = self.means(b)
             mu_a, mu_b = self._same_length(mu_a, mu_b)
             z = self.blend(mu_a, mu_b, float(t), method)
+        shift = None
         for name, amount in (attributes or {}).items():
             if amount:
-                z = z + float(amount) * self.attribute_vector(name)
+                shift = (0.0 if shift is None else shift) + float(amount) * self.attribute_vector(name)
+        if shift is not None and not self.shifts_codes:
+            z, shift = z + shift, None  # a flat model is pushed before it moves toward a random point
         if similarity < 1.0:
             if not 0.0 <= similarity <= 1.0:
                 raise ValueError("similarity is between 0 and 1")
             r = np.random.default_rng(seed).standard_normal(z.shape).astype(np.float32)
             z = slerp(z, r, 1.0 - similarity)
-        return self.to_track(self.decode_tokens(z, temperature, seed), pa.track)
+        return self.to_track(self.decode_tokens(z, temperature, seed, shift), pa.track)
 
     def pad_point(self, corners: list[Track | Sketch], u: float, v: float,
                   temperature: float | None = None, seed: int | None = None) -> Track:

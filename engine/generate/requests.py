@@ -146,6 +146,7 @@ class Continue:
 # -- MusicVAE -------------------------------------------------------------------------------------
 
 VAE_NAME = "musicvae-mel2bar"
+VAE_LONG_NAME = "musicvae-mel16bar"  # 16 bars over the 2-bar model's codes
 
 
 def melody_vae(name: str = VAE_NAME):

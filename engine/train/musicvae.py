@@ -1,6 +1,7 @@
 """Train MusicVAE on melody windows from the corpora (engine.data).
 
     cantus train musicvae --config mel2bar --sources music21,pop909 --minutes 40 --out runs/mel2bar
+    cantus train musicvae --config mel16bar --base musicvae-mel2bar --token-weight 0 --minutes 10 ...
     torchrun --nproc-per-node 8 -m engine train musicvae ...   (many GPUs, DDP)
 
 Batches are random windows of the training split, transposed on the fly (each melody by a
@@ -9,7 +10,9 @@ clipping, beta annealing, scheduled sampling (inverse sigmoid) for the flat mode
 ``eval_every`` steps the validation split is scored. The best weights are kept as a bundle
 (config.json + weights.safetensors in float16) in ``best/``, the final ones in ``last/``: for the
 flat model, trained with scheduled sampling, best means the highest free-running accuracy; for
-the hierarchical one, the lowest validation loss. A full checkpoint (model, optimiser, step,
+the paper's end-to-end hierarchical one (mel16bar-e2e), the lowest validation loss; for the
+16-bar model over a 2-bar one's codes (mel16bar, `engine.models.musicvae_long`), the highest
+free-running accuracy. A full checkpoint (model, optimiser, step,
 RNG) makes the run resumable.
 """
 
@@ -26,6 +29,7 @@ import torch
 from tqdm import tqdm
 
 from engine.models.musicvae import CONFIGS, MusicVAE, MusicVAEConfig
+from engine.models.musicvae_long import LONG_CONFIGS, LongMusicVAE, LongVAEConfig
 from engine.music.encodings.melody_onehot import FIRST_NOTE_ON
 from engine.registry import save_bundle
 from engine.train.common import (
@@ -60,6 +64,13 @@ class TrainArgs:
     resume: bool = True
     attribute_dims: str | None = None  # "all" or names: AR-VAE dimensions (MusicVAEConfig.ar_attributes)
     ar_weight: float | None = None  # the regulariser's weight (default: the config's)
+    # mel16bar (the 16-bar model over a 2-bar one's codes): the 2-bar bundle it is built on, the
+    # token term's weight (0: the code term alone, no decoder: the cheap first stage), and
+    # whether the 2-bar decoder is trained too
+    base: str = "musicvae-mel2bar"
+    token_weight: float | None = None
+    tune_decoder: bool | None = None
+    bank_copies: int = 4  # the code stage: each window's codes this many times (1 as written)
 
 
 def load_windows(sources: str, num_bars: int, split: str) -> np.ndarray:
@@ -88,6 +99,29 @@ def transpose_batch(tokens: torch.Tensor, max_shift: int, num_classes: int,
     return torch.where(is_note, tokens + shift[:, None], tokens)
 
 
+def code_bank(model: LongMusicVAE, windows: np.ndarray, copies: int, max_shift: int, device: torch.device,
+              precision: str, seed: int = 0, batch_size: int = 1024, progress: bool = True
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The 2-bar posteriors (mu, sigma: (len(windows) * copies, segments, code_size), float16)
+    of every window, ``copies`` times, each copy randomly transposed: the code stage (no token
+    term) then trains on these without running the 2-bar encoder at every step."""
+    g = torch.Generator().manual_seed(seed)
+    mus, sigmas = [], []
+    total = len(windows) * copies
+    with tqdm(total=total, disable=not progress, desc="encoding 2-bar codes", dynamic_ncols=True) as bar:
+        for copy in range(copies):
+            for i in range(0, len(windows), batch_size):
+                tokens = torch.from_numpy(windows[i:i + batch_size].astype(np.int64))
+                if copy:  # the first copy as written
+                    tokens = transpose_batch(tokens, max_shift, model.cfg.num_classes, g)
+                with torch.no_grad(), autocast(device, precision):
+                    mu, sigma = model.segment_codes(tokens.to(device))
+                mus.append(mu.to(torch.float16))
+                sigmas.append(sigma.to(torch.float16))
+                bar.update(len(tokens))
+    return torch.cat(mus), torch.cat(sigmas)
+
+
 def sampling_probability(step: int, rate: float) -> float:
     """Inverse-sigmoid scheduled sampling: near 0 early, rising toward 1 (Magenta's schedule)."""
     if rate <= 0:
@@ -107,11 +141,21 @@ def evaluate(model: MusicVAE, windows: np.ndarray, device: torch.device, batch_s
     for i in range(0, len(windows), batch_size):
         tokens = torch.from_numpy(windows[i:i + batch_size].astype(np.int64)).to(device)
         with autocast(device, precision):
-            mu, sigma = model.encoder(tokens)
-            eps = torch.randn(mu.shape, generator=g).to(device, mu.dtype)
-            logits = model.decode_logits(mu + sigma * eps, tokens)
+            if isinstance(model, LongMusicVAE):
+                code_mu, code_sigma = model.segment_codes(tokens)
+                mu, sigma = model.encode_codes(code_mu)
+                eps = torch.randn(mu.shape, generator=g).to(device, mu.dtype)
+                codes = model.conduct(mu + sigma * eps)
+                logits = model.decode_codes_logits(codes, tokens)
+                parts = {"codes": codes, "code_mu": code_mu, "code_sigma": code_sigma}
+            else:
+                mu, sigma = model.encoder(tokens)
+                eps = torch.randn(mu.shape, generator=g).to(device, mu.dtype)
+                logits = model.decode_logits(mu + sigma * eps, tokens)
+                parts = {}
             decoded = model.decode(mu)
-        terms = model.loss({"logits": logits, "mu": mu, "sigma": sigma}, tokens, step)
+        terms = model.loss({"logits": logits, "mu": mu, "sigma": sigma, **parts}, tokens, step)
+        terms["accuracy"] = (logits.float().argmax(-1) == tokens).float().mean()
         terms["sampled_accuracy"] = (decoded == tokens).float().mean()
         for k in totals:
             totals[k] += float(terms[k]) * len(tokens)
@@ -121,20 +165,56 @@ def evaluate(model: MusicVAE, windows: np.ndarray, device: torch.device, batch_s
     # What "best" means. With scheduled sampling the teacher-forced loss rises while the model
     # learns to play from its own output, so the free-running accuracy decides (a 75-minute
     # mel2bar run had its lowest loss at step 5,000 with note F1 0.81; step 8,000 reached 0.87).
-    out["score"] = out["loss"] if model.cfg.hierarchical else -out["sampled_accuracy"]
+    # The end-to-end hierarchical model (no scheduled sampling) by its loss; the 16-bar model
+    # over 2-bar codes by free-running accuracy too: its code term can fall while the notes do not.
+    end_to_end = model.cfg.hierarchical and not isinstance(model, LongMusicVAE)
+    out["score"] = out["loss"] if end_to_end else -out["sampled_accuracy"]
     return out
 
 
-def export_bundle(model: MusicVAE, out_dir: Path, extra: dict | None = None) -> None:
+def export_bundle(model: MusicVAE | LongMusicVAE, out_dir: Path, extra: dict | None = None) -> None:
     """config.json + weights.safetensors (float16), the form the app loads."""
-    save_bundle(model, out_dir, "musicvae", model.cfg.to_dict(), extra)
+    kind = "musicvae-long" if isinstance(model, LongMusicVAE) else "musicvae"
+    save_bundle(model, out_dir, kind, model.cfg.to_dict(), extra)
 
 
-def train(args: TrainArgs) -> dict:
-    dist: Dist = setup_distributed()
-    device = pick_device(args.device, dist)
-    torch.manual_seed(args.seed + dist.rank)
-    random.seed(args.seed + dist.rank)
+def long_model(args: TrainArgs) -> tuple[LongMusicVAE, dict]:
+    """The 16-bar model over a 2-bar bundle's codes (or from a mel16bar bundle with --init), and
+    what the bundle it starts from says (its step, its attribute vectors)."""
+    from engine.registry import model_dir, read_bundle
+
+    init = args.init or args.base
+    folder = Path(init) if Path(init).is_dir() else model_dir(init)
+    config, state = read_bundle(folder)
+    if config.get("model") == "musicvae-long":
+        cfg = LongVAEConfig(**config["config"])
+    elif config.get("model") == "musicvae" and not config["config"].get("hierarchical"):
+        cfg = replace(LONG_CONFIGS[args.config], base=config["config"])
+        state = {f"base.{k}": v for k, v in state.items()}
+    else:
+        raise SystemExit(f"{init} is neither a 2-bar MusicVAE nor a 16-bar one over 2-bar codes")
+    if args.token_weight is not None:
+        cfg = replace(cfg, token_weight=args.token_weight)
+    if args.tune_decoder is not None:
+        cfg = replace(cfg, tune_decoder=args.tune_decoder)
+    if args.free_bits is not None:
+        cfg = replace(cfg, free_bits=args.free_bits)
+    if args.max_beta is not None:
+        cfg = replace(cfg, max_beta=args.max_beta)
+    model = LongMusicVAE(cfg)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if unexpected or any(k.startswith("base.") for k in missing):
+        raise SystemExit(f"{init} does not match: {', '.join((unexpected or missing)[:3])}")
+    extra = {"step": int(config.get("step", 0)) if config.get("model") == "musicvae-long" else 0}
+    for key in ("attribute_vectors", "attribute_scales", "attribute_windows"):
+        if key in config:
+            extra[key] = config[key]
+    return model, extra
+
+
+def plain_model(args: TrainArgs) -> tuple[MusicVAE, int]:
+    """A 2-bar or end-to-end 16-bar MusicVAE from its config (or a bundle, with --init), and the
+    step its schedules go on from."""
     cfg: MusicVAEConfig = CONFIGS[args.config]
     init_config = None
     if args.init:
@@ -153,19 +233,39 @@ def train(args: TrainArgs) -> dict:
         cfg = replace(cfg, ar_attributes=names)
     if args.ar_weight is not None:
         cfg = replace(cfg, ar_weight=args.ar_weight)
+    model = MusicVAE(cfg)
+    if init_config is None:
+        return model, 0
+    model.load_state_dict(init_state)
+    return model, int(init_config.get("step", 0))
+
+
+def train(args: TrainArgs) -> dict:
+    dist: Dist = setup_distributed()
+    device = pick_device(args.device, dist)
+    torch.manual_seed(args.seed + dist.rank)
+    random.seed(args.seed + dist.rank)
+    extra: dict = {}  # what the bundles carry besides the weights (a 16-bar model's sliders)
+    if args.config == "mel16bar":
+        model, extra = long_model(args)
+        cfg = model.cfg
+        init_step = extra.pop("step")
+    else:
+        model, init_step = plain_model(args)
+        cfg = model.cfg
     num_bars = cfg.seq_len // 16
     train_windows = load_windows(args.sources, num_bars, "train")
-    val_windows = load_windows(args.sources, num_bars, "validation")[: args.eval_windows]
+    val_windows = load_windows(args.sources, num_bars, "validation")
+    if len(val_windows) > args.eval_windows:  # a seeded subset of every source (they come source by source)
+        pick = np.random.default_rng(0).choice(len(val_windows), args.eval_windows, replace=False)
+        val_windows = val_windows[np.sort(pick)]
     if not len(train_windows):
         raise SystemExit(f"no {num_bars}-bar training windows in {args.sources}")
 
-    model = MusicVAE(cfg).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    model = model.to(device)
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=args.lr)
     out = Path(args.out)
-    step, best = 0, float("inf")
-    if init_config is not None:  # fine-tuning: a fresh optimizer, the schedules where they were
-        model.load_state_dict(init_state)
-        step = int(init_config.get("step", 0))
+    step, best = init_step, float("inf")  # fine-tuning: a fresh optimizer, the schedules where they were
     if args.resume and (ckpt := load_checkpoint(out / "last.pt", device)) is not None:
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["opt"])
@@ -177,37 +277,49 @@ def train(args: TrainArgs) -> dict:
 
         ddp = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
+    bank = None
+    if isinstance(model, LongMusicVAE) and cfg.token_weight == 0:
+        # The code stage: a bank of codes, each window in bank_copies keys (its own and random
+        # transpositions), so a step runs no 2-bar encoder at all.
+        bank = code_bank(model, train_windows, args.bank_copies, args.transpose, device, args.precision,
+                         seed=args.seed + dist.rank, progress=dist.main)
     budget = Budget(args.minutes)
     rng = np.random.default_rng(args.seed * 1000 + dist.rank + step)
     bar = tqdm(total=args.max_steps, initial=step, disable=not dist.main, desc=f"musicvae {cfg.name}",
                dynamic_ncols=True)
-    keeper = BestKeeper(out, lambda folder, extra: export_bundle(model, folder, extra), best)
+    keeper = BestKeeper(out, lambda folder, info: export_bundle(model, folder, {**info, **extra}), best)
     examples = 0
     while True:
         if args.max_steps is not None and step >= args.max_steps:
             break
         if all_agree_to_stop(dist, budget.over()):
             break
-        idx = rng.integers(0, len(train_windows), args.batch_size)
-        tokens = torch.from_numpy(train_windows[idx].astype(np.int64)).to(device)
-        tokens = transpose_batch(tokens, args.transpose, cfg.num_classes)
+        if bank is not None:
+            idx = torch.from_numpy(rng.integers(0, len(bank[0]), args.batch_size))
+            tokens, codes = None, (bank[0][idx].float(), bank[1][idx].float())
+        else:
+            idx = rng.integers(0, len(train_windows), args.batch_size)
+            tokens = torch.from_numpy(train_windows[idx].astype(np.int64)).to(device)
+            tokens = transpose_batch(tokens, args.transpose, cfg.num_classes)
+            codes = None
         lr = max(args.lr * args.lr_decay ** step, args.min_lr)
         for group in opt.param_groups:
             group["lr"] = lr
         p = 0.0 if cfg.hierarchical else sampling_probability(step, args.sampling_rate)
         with autocast(device, args.precision):
-            out_ = ddp(tokens, sample_prob=p)
+            out_ = ddp(tokens, sample_prob=p, **({"codes": codes} if codes is not None else {}))
         terms = model.loss(out_, tokens, step)
         opt.zero_grad(set_to_none=True)
         terms["loss"].backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
         opt.step()
         step += 1
-        examples += len(tokens) * dist.world_size
+        examples += args.batch_size * dist.world_size
         bar.update()
         bar.set_postfix(loss=f"{terms['loss'].item():.1f}", acc=f"{terms['accuracy'].item():.3f}",
                         kl=f"{terms['kl'].item():.1f}", p=f"{p:.2f}",
-                        **({"ar": f"{terms['ar'].item():.3f}"} if "ar" in terms else {}))
+                        **({"ar": f"{terms['ar'].item():.3f}"} if "ar" in terms else {}),
+                        **({"code": f"{terms['code'].item():.1f}"} if "code" in terms else {}))
         if step % args.eval_every == 0 and dist.main:
             metrics = evaluate(model, val_windows, device, step=step, precision=args.precision)
             metrics.update(step=step, minutes=budget.elapsed_s / 60, examples_per_s=examples / budget.elapsed_s)
@@ -224,7 +336,7 @@ def train(args: TrainArgs) -> dict:
     if dist.main:
         final = evaluate(model, val_windows, device, step=step, precision=args.precision)
         keeper.offer(final["score"], {"step": step, "validation": final}, record=False)
-        export_bundle(model, out / "last", {"step": step, "validation": final})
+        export_bundle(model, out / "last", {"step": step, "validation": final, **extra})
         result["final"] = final
     result["best_score"] = keeper.best
     if dist.main:
@@ -235,15 +347,19 @@ def train(args: TrainArgs) -> dict:
 
 def add_attribute_vectors(bundle: str | Path, sources: str = "music21,pop909",
                           max_windows: int = 20000, seed: int = 0) -> dict[str, list[float]]:
-    """Compute the five attribute vectors from training windows and store them in the bundle."""
+    """Compute the five attribute vectors from training windows and store them in the bundle
+    (the vectors of a 2-bar model; for a 16-bar model over 2-bar codes, of its 2-bar model)."""
     from engine.fileio import atomic_write_text
     from engine.generate.musicvae import MelodyVAE, compute_attribute_vectors
 
     vae = MelodyVAE.load(bundle)
-    windows = load_windows(sources, vae.cfg.seq_len // 16, "train")
+    # A 16-bar model over 2-bar codes is pushed in its 2-bar model's code space: the vectors come
+    # from that model, on 2-bar windows.
+    model = vae.model.base if vae.shifts_codes else vae.model
+    windows = load_windows(sources, model.cfg.seq_len // 16, "train")
     if len(windows) > max_windows:
         windows = windows[np.random.default_rng(seed).choice(len(windows), max_windows, replace=False)]
-    vectors = compute_attribute_vectors(vae.model, windows, vae.device)
+    vectors = compute_attribute_vectors(model, windows, vae.device)
     path = Path(bundle) / "config.json"
     config = json.loads(path.read_text())
     config["attribute_vectors"] = vectors

@@ -72,4 +72,4 @@ def test_it_learns_a_few_melodies():
 
 def test_registry_configs():
     assert CONFIGS["mel2bar"].seq_len == 32 and not CONFIGS["mel2bar"].hierarchical
-    assert CONFIGS["mel16bar"].seq_len == 256 and CONFIGS["mel16bar"].bars == 16
+    assert CONFIGS["mel16bar-e2e"].seq_len == 256 and CONFIGS["mel16bar-e2e"].bars == 16
