@@ -138,3 +138,15 @@ def test_the_trainer_runs_both_stages_and_the_bundle_speaks_in_tracks(tmp_path, 
     plain = tuned.point(melody)
     pushed = tuned.point(melody, attributes={"density": 2.0})
     assert plain.notes != pushed.notes
+
+
+def test_the_command_line_picks_the_16_bar_model_by_bars():
+    import argparse
+
+    from engine.cli import _vae_name
+
+    assert _vae_name(argparse.Namespace(model=None, bars=16)) == "musicvae-mel16bar"
+    assert _vae_name(argparse.Namespace(model=None, bars=32)) == "musicvae-mel16bar"
+    assert _vae_name(argparse.Namespace(model=None, bars=2)) == "musicvae-mel2bar"
+    assert _vae_name(argparse.Namespace(model=None, bars=None)) == "musicvae-mel2bar"
+    assert _vae_name(argparse.Namespace(model="runs/x", bars=16)) == "runs/x"
