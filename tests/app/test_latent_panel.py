@@ -301,3 +301,34 @@ def test_a_selection_in_3_4_is_refused_in_a_sentence(window, panel):
     window.set_document(Sketch(tracks=[waltz], time_signatures=[TimeSignature(0, 3, 4)]))
     assert not panel.fill_slot("A") and panel.slots["A"] is None
     assert panel.status.text().startswith("MusicVAE reads melodies in bars of two or four beats")
+
+
+def test_a_16_bar_selection_runs_the_16_bar_model_and_comes_back_where_it_was(window, panel, qtbot):
+    """Bars: Auto reads a selection of 16 bars or more with the 16-bar model (and a shorter one
+    with the 2-bar model); the answer lands on the selection's bars, as long as it."""
+    from app.latent_panel import LONG_MODEL, MODEL
+
+    assert panel.long_error is None, panel.long_error
+    song = Track("Melody", 0, False, [Note(60 + [0, 2, 4, 5, 7, 5, 4, 2][i % 8], 90, i * 480, i * 480 + 400)
+                                      for i in range(4 * 20)])
+    window.set_document(Sketch(tracks=[song]))
+    selected = [n for n in song.notes if 2 * 1920 <= n.start_tick < 18 * 1920]
+    window.view.set_selection(selected)
+    assert panel.fill_slot("A") and panel.lengths["A"] == 16 * 1920
+    assert panel.bars.currentText() == "Auto" and panel.model_for() == LONG_MODEL
+    assert panel.model_for(sampling=True) == MODEL  # Sample under Auto writes 2 bars
+    panel.attribute_sliders["note_density"].setValue(10)
+    job = panel._preview_job
+    wait(qtbot, job)
+    assert panel._request.model == LONG_MODEL
+    ghosts = window.view.proposal
+    assert ghosts and min(n.start_tick for n in ghosts) >= 2 * 1920 and max(n.end_tick for n in ghosts) <= 18 * 1920
+    assert max(n.start_tick for n in ghosts) >= 14 * 1920  # all 16 bars written, not the first 2
+
+    window.view.set_selection(selected[:16])  # four bars: the 2-bar model, unless 16 bars is chosen
+    assert panel.fill_slot("A") and panel.model_for() == MODEL
+    panel.bars.setCurrentIndex(2)
+    assert panel.model_for() == LONG_MODEL and panel.model_for(sampling=True) == LONG_MODEL
+    panel.bars.setCurrentIndex(1)
+    window.view.set_selection(selected)
+    assert panel.fill_slot("A") and panel.model_for() == MODEL
