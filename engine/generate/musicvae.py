@@ -22,6 +22,7 @@ from engine.music.meter import STEPS_PER_BAR_4_4 as STEPS_PER_BAR  # a bar of th
 from engine.music.quantize import is_quantized, quantize_melody
 from engine.music.sketch import TICKS_PER_STEP, Note, Sketch, Track
 from engine.models.musicvae import MusicVAE, MusicVAEConfig
+from engine.models.musicvae_long import LongMusicVAE, LongVAEConfig
 from engine.registry import ModelLoadError, load_model
 
 CODEC = MelodyOneHot()
@@ -100,13 +101,11 @@ class MelodyVAE:
         self.name = name
         # A 16-bar model over 2-bar codes: its attribute vectors live in the 2-bar code space and
         # move every window's code (``shift``); a flat model's move z itself.
-        self.shifts_codes = hasattr(model, "conduct")
+        self.shifts_codes = isinstance(model, LongMusicVAE)
         self._means: dict[tuple, tuple[np.ndarray, Prepared]] = {}
 
     @classmethod
     def load(cls, name_or_dir: str | Path = "musicvae-mel2bar", device: str | None = None) -> "MelodyVAE":
-        from engine.models.musicvae_long import LongMusicVAE, LongVAEConfig
-
         builders = {"musicvae": lambda c: MusicVAE(MusicVAEConfig(**c)),
                     "musicvae-long": lambda c: LongMusicVAE(LongVAEConfig(**c))}
         model, config, folder = load_model(name_or_dir, None, builders, "MusicVAE", device)

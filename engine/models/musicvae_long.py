@@ -51,10 +51,6 @@ class LongVAEConfig:
     token_weight: float = 1.0
     tune_decoder: bool = False
     hierarchical: bool = True  # read by code that tells the two kinds apart
-    ar_attributes: tuple[str, ...] = ()  # none in z: attributes move the 2-bar codes (``shift``)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "ar_attributes", tuple(self.ar_attributes))
 
     @property
     def base_cfg(self) -> MusicVAEConfig:
@@ -170,9 +166,7 @@ class LongMusicVAE(nn.Module):
         return self.decode_codes_logits(self.conduct(z), targets, sample_prob)
 
     kl = staticmethod(MusicVAE.kl)
-
-    def beta(self, step: int) -> float:
-        return self.cfg.max_beta * (1.0 - self.cfg.beta_rate ** step)
+    beta = MusicVAE.beta  # the same annealing, from this config's max_beta and beta_rate
 
     @staticmethod
     def code_distance(codes: torch.Tensor, code_mu: torch.Tensor, code_sigma: torch.Tensor) -> torch.Tensor:
@@ -184,8 +178,6 @@ class LongMusicVAE(nn.Module):
         term), kl (nats), beta, accuracy (teacher-forced tokens; 0 without the token term)."""
         cfg = self.cfg
         code = self.code_distance(out["codes"].float(), out["code_mu"].float(), out["code_sigma"].float())
-        if tokens is None:
-            tokens = torch.zeros(len(code), dtype=torch.long, device=code.device)  # the code stage
         kl = self.kl(out["mu"].float(), out["sigma"].float())
         kl_cost = torch.clamp(kl - cfg.free_bits * math.log(2.0), min=0.0)
         beta = self.beta(step)

@@ -193,14 +193,8 @@ def long_model(args: TrainArgs) -> tuple[LongMusicVAE, dict]:
         state = {f"base.{k}": v for k, v in state.items()}
     else:
         raise SystemExit(f"{init} is neither a 2-bar MusicVAE nor a 16-bar one over 2-bar codes")
-    if args.token_weight is not None:
-        cfg = replace(cfg, token_weight=args.token_weight)
-    if args.tune_decoder is not None:
-        cfg = replace(cfg, tune_decoder=args.tune_decoder)
-    if args.free_bits is not None:
-        cfg = replace(cfg, free_bits=args.free_bits)
-    if args.max_beta is not None:
-        cfg = replace(cfg, max_beta=args.max_beta)
+    cfg = _override(cfg, token_weight=args.token_weight, tune_decoder=args.tune_decoder,
+                    free_bits=args.free_bits, max_beta=args.max_beta)
     model = LongMusicVAE(cfg)
     missing, unexpected = model.load_state_dict(state, strict=False)
     if unexpected or any(k.startswith("base.") for k in missing):
@@ -210,6 +204,11 @@ def long_model(args: TrainArgs) -> tuple[LongMusicVAE, dict]:
         if key in config:
             extra[key] = config[key]
     return model, extra
+
+
+def _override(cfg, **values):
+    """The config with each value that was given (not None) in place of its own."""
+    return replace(cfg, **{k: v for k, v in values.items() if v is not None})
 
 
 def plain_model(args: TrainArgs) -> tuple[MusicVAE, int]:
@@ -222,17 +221,12 @@ def plain_model(args: TrainArgs) -> tuple[MusicVAE, int]:
 
         init_config, init_state = read_bundle(args.init)
         cfg = MusicVAEConfig(**{**init_config["config"], "name": cfg.name})
-    if args.free_bits is not None:
-        cfg = replace(cfg, free_bits=args.free_bits)
-    if args.max_beta is not None:
-        cfg = replace(cfg, max_beta=args.max_beta)
+    cfg = _override(cfg, free_bits=args.free_bits, max_beta=args.max_beta, ar_weight=args.ar_weight)
     if args.attribute_dims:
         from engine.music.attributes import ATTRIBUTES
 
         names = ATTRIBUTES if args.attribute_dims == "all" else tuple(args.attribute_dims.split(","))
         cfg = replace(cfg, ar_attributes=names)
-    if args.ar_weight is not None:
-        cfg = replace(cfg, ar_weight=args.ar_weight)
     model = MusicVAE(cfg)
     if init_config is None:
         return model, 0
