@@ -19,6 +19,7 @@ damaged model disables the panel with the reason, and the rest of the window wor
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -246,6 +247,8 @@ class LatentPanel(ModelPanel):
         self.setObjectName("latent-panel")
         self.transport = transport
         self._request = None  # the MusicVAE request last sent
+        self._sent: dict[str, tuple[object, Callable[[], object]]] = {}  # by job key: (request, how to ask again)
+        self._fallback_note: str | None = None  # said once, beside the next result, after a fall back to 2 bars
         self.slots: dict[str, Track | None] = dict.fromkeys("ABCD")
         self.offsets: dict[str, int] = dict.fromkeys("ABCD", 0)  # where each slot's melody began (ticks)
         self.lengths: dict[str, int] = dict.fromkeys("ABCD", 0)  # and how long its bars were
@@ -499,8 +502,9 @@ class LatentPanel(ModelPanel):
         return LatentPoint(self.slots["A"], self.slots["B"], self.blend.value() / 100, attributes,
                            similarity, temperature, seed, model=self.model_for())
 
-    def _submit(self, request, key: str, name: str, on_done) -> JobHandle:
+    def _submit(self, request, key: str, name: str, on_done, again: Callable[[], object]) -> JobHandle:
         self._request = request
+        self._sent[key] = (request, again)
         return self.bridge.submit(request.run, key=key, name=name, on_done=on_done, on_failed=self._failed)
 
     def preview(self, *_args) -> JobHandle | None:
@@ -508,7 +512,8 @@ class LatentPanel(ModelPanel):
         if self.model_error is not None or self.slots["A"] is None:
             return None
         point = self.point()
-        self._preview_job = self._submit(point, "latent-preview", "Previewing the melody", self._preview_done)
+        self._preview_job = self._submit(point, "latent-preview", "Previewing the melody", self._preview_done,
+                                         self.preview)
         self._preview_name = f"A\u2192B {round(100 * point.t)}%" if point.t > 0 else "A varied"
         return self._preview_job
 
@@ -521,7 +526,7 @@ class LatentPanel(ModelPanel):
         seed = int(self.seed.value()) if temperature else None
         request = PadPoint(tuple(corners), u, v, temperature, seed, model=self.model_for())
         self._preview_job = self._submit(request, "latent-preview", "Previewing the melody",
-                                         self._preview_done)
+                                         self._preview_done, lambda: self.preview_pad(u, v))
         self._preview_name = f"Pad {round(100 * u)}%, {round(100 * v)}%"
         return self._preview_job
 
@@ -531,7 +536,8 @@ class LatentPanel(ModelPanel):
             return None
         self._strip_job_kind = "step"  # what the job on its way will fill the strip with
         self._strip_job = self._submit(Interpolate(a, b, int(self.steps.value()), model=self.model_for()),
-                                       "latent-strip", "Interpolating", self._strip_done)
+                                       "latent-strip", "Interpolating", self._strip_done,
+                                       self.interpolate)
         return self._strip_job
 
     def sample(self) -> JobHandle | None:
@@ -545,7 +551,7 @@ class LatentPanel(ModelPanel):
         temperature = float(self.temperature.value()) or 1.0
         self._strip_job_kind = "sample"
         self._strip_job = self._submit(Sample(n, temperature, seed, model=self.model_for(sampling=True)), "latent-strip",
-                                       "Sampling melodies", self._strip_done)
+                                       "Sampling melodies", self._strip_done, self.sample)
         return self._strip_job
 
     # -- back on the GUI thread ----------------------------------------------------------------
@@ -575,7 +581,8 @@ class LatentPanel(ModelPanel):
         self._preview_job = None
         self.previews_shown += 1
         self.show_melody(made.track, self._preview_name)
-        self.status.setText(f"Preview: {len(made.track.notes)} notes. Apply adds it as a new track.")
+        self.status.setText(self._with_fallback_note(
+            f"Preview: {len(made.track.notes)} notes. Apply adds it as a new track."))
 
     def _strip_done(self, handle: JobHandle) -> None:
         if handle is not self._strip_job:
@@ -590,8 +597,32 @@ class LatentPanel(ModelPanel):
     def _failed(self, handle: JobHandle, message: str) -> None:
         if handle not in (self._preview_job, self._strip_job):
             return
+        key = "latent-preview" if handle is self._preview_job else "latent-strip"
         self._preview_job = self._strip_job = None
-        self.job_failed(message, loaded=self._request is not None and self._request.loaded)
+        request, again = self._sent.get(key, (self._request, None))
+        if request is not None and request.model == LONG_MODEL and not request.loaded and self.long_error is None:
+            # A damaged 16-bar bundle costs the 16-bar choice, not the panel: 2 bars at a time from here
+            self._lose_long_model(message)
+            again()
+            return
+        self.job_failed(message, loaded=request is not None and request.loaded)
+
+    def _lose_long_model(self, message: str) -> None:
+        self.long_error = f"The 16-bar MusicVAE could not be loaded: {message.rstrip('.')}"
+        self.bars.model().item(2).setEnabled(False)
+        self.bars.setToolTip(f"{self.bars.toolTip()}. {self.long_error}.")
+        if self.bars.currentIndex() == 2:
+            self.bars.blockSignals(True)
+            self.bars.setCurrentIndex(0)
+            self.bars.blockSignals(False)
+        self._fallback_note = (f"The 16-bar MusicVAE could not be loaded, so melodies are read and written 2 bars "
+                               f"at a time (the Bars list says why).")
+        self.status.setText(self._fallback_note)
+
+    def _with_fallback_note(self, text: str) -> str:
+        """``text``, after the sentence about falling back to 2 bars the first time it is shown."""
+        note, self._fallback_note = self._fallback_note, None
+        return f"{note} {text}" if note else text
 
     def _remember(self, kind: str, tracks: list[Track]) -> None:
         del self.history[self.history_index + 1:]  # a new strip after going back drops the later ones
@@ -630,7 +661,7 @@ class LatentPanel(ModelPanel):
             self.strip_layout.insertWidget(self.strip_layout.count() - 1, thumb)
             self.thumbs.append(thumb)
         what = "samples" if sampled else "steps from A to B"
-        self.status.setText(f"{len(tracks)} {what}. Click one to hear it; Apply adds it.")
+        self.status.setText(self._with_fallback_note(f"{len(tracks)} {what}. Click one to hear it; Apply adds it."))
 
     def _follow_blend(self, value: int) -> None:
         """The A\u2013B slider over an interpolation strip highlights the step nearest to it."""

@@ -332,3 +332,50 @@ def test_a_16_bar_selection_runs_the_16_bar_model_and_comes_back_where_it_was(wi
     panel.bars.setCurrentIndex(1)
     window.view.set_selection(selected)
     assert panel.fill_slot("A") and panel.model_for() == MODEL
+
+
+@pytest.fixture
+def damaged_long_model(tmp_path, monkeypatch):
+    """The bundled models, but the 16-bar MusicVAE's weights cut short; a fresh model cache."""
+    import shutil
+
+    import engine.generate.requests as requests
+    import engine.registry as registry
+    from app.latent_panel import LONG_MODEL
+
+    models = tmp_path / "models"
+    models.mkdir()
+    for bundle in registry.MODELS_DIR.iterdir():
+        if bundle.name == LONG_MODEL:
+            shutil.copytree(bundle, models / bundle.name)
+            weights = models / bundle.name / "weights.safetensors"
+            weights.write_bytes(weights.read_bytes()[:4096])
+        else:
+            (models / bundle.name).symlink_to(bundle)
+    monkeypatch.setattr(registry, "MODELS_DIR", models)
+    monkeypatch.setattr(requests, "LOADED", requests.LoadedModels())
+
+
+def test_a_damaged_16_bar_model_falls_back_to_2_bars_and_says_so(damaged_long_model, window, panel, qtbot):
+    """The 16-bar bundle fails to load: the panel stays on, the 16-bar choice greys out, the same
+    request runs again with the 2-bar model, and the status says why."""
+    from app.latent_panel import LONG_MODEL, MODEL
+
+    song = Track("Melody", 0, False, [Note(60 + [0, 2, 4, 5, 7, 5, 4, 2][i % 8], 90, i * 480, i * 480 + 400)
+                                      for i in range(4 * 16)])
+    window.set_document(Sketch(tracks=[song]))
+    window.view.set_selection(list(song.notes))
+    assert panel.fill_slot("A") and panel.model_for() == LONG_MODEL
+    panel.attribute_sliders["note_density"].setValue(10)
+    failed = panel._preview_job
+    wait(qtbot, failed)
+    assert failed.error is not None
+    retried = panel._preview_job
+    assert retried is not None and retried is not failed and panel._request.model == MODEL
+    wait(qtbot, retried)
+    assert panel.model_error is None and window.view.proposal
+    assert panel.long_error and "could not be loaded" in panel.long_error
+    assert not panel.bars.model().item(2).isEnabled() and panel.model_for() == MODEL
+    text = panel.status.text()
+    assert "2 bars at a time" in text and "Preview:" in text, text
+    assert max(n.start_tick for n in window.view.proposal) >= 14 * 1920  # all 16 bars, window by window
