@@ -226,7 +226,7 @@ def cmd_train_musicvae(args: argparse.Namespace) -> int:
                              free_bits=args.free_bits, max_beta=args.max_beta, init=args.init,
                              resume=not args.fresh, attribute_dims=args.attribute_dims,
                              ar_weight=args.ar_weight, base=args.base, token_weight=args.token_weight,
-                             tune_decoder=args.tune_decoder))
+                             tune_decoder=args.tune_decoder, offbeat=args.offbeat))
     if "final" not in result:  # another rank of a torchrun job: rank 0 reports
         return 0
     final = result["final"]
@@ -248,6 +248,13 @@ def cmd_train_attributes(args: argparse.Namespace) -> int:
         scales = scale_attribute_vectors(args.bundle, args.scale_on)
         print("slider scales (chosen on validation melodies): "
               + ", ".join(f"{a} {k:g}" for a, k in scales.items()))
+        if args.decouple_rounds:
+            from engine.train.musicvae import decouple_attribute_vectors
+
+            report = decouple_attribute_vectors(args.bundle, args.scale_on, rounds=args.decouple_rounds)
+            print("largest side effect of each slider at +1 (Cohen's d on another attribute), before -> after "
+                  "decoupling: " + ", ".join(f"{a} {report['before'][a]:.2f} -> {report['after'][a]:.2f}"
+                                            for a in report["after"]))
     return 0
 
 
@@ -391,7 +398,14 @@ def cmd_eval_musicvae(args: argparse.Namespace) -> int:
         import numpy as np
 
         windows = np.concatenate([corpus.windows(bars, s) for s in ("train", "validation", "test")])
+        c = corpus.counts
+        folder = {"pieces": c["pieces"], "pieces_skipped_meter": c["pieces_skipped_meter"], "meters": c["meters"]}
+        if not len(windows):
+            meters = ", ".join(f"{m} ({n})" for m, n in c["meters"].items()) or "none"
+            raise CantusError(f"None of the {c['pieces']} pieces in {args.midi_dir} gave a {bars}-bar melody "
+                              f"window. Their meters: {meters}; melodies are read in 4/4, 2/2, 2/4 and 4/2.")
     else:
+        folder = None
         windows = load_windows(args.sources, bars, "test")
     if args.limit and len(windows) > args.limit:
         # A seeded random subset: the splits are stored source by source, so the first N would
@@ -402,6 +416,8 @@ def cmd_eval_musicvae(args: argparse.Namespace) -> int:
     if not len(windows):
         raise CantusError("There are no melodies to evaluate on.")
     result = evaluate(vae, windows, pairs=args.pairs)
+    if folder is not None:
+        result["folder"] = folder  # what the folder held, and what its meters let through
     print(json.dumps(result, indent=None if args.json else 2))
     return 0
 
@@ -648,6 +664,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="attribute-regularised latent dimensions (AR-VAE): the first ones order "
                         "melodies by these attributes, so that the sliders move them")
     t.add_argument("--ar-weight", type=float, default=None, help="the attribute regulariser's weight")
+    t.add_argument("--offbeat", type=float, default=0.0, metavar="SHARE",
+                   help="augmentation: this share of the windows moved an 8th later (8th syncopation)")
     t.set_defaults(func=cmd_train_musicvae)
 
     t = train_sub.add_parser("attributes", help="store MusicVAE attribute vectors in a bundle")
@@ -656,6 +674,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--scale-on", default=None, metavar="SOURCES",
                    help="then choose each slider's reach on these corpora's validation melodies "
                         "(d >= 1 at +1, monotonic, little change to the others)")
+    t.add_argument("--decouple-rounds", type=int, default=3, metavar="N",
+                   help="after --scale-on, N rounds of taking each slider's side effects on the other "
+                        "attributes out of its vector, on the same validation melodies (0: none)")
     t.set_defaults(func=cmd_train_attributes)
 
     from engine.train.transformer_args import TrainArgs as MT  # the defaults, in one place

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import platformdirs
 
-from engine.data.pieces import EXTRACTOR_VERSION, FileResult
+from engine.data.pieces import EXTRACTOR_REVISIONS, EXTRACTOR_VERSION, FileResult
 from engine.fileio import atomic_write_bytes
 
 CACHE_ENV = "CANTUS_CACHE_DIR"
@@ -31,7 +31,8 @@ def cache_dir() -> Path:
 
 def file_key(kind: str, paths: list[Path]) -> str:
     """Cache key of one unit of work: kind, extractor version, and path, size, mtime of its files."""
-    h = hashlib.sha1(f"{kind}|v{EXTRACTOR_VERSION}".encode())
+    revision = EXTRACTOR_REVISIONS.get(kind)
+    h = hashlib.sha1((f"{kind}|v{EXTRACTOR_VERSION}" + (f".{revision}" if revision else "")).encode())
     for p in paths:
         st = p.stat()
         h.update(f"|{p.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode())

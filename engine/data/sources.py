@@ -25,20 +25,20 @@ import hashlib
 import math
 import os
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from engine.data.pieces import (
-    BAR_TICKS_4_4, FileResult, Piece, make_piece, melody_line, window_bar_starts,
+    BAR_TICKS_4_4, ONE_BEAT_METER, FileResult, Piece, make_piece, melody_line, window_bar_starts,
 )
 from engine.errors import DataError, MidiFileError
 from engine.music.encodings.performance import TimedNote, sketch_notes
 from engine.music.melody import extract_melody, find_melody_track, skyline
 from engine.music.midi_io import read_midi
 from engine.music.quantize import quantize_melody
-from engine.music.sketch import TICKS_PER_QUARTER, TICKS_PER_STEP, Note, Sketch, Track
+from engine.music.sketch import TICKS_PER_QUARTER, TICKS_PER_STEP, Note, Sketch, TimeSignature, Track
 
 POP909_ENV = "CANTUS_POP909_DIR"
 MIDI_FOLDER_SUFFIXES = (".mid", ".midi")
@@ -352,13 +352,46 @@ def pop909_grid_notes(notes: list[Note], sketch: Sketch, line_times_s: np.ndarra
 # -- a folder of MIDI files --------------------------------------------------------------------
 
 def extract_midi(path: Path, name: str) -> FileResult:
-    sketch = read_midi(path)
+    sketch = on_grid(read_midi(path))
+    one_beat = {(ts.numerator, ts.denominator) for ts in sketch.time_signatures} == {(1, 4)}
+    if one_beat:  # "1/4" throughout says no meter at all (POP909's files): bars of four beats
+        sketch = replace(sketch, time_signatures=[TimeSignature(0, 4, 4)])
     line = extract_melody(sketch).track.notes
     melody = _grid_melody(line)
     meter, origin, window_bars, end_tick = bar_grid(sketch, max(sketch.end_tick, 1))
+    if one_beat:
+        meter = ONE_BEAT_METER
     piece = make_piece(f"folder:{name}", "folder", meter, melody, origin, window_bars, end_tick,
                        sketch_notes(sketch), melody_line(line, sketch.ticks_to_seconds))
     return FileResult(str(path), [piece])
+
+
+def grid_offset(sketch: Sketch, share: float = 0.6) -> int:
+    """Ticks by which most note onsets (at least ``share`` of them, within 2 ticks) come after
+    a line of the file's 16th grid: a constant lead-in, as in POP909's MIDI files (10 to 110
+    ticks), that would otherwise quantize every note a little wrong. 0 when they sit on the
+    grid, or scatter (a free performance)."""
+    onsets = np.array([n.start_tick for t in sketch.tracks for n in t.notes], dtype=np.int64)
+    if len(onsets) < 8:
+        return 0
+    counts = np.bincount(onsets % TICKS_PER_STEP, minlength=TICKS_PER_STEP)
+    near = sum(np.roll(counts, k) for k in range(-2, 3))  # near[r]: onsets within 2 ticks of r
+    best = int(np.argmax(counts))  # the commonest residue, and how many onsets lie near it
+    if near[best] < share * len(onsets) or min(best, TICKS_PER_STEP - best) <= 2:
+        return 0
+    return best
+
+
+def on_grid(sketch: Sketch) -> Sketch:
+    """The sketch with a constant lead-in (`grid_offset`) taken off every note, so that its notes
+    sit on its own 16th grid."""
+    offset = grid_offset(sketch)
+    if not offset:
+        return sketch
+    tracks = [t.copy([replace(n, start_tick=max(n.start_tick - offset, 0),
+                              end_tick=max(n.end_tick - offset, max(n.start_tick - offset, 0) + 1))
+                      for n in t.notes]) for t in sketch.tracks]
+    return replace(sketch, tracks=tracks)
 
 
 def bar_grid(sketch: Sketch, end_tick: int) -> tuple[str, int, list[int], int]:

@@ -136,3 +136,32 @@ def test_limit_and_errors_a_musician_can_read(midi_folder, tmp_path):
         build_corpus(tmp_path / "empty", progress=False)
     with pytest.raises(DataError, match="has not been built"):
         load_corpus(midi_folder, limit=3)
+
+
+def test_a_file_that_says_1_4_throughout_is_read_in_4_4_bars_and_a_lead_in_is_taken_off(tmp_path):
+    """POP909's MIDI files say 1/4 (a bar of one beat) and start every note some ticks after a
+    16th: the beats become 4/4 bars, the notes land on their own steps, the windows come back."""
+    from engine.data.corpus import format_counts
+    from engine.data.pieces import ONE_BEAT_METER
+    from engine.data.sources import grid_offset
+
+    root = tmp_path / "pop"
+    root.mkdir()
+    lead = 80  # more than half a 16th: rounded to the grid, every note would be a 16th late
+    eighths = [Note(48 + i // 2, 90, lead + i * 240, lead + i * 240 + 200) for i in range(64)]  # 8 bars
+    sketch = song(eighths, chords=False, signatures=[TimeSignature(0, 1, 4)])
+    assert grid_offset(sketch) == lead
+    write_midi(sketch, root / "001.mid")
+    piece = extract_midi(root / "001.mid", "001.mid").pieces[0]
+    assert piece.meter == ONE_BEAT_METER and piece.meter_ok
+    assert piece.window_bars.tolist() == [16 * b for b in range(8)]
+    onsets = np.flatnonzero(piece.melody >= 2)
+    assert onsets.tolist() == [2 * i for i in range(64)]  # every eighth on its step, none a 16th late
+    corpus = build_corpus(root, workers=1, progress=False)
+    assert sum(len(corpus.windows(2, s)) for s in ("train", "validation", "test")) == 7
+    assert "1/4 throughout" in format_counts(corpus)
+
+    # Notes played freely (no common lead-in) are left where they are.
+    rng = np.random.default_rng(0)
+    loose = [Note(60, 90, int(t), int(t) + 100) for t in np.cumsum(rng.integers(150, 330, 40))]
+    assert grid_offset(song(loose, chords=False)) == 0

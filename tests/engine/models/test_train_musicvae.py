@@ -150,6 +150,13 @@ def test_attribute_regularised_dimensions_learn_to_order_melodies_by_their_attri
     for name, scale in scales.items():
         assert np.allclose(stored["attribute_vectors"][name], np.asarray(base[name]) * scale)
 
+    # then the side effects taken out, the vectors and what was measured before and after stored
+    report = tm.decouple_attribute_vectors(tmp_path / "last", "tiny-corpus", melodies=32, rounds=1)
+    stored = json.loads((tmp_path / "last" / "config.json").read_text())
+    assert stored["attribute_decoupling"] == report and set(report["after"]) == set(base)
+    assert report["rounds"] == 1 and report["melodies"] == 32
+    assert any(not np.allclose(stored["attribute_vectors"][a], np.asarray(base[a]) * scales[a]) for a in base)
+
 
 def test_each_slider_gets_the_smallest_reach_that_moves_it_cleanly():
     def row(own, other=0.1, mono=1.0):
@@ -161,3 +168,34 @@ def test_each_slider_gets_the_smallest_reach_that_moves_it_cleanly():
     # a: the smallest reaching d 1; b: the strongest that stays monotonic; c, d: none keeps the
     # others still, so the slider stays as measured
     assert tm.choose_slider_scales(table) == {"a": 2.0, "b": 2.0, "c": 1.0, "d": 1.0}
+
+
+def test_decoupling_takes_the_side_effects_out_of_linear_sliders():
+    """Attributes linear in z (attribute = A z) and three sliders that each move the others too:
+    a few rounds leave each moving its own attribute alone, by about as much as before."""
+    rng = np.random.default_rng(0)
+    A = np.eye(3) + 0.3 * rng.standard_normal((3, 3)) * (1 - np.eye(3))
+    names = ["a", "b", "c"]
+    vectors = {n: np.eye(3)[i] + 0.2 * rng.standard_normal(3) for i, n in enumerate(names)}
+
+    def changes(vs):
+        return {n: dict(zip(names, A @ v)) for n, v in vs.items()}
+
+    before = changes(vectors)
+    assert max(abs(before[n][m]) for n in names for m in names if m != n) > 0.2
+    for _ in range(6):
+        vectors = tm.decouple_step(vectors, changes(vectors))
+    after = changes(vectors)
+    assert max(abs(after[n][m]) for n in names for m in names if m != n) < 1e-3
+    assert all(abs(after[n][n]) > 0.5 for n in names)
+
+
+def test_offbeat_moves_the_chosen_share_of_melodies_an_eighth_later():
+    g = torch.Generator().manual_seed(0)
+    tokens = torch.tensor([[30, 0, 0, 0, 40, 0, 1, 0]] * 400)
+    out = tm.offbeat_batch(tokens, 0.25, generator=g)
+    moved = (out != tokens).any(dim=1)
+    assert 0.18 < moved.float().mean() < 0.32
+    assert torch.equal(out[moved][0], torch.tensor([0, 0, 30, 0, 0, 0, 40, 0]))
+    assert torch.equal(out[~moved], tokens[~moved])
+    assert torch.equal(tm.offbeat_batch(tokens, 0.0), tokens)
