@@ -238,23 +238,24 @@ def cmd_train_musicvae(args: argparse.Namespace) -> int:
 
 
 def cmd_train_attributes(args: argparse.Namespace) -> int:
-    from engine.train.musicvae import add_attribute_vectors
+    from engine.train import musicvae as tm
 
-    vectors = add_attribute_vectors(args.bundle, args.sources)
-    print(f"stored {len(vectors)} attribute vectors in {args.bundle}/config.json: {', '.join(vectors)}")
-    if args.scale_on:
-        from engine.train.musicvae import scale_attribute_vectors
-
-        scales = scale_attribute_vectors(args.bundle, args.scale_on)
-        print("slider scales (chosen on validation melodies): "
-              + ", ".join(f"{a} {k:g}" for a, k in scales.items()))
-        if args.decouple_rounds:
-            from engine.train.musicvae import decouple_attribute_vectors
-
-            report = decouple_attribute_vectors(args.bundle, args.scale_on, rounds=args.decouple_rounds)
-            print("largest side effect of each slider at +1 (Cohen's d on another attribute), before -> after "
-                  "decoupling: " + ", ".join(f"{a} {report['before'][a]:.2f} -> {report['after'][a]:.2f}"
-                                            for a in report["after"]))
+    if args.decouple_only:  # the vectors (and reaches) the bundle has, their side effects taken out
+        if not args.scale_on:
+            raise CantusError("--decouple-only needs --scale-on: the corpora whose validation melodies it measures.")
+    else:
+        vectors = tm.add_attribute_vectors(args.bundle, args.sources)
+        print(f"stored {len(vectors)} attribute vectors in {args.bundle}/config.json: {', '.join(vectors)}")
+        if args.scale_on:
+            scales = tm.scale_attribute_vectors(args.bundle, args.scale_on, melodies=args.melodies)
+            print("slider scales (chosen on validation melodies): "
+                  + ", ".join(f"{a} {k:g}" for a, k in scales.items()))
+    if args.scale_on and args.decouple_rounds:
+        report = tm.decouple_attribute_vectors(args.bundle, args.scale_on, melodies=args.melodies,
+                                               rounds=args.decouple_rounds)
+        print("each slider at +1 on validation melodies, before -> after decoupling: "
+              + "; ".join(f"{a} d {report['own_before'][a]:.2f} -> {report['own_after'][a]:.2f}, largest on "
+                          f"another {report['before'][a]:.2f} -> {report['after'][a]:.2f}" for a in report["after"]))
     return 0
 
 
@@ -677,6 +678,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--decouple-rounds", type=int, default=3, metavar="N",
                    help="after --scale-on, N rounds of taking each slider's side effects on the other "
                         "attributes out of its vector, on the same validation melodies (0: none)")
+    t.add_argument("--melodies", type=int, default=2000,
+                   help="validation melodies to measure the sliders on (at most; POP909 has 1,759 2-bar ones)")
+    t.add_argument("--decouple-only", action="store_true",
+                   help="keep the bundle's vectors and reaches; only take their side effects out")
     t.set_defaults(func=cmd_train_attributes)
 
     from engine.train.transformer_args import TrainArgs as MT  # the defaults, in one place
