@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.data.pieces import (
-    BAR_TICKS_4_4, ONE_BEAT_METER, FileResult, Piece, make_piece, melody_line, window_bar_starts,
+    BAR_TICKS_4_4, BARS_FROM_NOTES, FileResult, Piece, make_piece, melody_line, window_bar_starts,
 )
 from engine.errors import DataError, MidiFileError
 from engine.music.encodings.performance import TimedNote, sketch_notes
@@ -352,15 +352,18 @@ def pop909_grid_notes(notes: list[Note], sketch: Sketch, line_times_s: np.ndarra
 # -- a folder of MIDI files --------------------------------------------------------------------
 
 def extract_midi(path: Path, name: str) -> FileResult:
-    sketch = on_grid(read_midi(path))
-    one_beat = {(ts.numerator, ts.denominator) for ts in sketch.time_signatures} == {(1, 4)}
-    if one_beat:  # "1/4" throughout says no meter at all (POP909's files): bars of four beats
-        sketch = replace(sketch, time_signatures=[TimeSignature(0, 4, 4)])
+    sketch = read_midi(path)
+    declared = {(ts.numerator, ts.denominator) for ts in sketch.time_signatures}
+    # No meter of its own: "1/4" throughout (POP909's files), or a duple meter whose notes all
+    # miss the file's grid by the same few ticks (its bar lines are not the music's either)
+    rebar = declared == {(1, 4)} or (grid_offset(sketch) > 0 and declared <= {(2, 4), (4, 4), (2, 2), (1, 4)})
+    if rebar:
+        sketch = bars_from_notes(sketch)
     line = extract_melody(sketch).track.notes
     melody = _grid_melody(line)
     meter, origin, window_bars, end_tick = bar_grid(sketch, max(sketch.end_tick, 1))
-    if one_beat:
-        meter = ONE_BEAT_METER
+    if rebar:
+        meter = BARS_FROM_NOTES
     piece = make_piece(f"folder:{name}", "folder", meter, melody, origin, window_bars, end_tick,
                        sketch_notes(sketch), melody_line(line, sketch.ticks_to_seconds))
     return FileResult(str(path), [piece])
@@ -382,16 +385,52 @@ def grid_offset(sketch: Sketch, share: float = 0.6) -> int:
     return best
 
 
-def on_grid(sketch: Sketch) -> Sketch:
-    """The sketch with a constant lead-in (`grid_offset`) taken off every note, so that its notes
-    sit on its own 16th grid."""
-    offset = grid_offset(sketch)
-    if not offset:
-        return sketch
-    tracks = [t.copy([replace(n, start_tick=max(n.start_tick - offset, 0),
-                              end_tick=max(n.end_tick - offset, max(n.start_tick - offset, 0) + 1))
-                      for n in t.notes]) for t in sketch.tracks]
-    return replace(sketch, tracks=tracks)
+def beat_phase(sketch: Sketch) -> int:
+    """Where the beats fall, in ticks after each quarter of the file's grid: the place with the
+    most onset weight (notes weighted by length, up to a half note). In POP909's files it finds
+    the annotated beat in 99 of 100 training songs."""
+    onsets = np.array([n.start_tick for t in sketch.tracks for n in t.notes], dtype=np.int64)
+    lengths = np.array([min(n.end_tick - n.start_tick, 2 * TICKS_PER_QUARTER)
+                        for t in sketch.tracks for n in t.notes], dtype=np.float64)
+    weight = np.bincount(onsets % TICKS_PER_QUARTER, weights=lengths, minlength=TICKS_PER_QUARTER)
+    around = int(np.argmax(sum(np.roll(weight, k) for k in range(-2, 3))))  # the heaviest 5 ticks
+    near = [(around + k) % TICKS_PER_QUARTER for k in range(-2, 3)]
+    return max(near, key=lambda r: weight[r])  # and the heaviest tick among them
+
+
+def downbeat_phase(sketch: Sketch, beat: int) -> int:
+    """Which beat of four (0-3, counted from ``beat``) begins the bar: the one where the
+    accompaniment (every track but the melody's, or all when there is only one) most often
+    changes its pitch classes and starts its longest notes. Right for about 7 in 10 of
+    POP909's training songs (chance: 1 in 4)."""
+    melody = find_melody_track(sketch)
+    tracks = [t for i, t in enumerate(sketch.tracks) if i != melody and not t.is_drum] or \
+        [t for t in sketch.tracks if not t.is_drum]
+    notes = [n for t in tracks for n in t.notes if n.end_tick > beat]
+    if not notes:
+        return 0
+    beats = (max(n.end_tick for n in notes) - beat) // TICKS_PER_QUARTER + 2
+    sounding = np.zeros((beats, 12), dtype=bool)
+    starts = np.zeros(beats)
+    for n in notes:
+        first = max(-(-(n.start_tick - beat) // TICKS_PER_QUARTER), 0)  # the first beat it sounds on
+        last = (n.end_tick - 1 - beat) // TICKS_PER_QUARTER
+        sounding[first:last + 1, n.pitch % 12] = True
+        if (n.start_tick - beat) % TICKS_PER_QUARTER <= 2 and n.start_tick >= beat:
+            starts[(n.start_tick - beat) // TICKS_PER_QUARTER] += min(n.end_tick - n.start_tick, BAR_TICKS_4_4)
+    change = np.concatenate([[0], (sounding[1:] != sounding[:-1]).sum(axis=1)]).astype(np.float64)
+    score = change / max(change.mean(), 1e-9) + starts / max(starts.mean(), 1e-9)
+    return int(np.argmax([score[k::4].sum() for k in range(4)]))
+
+
+def bars_from_notes(sketch: Sketch) -> Sketch:
+    """A sketch with no meter of its own, moved so that the beat and the downbeat its notes
+    suggest (`beat_phase`, `downbeat_phase`) fall on the 16th grid and on 4/4 bar lines."""
+    beat = beat_phase(sketch)
+    downbeat = (beat + TICKS_PER_QUARTER * downbeat_phase(sketch, beat)) % BAR_TICKS_4_4
+    shift = (BAR_TICKS_4_4 - downbeat) % BAR_TICKS_4_4  # later, by less than a bar: no tick below 0
+    tracks = [t.copy([n.shifted(ticks=shift) for n in t.notes]) for t in sketch.tracks]
+    return replace(sketch, tracks=tracks, time_signatures=[TimeSignature(0, 4, 4)])
 
 
 def bar_grid(sketch: Sketch, end_tick: int) -> tuple[str, int, list[int], int]:

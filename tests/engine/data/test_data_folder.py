@@ -138,28 +138,37 @@ def test_limit_and_errors_a_musician_can_read(midi_folder, tmp_path):
         load_corpus(midi_folder, limit=3)
 
 
-def test_a_file_that_says_1_4_throughout_is_read_in_4_4_bars_and_a_lead_in_is_taken_off(tmp_path):
-    """POP909's MIDI files say 1/4 (a bar of one beat) and start every note some ticks after a
-    16th: the beats become 4/4 bars, the notes land on their own steps, the windows come back."""
+def test_a_file_with_no_meter_of_its_own_is_read_in_bars_found_from_its_notes(tmp_path):
+    """POP909's MIDI files say 1/4 (a bar of one beat), start every note some ticks after their
+    grid, and begin anywhere in the bar: the beat and the downbeat are found from the notes (the
+    chords change on the downbeat), and the windows come back on the music's own bars."""
     from engine.data.corpus import format_counts
-    from engine.data.pieces import ONE_BEAT_METER
-    from engine.data.sources import grid_offset
+    from engine.data.pieces import BARS_FROM_NOTES
+    from engine.data.sources import beat_phase, downbeat_phase, grid_offset
 
     root = tmp_path / "pop"
     root.mkdir()
     lead = 80  # more than half a 16th: rounded to the grid, every note would be a 16th late
-    eighths = [Note(48 + i // 2, 90, lead + i * 240, lead + i * 240 + 200) for i in range(64)]  # 8 bars
-    sketch = song(eighths, chords=False, signatures=[TimeSignature(0, 1, 4)])
-    assert grid_offset(sketch) == lead
+    first_bar = lead + Q  # a one-beat pickup, then eight bars
+    melody = [Note(67, 90, lead, lead + Q - 20)]
+    chords = []
+    for b in range(8):
+        at = first_bar + b * BAR
+        melody += [Note(60 + b, 90, at, at + 2 * Q - 20), Note(64 + b, 90, at + 2 * Q, at + 3 * Q - 20),
+                   Note(62 + b, 90, at + 3 * Q, at + 4 * Q - 20)]
+        chords += [Note(p + 5 * (b % 2), 70, at, at + BAR) for p in (48, 52, 55)]
+    sketch = Sketch([Track("Melody", 0, False, melody), Track("Piano", 0, False, chords)],
+                    [TempoChange(0, 100.0)], [TimeSignature(0, 1, 4)])
+    assert grid_offset(sketch) == lead and beat_phase(sketch) == lead
+    assert downbeat_phase(sketch, lead) == 1  # the bar begins on the second beat of the file
     write_midi(sketch, root / "001.mid")
     piece = extract_midi(root / "001.mid", "001.mid").pieces[0]
-    assert piece.meter == ONE_BEAT_METER and piece.meter_ok
-    assert piece.window_bars.tolist() == [16 * b for b in range(8)]
-    onsets = np.flatnonzero(piece.melody >= 2)
-    assert onsets.tolist() == [2 * i for i in range(64)]  # every eighth on its step, none a 16th late
+    assert piece.meter == BARS_FROM_NOTES and piece.meter_ok
+    onsets = np.flatnonzero(piece.melody >= 2).tolist()
+    assert onsets == [12] + [16 * (b + 1) + k for b in range(8) for k in (0, 8, 12)]
     corpus = build_corpus(root, workers=1, progress=False)
-    assert sum(len(corpus.windows(2, s)) for s in ("train", "validation", "test")) == 7
-    assert "1/4 throughout" in format_counts(corpus)
+    assert sum(len(corpus.windows(2, s)) for s in ("train", "validation", "test")) == 8
+    assert "no meter of their own" in format_counts(corpus)
 
     # Notes played freely (no common lead-in) are left where they are.
     rng = np.random.default_rng(0)
