@@ -430,7 +430,8 @@ def bars_from_notes(sketch: Sketch) -> Sketch:
     downbeat = (beat + TICKS_PER_QUARTER * downbeat_phase(sketch, beat)) % BAR_TICKS_4_4
     shift = (BAR_TICKS_4_4 - downbeat) % BAR_TICKS_4_4  # later, by less than a bar: no tick below 0
     tracks = [t.copy([n.shifted(ticks=shift) for n in t.notes]) for t in sketch.tracks]
-    return replace(sketch, tracks=tracks, time_signatures=[TimeSignature(0, 4, 4)])
+    tempos = [replace(c, tick=c.tick + shift if c.tick else 0) for c in sketch.tempos]  # the same timing
+    return replace(sketch, tracks=tracks, tempos=tempos, time_signatures=[TimeSignature(0, 4, 4)])
 
 
 def bar_grid(sketch: Sketch, end_tick: int) -> tuple[str, int, list[int], int]:
