@@ -259,6 +259,7 @@ def train(args: TrainArgs) -> dict:
         result.update(best=keeper.best, final=final)
         run.checkpoint(model, opt, keeper.best, asdict(args))
         (out / "train.json").write_text(json.dumps(result, indent=2))
+    del loss_module  # the DDP wrapper holds the process group: freed here, not at interpreter exit
     end_distributed(dist)
     return result
 

@@ -349,6 +349,7 @@ def train(args: TrainArgs) -> dict:
     result["best_score"] = keeper.best
     if dist.main:
         (out / "train.json").write_text(json.dumps(result, indent=2))
+    del ddp  # the DDP wrapper holds the process group: freed here, not at interpreter exit
     end_distributed(dist)
     return result
 
