@@ -289,12 +289,12 @@ class LatentPanel(ModelPanel):
         self.sample_button.clicked.connect(self.sample)
         self.bars = QComboBox()
         self.bars.addItems(BAR_CHOICES)
-        self.long_error = not_installed(LONG_MODEL, "The 16-bar MusicVAE")
-        if self.long_error:
-            self.bars.model().item(2).setEnabled(False)
+        self.long_error: str | None = None
         self.bars.setToolTip("Which model reads and writes the melodies: 2 bars at a time, or 16 bars "
-                             "with long-term structure. Auto: 16 bars when A or B is 16 bars or longer"
-                             + (f". {self.long_error}." if self.long_error else ""))
+                             "with long-term structure. Auto: 16 bars when A or B is 16 bars or longer")
+        why = not_installed(LONG_MODEL, "The 16-bar MusicVAE")
+        if why:
+            self._long_unavailable(why)
         self.bars.currentIndexChanged.connect(self._bars_changed)
         strip_row = QHBoxLayout()
         strip_row.addWidget(self.bars)
@@ -599,25 +599,27 @@ class LatentPanel(ModelPanel):
             return
         key = "latent-preview" if handle is self._preview_job else "latent-strip"
         self._preview_job = self._strip_job = None
-        request, again = self._sent.get(key, (self._request, None))
-        if request is not None and request.model == LONG_MODEL and not request.loaded and self.long_error is None:
+        request, again = self._sent[key]
+        if request.model == LONG_MODEL and not request.loaded and self.long_error is None:
             # A damaged 16-bar bundle costs the 16-bar choice, not the panel: 2 bars at a time from here
-            self._lose_long_model(message)
+            self._long_unavailable(f"The 16-bar MusicVAE could not be loaded: {message.rstrip('.')}")
+            self._fallback_note = ("The 16-bar MusicVAE could not be loaded, so melodies are read and written "
+                                   "2 bars at a time (the Bars list says why).")
+            self.status.setText(self._fallback_note)
             again()
             return
-        self.job_failed(message, loaded=request is not None and request.loaded)
+        self.job_failed(message, loaded=request.loaded)
 
-    def _lose_long_model(self, message: str) -> None:
-        self.long_error = f"The 16-bar MusicVAE could not be loaded: {message.rstrip('.')}"
+    def _long_unavailable(self, why: str) -> None:
+        """The 16-bar model cannot be used (not installed, or damaged): its Bars item greys out
+        with the reason, and a choice of it goes back to Auto (which then means 2 bars)."""
+        self.long_error = why
         self.bars.model().item(2).setEnabled(False)
-        self.bars.setToolTip(f"{self.bars.toolTip()}. {self.long_error}.")
+        self.bars.setToolTip(f"{self.bars.toolTip()}. {why}.")
         if self.bars.currentIndex() == 2:
             self.bars.blockSignals(True)
             self.bars.setCurrentIndex(0)
             self.bars.blockSignals(False)
-        self._fallback_note = (f"The 16-bar MusicVAE could not be loaded, so melodies are read and written 2 bars "
-                               f"at a time (the Bars list says why).")
-        self.status.setText(self._fallback_note)
 
     def _with_fallback_note(self, text: str) -> str:
         """``text``, after the sentence about falling back to 2 bars the first time it is shown."""

@@ -374,26 +374,37 @@ def grid_offset(sketch: Sketch, share: float = 0.6) -> int:
     a line of the file's 16th grid: a constant lead-in, as in POP909's MIDI files (10 to 110
     ticks), that would otherwise quantize every note a little wrong. 0 when they sit on the
     grid, or scatter (a free performance)."""
-    onsets = np.array([n.start_tick for t in sketch.tracks for n in t.notes], dtype=np.int64)
-    if len(onsets) < 8:
+    count = sum(len(t.notes) for t in sketch.tracks)
+    if count < 8:
         return 0
-    counts = np.bincount(onsets % TICKS_PER_STEP, minlength=TICKS_PER_STEP)
-    near = sum(np.roll(counts, k) for k in range(-2, 3))  # near[r]: onsets within 2 ticks of r
+    counts = _onset_residues(sketch, TICKS_PER_STEP)
     best = int(np.argmax(counts))  # the commonest residue, and how many onsets lie near it
-    if near[best] < share * len(onsets) or min(best, TICKS_PER_STEP - best) <= 2:
+    if _within_2_ticks(counts)[best] < share * count or min(best, TICKS_PER_STEP - best) <= 2:
         return 0
     return best
+
+
+def _onset_residues(sketch: Sketch, period: int, longest: int | None = None) -> np.ndarray:
+    """How many notes (or, with ``longest``, how many ticks of them, each counted up to that
+    length) start at each tick of ``period``: a histogram of onsets modulo it."""
+    notes = [n for t in sketch.tracks for n in t.notes]
+    onsets = np.array([n.start_tick % period for n in notes], dtype=np.int64)
+    weights = None if longest is None else np.array([min(n.end_tick - n.start_tick, longest) for n in notes],
+                                                     dtype=np.float64)
+    return np.bincount(onsets, weights=weights, minlength=period)
+
+
+def _within_2_ticks(histogram: np.ndarray) -> np.ndarray:
+    """Each tick's share of a circular histogram together with the two ticks either side."""
+    return sum(np.roll(histogram, k) for k in range(-2, 3))
 
 
 def beat_phase(sketch: Sketch) -> int:
     """Where the beats fall, in ticks after each quarter of the file's grid: the place with the
     most onset weight (notes weighted by length, up to a half note). In POP909's files it finds
     the annotated beat in 99 of 100 training songs."""
-    onsets = np.array([n.start_tick for t in sketch.tracks for n in t.notes], dtype=np.int64)
-    lengths = np.array([min(n.end_tick - n.start_tick, 2 * TICKS_PER_QUARTER)
-                        for t in sketch.tracks for n in t.notes], dtype=np.float64)
-    weight = np.bincount(onsets % TICKS_PER_QUARTER, weights=lengths, minlength=TICKS_PER_QUARTER)
-    around = int(np.argmax(sum(np.roll(weight, k) for k in range(-2, 3))))  # the heaviest 5 ticks
+    weight = _onset_residues(sketch, TICKS_PER_QUARTER, longest=2 * TICKS_PER_QUARTER)
+    around = int(np.argmax(_within_2_ticks(weight)))  # the heaviest 5 ticks
     near = [(around + k) % TICKS_PER_QUARTER for k in range(-2, 3)]
     return max(near, key=lambda r: weight[r])  # and the heaviest tick among them
 

@@ -293,18 +293,22 @@ class MelodyVAE:
         return self.point(melody, attributes=amounts)
 
 
+def encode_means(model, windows: np.ndarray, device: torch.device | None = None,
+                 batch_size: int = 512) -> np.ndarray:
+    """The latent means (n, z) of token windows (n, seq_len), a batch at a time."""
+    device = device or torch.device("cpu")
+    with torch.no_grad():
+        return np.concatenate([model.encode(torch.from_numpy(windows[i:i + batch_size].astype(np.int64))
+                                            .to(device))[0].float().cpu().numpy()
+                               for i in range(0, len(windows), batch_size)])
+
+
 def compute_attribute_vectors(model: MusicVAE, windows: np.ndarray, device: torch.device | None = None,
                               batch_size: int = 512) -> dict[str, list[float]]:
     """For each attribute: mean mu of windows in its top quartile minus mean mu of its bottom
     quartile. An attribute with a regularised dimension of its own (AR-VAE: the config's
     ar_attributes) moves along that dimension alone, by the same difference there."""
-    device = device or torch.device("cpu")
-    mus = []
-    with torch.no_grad():
-        for i in range(0, len(windows), batch_size):
-            tokens = torch.from_numpy(windows[i:i + batch_size].astype(np.int64)).to(device)
-            mus.append(model.encode(tokens)[0].float().cpu().numpy())
-    mu = np.concatenate(mus)
+    mu = encode_means(model, windows, device, batch_size)
     values = {a: [] for a in ATTRIBUTES}
     counts = []
     for w in windows:

@@ -358,7 +358,6 @@ def add_attribute_vectors(bundle: str | Path, sources: str = "music21,pop909",
                           max_windows: int = 20000, seed: int = 0) -> dict[str, list[float]]:
     """Compute the five attribute vectors from training windows and store them in the bundle
     (the vectors of a 2-bar model; for a 16-bar model over 2-bar codes, of its 2-bar model)."""
-    from engine.fileio import atomic_write_text
     from engine.generate.musicvae import MelodyVAE, compute_attribute_vectors
 
     vae = MelodyVAE.load(bundle)
@@ -369,12 +368,18 @@ def add_attribute_vectors(bundle: str | Path, sources: str = "music21,pop909",
     if len(windows) > max_windows:
         windows = windows[np.random.default_rng(seed).choice(len(windows), max_windows, replace=False)]
     vectors = compute_attribute_vectors(model, windows, vae.device)
+    _update_config(bundle, attribute_vectors=vectors, attribute_windows=int(len(windows)))
+    return vectors
+
+
+def _update_config(bundle: str | Path, **keys) -> None:
+    """Set these keys in the bundle's config.json (written atomically)."""
+    from engine.fileio import atomic_write_text
+
     path = Path(bundle) / "config.json"
     config = json.loads(path.read_text())
-    config["attribute_vectors"] = vectors
-    config["attribute_windows"] = int(len(windows))
+    config.update(keys)
     atomic_write_text(path, json.dumps(config))
-    return vectors
 
 
 SLIDER_SCALES = (1.0, 1.5, 2.0, 3.0, 4.0, 5.0)
@@ -392,12 +397,13 @@ def choose_slider_scales(table: dict[float, dict[str, dict]]) -> dict[str, float
     return chosen
 
 
-def attribute_changes(vae, mu: np.ndarray, vectors: dict[str, np.ndarray]) -> tuple[dict, dict]:
-    """For each slider at +1 from the melodies ``mu`` (their latent means): the mean change of
-    every attribute, and its Cohen's d ({slider: {attribute: value}} each)."""
+def attribute_changes(vae, mu: np.ndarray, before: dict[str, np.ndarray],
+                      vectors: dict[str, np.ndarray]) -> tuple[dict, dict]:
+    """For each slider at +1 from the melodies ``mu`` (their latent means), whose unpushed
+    decodes have the attributes ``before``: the mean change of every attribute, and its Cohen's
+    d ({slider: {attribute: value}} each)."""
     from engine.eval.musicvae import _attributes, cohens_d
 
-    before = _attributes(vae.decode_tokens(mu))
     means, ds = {}, {}
     for name, vector in vectors.items():
         after = _attributes(vae.decode_tokens(mu, shift=vector))
@@ -429,29 +435,24 @@ def decouple_attribute_vectors(bundle: str | Path, sources: str = "pop909", melo
     """Take the sliders' side effects out of the bundle's (scaled) attribute vectors: ``rounds``
     of `decouple_step`, measured on the validation melodies of ``sources`` (never the test
     split). Stores the vectors, and the largest side effect before and after, in config.json."""
-    from engine.fileio import atomic_write_text
-    from engine.generate.musicvae import MelodyVAE
+    from engine.eval.musicvae import _attributes
+    from engine.generate.musicvae import MelodyVAE, encode_means
 
     vae = MelodyVAE.load(bundle)
     windows = load_windows(sources, vae.cfg.seq_len // 16, "validation")
     pick = np.random.default_rng(seed).choice(len(windows), min(melodies, len(windows)), replace=False)
-    with torch.no_grad():
-        mu = np.concatenate([vae.model.encode(torch.from_numpy(windows[pick[i:i + 256]].astype(np.int64))
-                                              .to(vae.device))[0].float().cpu().numpy()
-                             for i in range(0, len(pick), 256)])
+    mu = encode_means(vae.model, windows[pick], vae.device, batch_size=256)
+    before = _attributes(vae.decode_tokens(mu))  # the unpushed decodes, the same every round
     vectors = {a: np.asarray(v, dtype=np.float32) for a, v in vae.attribute_vectors.items()}
-    means, ds = attribute_changes(vae, mu, vectors)
+    means, ds = attribute_changes(vae, mu, before, vectors)
     report = {"before": largest_side_effects(ds), "own_before": {a: round(ds[a][a], 3) for a in ds}}
     for _ in range(rounds):
         vectors = decouple_step(vectors, means)
-        means, ds = attribute_changes(vae, mu, vectors)
+        means, ds = attribute_changes(vae, mu, before, vectors)
     report.update(after=largest_side_effects(ds), own_after={a: round(ds[a][a], 3) for a in ds},
                   rounds=rounds, melodies=int(len(pick)), sources=sources)
-    path = Path(bundle) / "config.json"
-    config = json.loads(path.read_text())
-    config["attribute_vectors"] = {a: v.tolist() for a, v in vectors.items()}
-    config["attribute_decoupling"] = report
-    atomic_write_text(path, json.dumps(config))
+    _update_config(bundle, attribute_vectors={a: v.tolist() for a, v in vectors.items()},
+                   attribute_decoupling=report)
     return report
 
 
@@ -462,7 +463,6 @@ def scale_attribute_vectors(bundle: str | Path, sources: str = "pop909", melodie
     moves no other attribute by more than 0.3; else the scale with the largest d that keeps those
     two. The vectors are stored scaled, with the scales, in the bundle's config.json."""
     from engine.eval.musicvae import evaluate
-    from engine.fileio import atomic_write_text
     from engine.generate.musicvae import MelodyVAE
 
     vae = MelodyVAE.load(bundle)
@@ -473,9 +473,6 @@ def scale_attribute_vectors(bundle: str | Path, sources: str = "pop909", melodie
         vae.attribute_vectors = {a: v * k for a, v in base.items()}
         table[k] = evaluate(vae, windows, pairs=0, attribute_melodies=melodies)["attribute_d"]
     chosen = choose_slider_scales(table)
-    path = Path(bundle) / "config.json"
-    config = json.loads(path.read_text())
-    config["attribute_vectors"] = {a: (np.asarray(base[a]) * chosen[a]).tolist() for a in base}
-    config["attribute_scales"] = chosen
-    atomic_write_text(path, json.dumps(config))
+    _update_config(bundle, attribute_vectors={a: (np.asarray(base[a]) * chosen[a]).tolist() for a in base},
+                   attribute_scales=chosen)
     return chosen
