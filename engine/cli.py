@@ -527,7 +527,8 @@ def cmd_train_vocoder(args: argparse.Namespace) -> int:
         batch_size=args.batch_size, lr=args.lr, minutes=args.minutes, max_steps=args.max_steps,
         eval_every=args.eval_every, seed=args.seed, device=args.device, precision=args.precision,
         init=args.init, resume=not args.fresh, dim=getattr(args, "dim", None), layers=args.layers,
-        channels=getattr(args, "channels", None), melflow=getattr(args, "melflow", None),
+        channels=getattr(args, "channels", None), lpc_order=getattr(args, "lpc_order", None),
+        melflow=getattr(args, "melflow", None),
         melflow_share=getattr(args, "melflow_share", 0.75)))
     if "final" not in result:  # another rank of a torchrun job: rank 0 reports
         return 0
@@ -735,6 +736,8 @@ def build_parser() -> argparse.ArgumentParser:
                            help="with --melflow: the share of each batch vocoded from MelFlow's mels")
         else:
             t.add_argument("--channels", type=int, default=None, help="residual channels")
+            t.add_argument("--lpc-order", type=int, default=32,
+                           help="predict what the mel's order-P linear predictor misses (LPCNet); 0: the samples")
         t.add_argument("--minutes", type=float, default=None, help="stop cleanly after this long")
         t.add_argument("--max-steps", type=int, default=None)
         t.add_argument("--eval-every", type=int, default=200)

@@ -37,6 +37,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from engine.audio.lpc import frame_of_samples, lpc_from_mel, predict
 from engine.audio.mel import MEL
 from engine.jobs import Cancelled
 
@@ -93,6 +94,11 @@ class WaveNetConfig:
     # to about 2, and a centred input keeps the gates out of saturation at the start of training.
     mel_center: float = -5.0
     mel_spread: float = 4.0
+    # Linear prediction from the mel (`engine.audio.lpc`, as LPCNet): 0 predicts each sample
+    # itself; P > 0 predicts the excitation e[t] = x[t] - p[t] that the frame's order-P predictor
+    # p[t] misses, with x[t-1], p[t] and e[t-1] as inputs, and x[t] = p[t] + e[t] when sampling.
+    lpc_order: int = 0
+    lpc_bandwidth_hz: float = 60.0
 
     def __post_init__(self) -> None:
         self.upsample_scales = tuple(int(s) for s in self.upsample_scales)
@@ -102,6 +108,8 @@ class WaveNetConfig:
             raise ValueError("gate_channels must be even (two halves: tanh and sigmoid)")
         if self.kernel_size < 2 or self.cond_kernel_size % 2 == 0:
             raise ValueError("kernel_size must be at least 2 and cond_kernel_size odd")
+        if self.lpc_order < 0:
+            raise ValueError("lpc_order must be 0 (no linear prediction) or more")
 
     @property
     def dilations(self) -> list[int]:
@@ -242,6 +250,9 @@ class WaveNet(nn.Module):
         self.cfg = cfg
         self.upsample = ConditionUpsampler(cfg)
         self.embed = nn.Embedding(cfg.n_classes, cfg.residual_channels)  # = one-hot then a 1x1 conv
+        if cfg.lpc_order:  # the prediction p[t] and the excitation e[t-1], as mu-law classes
+            self.embed_prediction = nn.Embedding(cfg.n_classes, cfg.residual_channels)
+            self.embed_excitation = nn.Embedding(cfg.n_classes, cfg.residual_channels)
         self.layers = nn.ModuleList(ResidualLayer(cfg, d) for d in cfg.dilations)
         self.out1 = nn.Conv1d(cfg.skip_channels, cfg.skip_channels, 1)
         self.out2 = nn.Conv1d(cfg.skip_channels, cfg.n_classes, 1)
@@ -254,19 +265,39 @@ class WaveNet(nn.Module):
         """Logits (B, n_classes, L) for mu-law classes (B, L) under their mel (B, n_mels, L // hop + 1).
 
         logits[:, :, t] predicts audio_classes[:, t] from audio_classes[:, :t] (teacher forcing;
-        before the first sample the network hears silence).
+        before the first sample the network hears silence). Without linear prediction only: a
+        model with it reads more than the classes (`teacher_forced`).
         """
+        if self.cfg.lpc_order:
+            raise ValueError("a WaveNet with linear prediction is read through teacher_forced(audio, mel)")
         return self._logits(audio_classes, self.condition(mel, audio_classes.shape[1]))
 
     def _logits(self, audio_classes: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """As `forward`, from conditioning (B, cond_channels, >= L) at the sample rate."""
-        return self._logits_time_major(audio_classes, cond).transpose(1, 2)
-
-    def _logits_time_major(self, audio_classes: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        """Logits (B, L, n_classes)."""
-        L = audio_classes.shape[1]
         previous = F.pad(audio_classes[:, :-1], (1, 0), value=self.cfg.silence_class)
-        x = self.embed(previous)  # (B, L, R)
+        return self._trunk(self.embed(previous), cond).transpose(1, 2)
+
+    def teacher_forced(self, audio: torch.Tensor, mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(logits (B, L, n_classes), their targets (B, L)) for audio (B, L) in [-1, 1] under its
+        mel (B, n_mels, L // hop + 1): the mu-law classes of the samples, or with linear
+        prediction those of the excitation x[t] - p[t], each predicted from what came before."""
+        cfg = self.cfg
+        cond = self.condition(mel, audio.shape[1])
+        classes = mu_law_encode(audio, cfg.n_classes - 1)
+        previous = F.pad(classes[:, :-1], (1, 0), value=cfg.silence_class)
+        if not cfg.lpc_order:
+            return self._trunk(self.embed(previous), cond), classes
+        with torch.no_grad():
+            a = lpc_from_mel(mel, cfg.lpc_order, cfg.lpc_bandwidth_hz)
+            prediction = predict(audio.float(), a, cfg.hop_length)
+        excitation = mu_law_encode(audio.float() - prediction, cfg.n_classes - 1)
+        inputs = (self.embed(previous) + self.embed_prediction(mu_law_encode(prediction, cfg.n_classes - 1))
+                  + self.embed_excitation(F.pad(excitation[:, :-1], (1, 0), value=cfg.silence_class)))
+        return self._trunk(inputs, cond), excitation
+
+    def _trunk(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """Logits (B, L, n_classes) from the embedded inputs x (B, L, R) and conditioning (B, C, >= L)."""
+        L = x.shape[1]
         # Every layer's conditioning share in one matrix product: (B, L, layers * G).
         weights = torch.cat([layer.cond.weight[:, :, 0] for layer in self.layers])
         biases = torch.cat([layer.conv.bias for layer in self.layers])
@@ -281,9 +312,8 @@ class WaveNet(nn.Module):
 
     def loss(self, audio: torch.Tensor, mel: torch.Tensor) -> torch.Tensor:
         """Mean cross-entropy in nats per sample of audio (B, L) in [-1, 1] under mel (B, n_mels, L // hop + 1)."""
-        classes = mu_law_encode(audio, self.cfg.n_classes - 1)
-        logits = self._logits_time_major(classes, self.condition(mel, classes.shape[1]))
-        return F.cross_entropy(logits.reshape(-1, self.cfg.n_classes).float(), classes.reshape(-1))
+        logits, targets = self.teacher_forced(audio, mel)
+        return F.cross_entropy(logits.reshape(-1, self.cfg.n_classes).float(), targets.reshape(-1))
 
     @torch.no_grad()
     def generate(self, mel: torch.Tensor, num_samples: int | None = None, temperature: float = 1.0,
@@ -306,8 +336,7 @@ class WaveNet(nn.Module):
         mel = mel.to(self.embed.weight)
         generator = _generator(seed, mel.device)
         sample = self._sample_naive if naive else self._sample_cached
-        classes = sample(mel, 0, num_samples, temperature, generator, progress, cancel)
-        return mu_law_decode(classes, self.cfg.n_classes - 1)
+        return sample(mel, 0, num_samples, temperature, generator, progress, cancel)
 
     @torch.no_grad()
     def _sample_naive(self, mel, start, num_samples, temperature, generator, progress=None,
@@ -315,17 +344,21 @@ class WaveNet(nn.Module):
         """As `_sample_cached`, with one full forward pass per sample."""
         cond = self.upsample.samples(mel, start, start + num_samples)
         B, _, L = cond.shape
-        classes = torch.full((B, L), self.cfg.silence_class, dtype=torch.long, device=cond.device)
+        feedback = _Feedback(self, mel, start, L)
+        inputs = torch.empty(B, L, self.cfg.residual_channels, dtype=torch.float32, device=cond.device)
+        inputs[:, 0] = feedback.first()
         for t in range(L):
             _report(t, L, progress, cancel)
-            logits = self._logits(classes[:, :t + 1], cond[:, :, :t + 1])[:, :, t]
-            classes[:, t] = _draw(logits.float(), temperature, generator)
-        return classes
+            logits = self._trunk(inputs[:, :t + 1], cond[:, :, :t + 1])[:, t]
+            row = feedback.drawn(t, _draw(logits.float(), temperature, generator))
+            if row is not None:
+                inputs[:, t + 1] = row
+        return feedback.audio()
 
     @torch.no_grad()
     def _sample_cached(self, mel, start, num_samples, temperature, generator, progress=None,
                        cancel=None) -> torch.Tensor:
-        """Classes (B, num_samples) for samples start .. start + num_samples - 1 of the
+        """Audio (B, num_samples), float32, for samples start .. start + num_samples - 1 of the
         conditioning of mel (B, n_mels, T): Fast WaveNet's queues, one step at a time.
 
         The hot loop calls no modules: bare addmm and in-place activations on preallocated (B, ·)
@@ -337,6 +370,7 @@ class WaveNet(nn.Module):
         cfg = self.cfg
         B, L, C = mel.shape[0], num_samples, cfg.cond_channels
         w = _StepWeights(self)
+        feedback = _Feedback(self, mel, start, L)
         dev, f32 = mel.device, torch.float32
         G, half, R, k = cfg.gate_channels, cfg.gate_channels // 2, cfg.residual_channels, cfg.kernel_size
         n_layers, dilations = cfg.n_layers, cfg.dilations
@@ -351,8 +385,7 @@ class WaveNet(nn.Module):
         h = [torch.empty(B, G, dtype=f32, device=dev) for _ in range(n_layers)]
         h_tanh, h_sigmoid = [x[:, :half] for x in h], [x[:, half:] for x in h]
         head = torch.empty(B, cfg.skip_channels, dtype=f32, device=dev)
-        classes = torch.empty(L, B, dtype=torch.long, device=dev)
-        rows[0][0].copy_(w.embed[cfg.silence_class].expand(B, R))
+        rows[0][0].copy_(feedback.first())
         # The conditioning's share of every layer's gates, a block of samples at a time (one
         # upsampling per outer block, one matrix product per inner block, (samples, B, layers, G)),
         # so that memory stays bounded however long the audio is.
@@ -384,11 +417,68 @@ class WaveNet(nn.Module):
                 torch.mm(z, w.skip, out=head)
                 logits = torch.addmm(w.out1_bias, head.relu_(), w.out1).relu_()
                 logits = torch.addmm(w.out2_bias, logits, w.out2)
-                drawn = classes[t]
-                drawn.copy_(_draw(logits, temperature, generator))
-                if t + 1 < L:
-                    torch.index_select(w.embed, 0, drawn, out=rows[0][(t + 1) % sizes[0]])
-        return classes.t().contiguous()
+                row = feedback.drawn(t, _draw(logits, temperature, generator))
+                if row is not None:
+                    rows[0][(t + 1) % sizes[0]].copy_(row)
+        return feedback.audio()
+
+
+class _Feedback:
+    """What each drawn class feeds back, the same for the cached and the naive sampler: the sample
+    it makes and the next step's input row (its embedding; with linear prediction also those of the
+    next prediction and of this excitation)."""
+
+    def __init__(self, model: WaveNet, mel: torch.Tensor, start: int, num_samples: int) -> None:
+        cfg = model.cfg
+        dev, f32 = mel.device, torch.float32
+        self.mu, self.num_samples = cfg.n_classes - 1, num_samples
+        self.B = mel.shape[0]
+        self.embed = model.embed.weight.detach().to(f32)
+        self.classes = torch.empty(num_samples, self.B, dtype=torch.long, device=dev)
+        self.order = cfg.lpc_order
+        if not self.order:
+            return
+        self.embed_prediction = model.embed_prediction.weight.detach().to(f32)
+        self.embed_excitation = model.embed_excitation.weight.detach().to(f32)
+        self.decoded = mu_law_decode(torch.arange(cfg.n_classes, device=dev), self.mu)
+        self.lpc = lpc_from_mel(mel, self.order, cfg.lpc_bandwidth_hz)[:, :, 1:].contiguous()  # (B, T, P)
+        self.frames = frame_of_samples(start, num_samples, cfg.hop_length, mel.shape[-1]).tolist()
+        self.history = torch.zeros(self.B, self.order, dtype=f32, device=dev)  # [:, k-1] is x[t-k]
+        self.samples = torch.empty(num_samples, self.B, dtype=f32, device=dev)
+        self.prediction = self._predict(0)
+
+    def _predict(self, t: int) -> torch.Tensor:
+        return (self.lpc[:, self.frames[t]] * self.history).sum(-1).neg_()
+
+    def first(self) -> torch.Tensor:
+        """The input row (B, R) of step 0: silence before the piece."""
+        silence = (self.mu + 1) // 2
+        row = self.embed[silence].expand(self.B, -1)
+        if self.order:
+            row = (row + self.embed_prediction[mu_law_encode(self.prediction, self.mu)]
+                   + self.embed_excitation[silence])
+        return row
+
+    def drawn(self, t: int, classes: torch.Tensor) -> torch.Tensor | None:
+        """Take step t's classes (B,); the input row of step t + 1 (None after the last step)."""
+        self.classes[t] = classes
+        last = t + 1 == self.num_samples
+        if not self.order:
+            return None if last else self.embed[classes]
+        x = (self.prediction + self.decoded[classes]).clamp_(-1.0, 1.0)
+        self.samples[t] = x
+        if last:
+            return None
+        self.history = torch.cat([x[:, None], self.history[:, :-1]], dim=1)
+        self.prediction = self._predict(t + 1)
+        return (self.embed[mu_law_encode(x, self.mu)] + self.embed_prediction[mu_law_encode(self.prediction, self.mu)]
+                + self.embed_excitation[classes])
+
+    def audio(self) -> torch.Tensor:
+        """The samples drawn, (B, num_samples) float32."""
+        if not self.order:
+            return mu_law_decode(self.classes.t(), self.mu).contiguous()
+        return self.samples.t().contiguous()
 
 
 class _StepWeights:
@@ -550,10 +640,10 @@ def generate_long(model: WaveNet, mel, chunk_samples: int | None = None, overlap
     for b, first in enumerate(range(0, n_chunks, max_batch)):
         report = None if progress is None else (
             lambda fraction, b=b: progress((b + fraction) / n_batches))
-        classes = model._sample_cached(segments[first:first + max_batch].contiguous(), margin * hop,
+        audio = model._sample_cached(segments[first:first + max_batch].contiguous(), margin * hop,
                                        preroll_samples + chunk_samples, temperature, generator,
                                        report, cancel)
-        out.append(mu_law_decode(classes[:, preroll_samples:], cfg.n_classes - 1).cpu().numpy())
+        out.append(audio[:, preroll_samples:].cpu().numpy())
     audio = crossfade_join(np.concatenate(out), overlap_samples, fade)[:num_samples]
     if progress is not None:
         progress(1.0)

@@ -72,6 +72,7 @@ class TrainArgs:
     dim: int | None = None
     layers: int | None = None
     channels: int | None = None
+    lpc_order: int | None = None  # the WaveNet's linear prediction (None: the config's, 0: none)
     # loss weights of the fast vocoder
     mel_weight: float = 1.0
     phase_weight: float = 1.0
@@ -266,6 +267,8 @@ def build_model(args: TrainArgs):
         if args.channels:
             cfg = replace(cfg, residual_channels=args.channels, gate_channels=2 * args.channels,
                           skip_channels=args.channels)
+        if args.lpc_order is not None:
+            cfg = replace(cfg, lpc_order=args.lpc_order)
         return WaveNet(cfg)
     raise ValueError(f"kind must be one of {KINDS}, not {args.kind!r}")
 
@@ -298,10 +301,9 @@ def evaluate(model, kind: str, val, device: torch.device, batch_size: int = 8) -
             parts = {"mrstft": float(mrstft(pred.unsqueeze(1), audio.unsqueeze(1))),
                      "mel_l1": float(torch.nn.functional.l1_loss(mel(pred), m))}
         else:
-            from engine.models.wavenet import mu_law_encode
-
-            classes = mu_law_encode(audio)
-            logits = model(classes, m)
+            logits, classes = model.teacher_forced(audio, m)
+            logits = logits.reshape(-1, logits.shape[-1]).float()
+            classes = classes.reshape(-1)
             parts = {"nll": float(torch.nn.functional.cross_entropy(logits, classes)),
                      "accuracy": float((logits.argmax(1) == classes).float().mean())}
         for k, v in parts.items():

@@ -51,15 +51,17 @@ def test_the_fast_vocoder_trains_resumes_and_is_loaded_by_name(clips, tmp_path, 
     assert out.shape == audio.shape and np.all(np.isfinite(out))
 
 
-def test_the_wavenet_trains_and_vocodes(clips, tmp_path, monkeypatch):
+@pytest.mark.parametrize("lpc_order", [0, 16], ids=["samples", "excitation"])
+def test_the_wavenet_trains_and_vocodes(clips, tmp_path, monkeypatch, lpc_order):
     monkeypatch.setattr(tv, "load_clips", lambda sources, split: clips)
     args = tv.TrainArgs(kind="wavenet", out=str(tmp_path), segment_samples=2048, batch_size=2, layers=3,
                         channels=8, lr=3e-3, warmup=2, max_steps=10, eval_every=5, eval_segments=2,
-                        eval_seconds=0.25)
+                        eval_seconds=0.25, lpc_order=lpc_order)
     result = tv.train(args)
     assert result["steps"] == 10 and result["final"]["nll"] < np.log(256)  # better than a uniform guess
     config = json.loads((tmp_path / "best" / "config.json").read_text())
     assert config["model"] == "wavenet" and config["config"]["n_layers"] == 3
+    assert config["config"]["lpc_order"] == lpc_order
     scores = tv.choose_temperature(tmp_path / "best", temperatures=(1.0, 0.5), segments=1, seconds=0.1)
     config = json.loads((tmp_path / "best" / "config.json").read_text())
     assert set(scores) == {1.0, 0.5} and config["temperature"] == min(scores, key=scores.get)

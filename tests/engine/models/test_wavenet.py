@@ -3,12 +3,15 @@ chunk-parallel generation and its crossfade."""
 
 import json
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
 
-from engine.audio.mel import MEL
+from engine.audio.mel import MEL, log_mel
+from engine.audio import lpc
+from engine.audio.lpc import lpc_from_mel
 from engine.jobs import Cancelled
 from engine.models import wavenet
 from engine.models.wavenet import (WaveNet, WaveNetConfig, crossfade_join, generate_long, mu_law_decode,
@@ -169,13 +172,15 @@ def test_conditioning_a_range_of_samples_reads_only_the_frames_it_needs():
             assert torch.allclose(model.upsample.samples(mel, start, stop), whole[:, :, start:stop], atol=1e-5)
 
 
+@pytest.mark.parametrize("lpc_order", [0, 6], ids=["samples", "excitation"])
 @pytest.mark.parametrize("small_blocks", [False, True], ids=["one-block", "many-blocks"])
 @pytest.mark.parametrize("kernel_size", [2, 3])
-def test_cached_generation_draws_the_samples_of_a_full_recomputation(kernel_size, small_blocks, monkeypatch):
+def test_cached_generation_draws_the_samples_of_a_full_recomputation(kernel_size, small_blocks, lpc_order,
+                                                                     monkeypatch):
     if small_blocks:  # the conditioning in blocks of 16 samples (gates) and 32 (upsampling)
         monkeypatch.setattr(wavenet, "GATE_BLOCK_FLOATS", 16 * 2 * 4 * 16)
         monkeypatch.setattr(wavenet, "COND_BLOCK_FLOATS", 32 * 2 * 8)
-    model = tiny(kernel_size=kernel_size)
+    model = tiny(kernel_size=kernel_size, lpc_order=lpc_order)
     mel = random_mel(5, batch=2)
     cached = model.generate(mel, seed=7)
     naive = model.generate(mel, seed=7, naive=True)
@@ -185,6 +190,63 @@ def test_cached_generation_draws_the_samples_of_a_full_recomputation(kernel_size
     assert len(set(mu_law_encode(cached).flatten().tolist())) > 20  # really sampled
     greedy = model.generate(mel, temperature=0, seed=1)
     assert torch.equal(greedy, model.generate(mel, temperature=0, seed=2, naive=True))
+
+
+def test_with_linear_prediction_the_network_reads_the_past_and_predicts_the_excitation():
+    model = tiny(lpc_order=6)
+    mel = random_mel(9, batch=1)
+    audio = 0.01 * torch.sin(torch.arange(128) * 0.3)[None]
+    with pytest.raises(ValueError):
+        model(mu_law_encode(audio), mel)  # the classes alone are not its input
+    with torch.no_grad():
+        logits, targets = model.teacher_forced(audio, mel)
+        a = lpc_from_mel(mel, 6)
+        changed = audio.clone()
+        changed[0, 40] += 0.003
+        logits2, targets2 = model.teacher_forced(changed, mel)
+    assert logits.shape == (1, 128, 256) and targets.shape == (1, 128)
+    assert torch.equal(targets, mu_law_encode(audio - lpc.predict(audio, a, 16)))
+    assert torch.equal(logits[:, :41], logits2[:, :41])  # logits at t read samples before t only
+    assert not torch.allclose(logits[:, 41], logits2[:, 41])
+    # The excitation of samples 40 .. 46 changes (46 is the last whose prediction reads sample 40).
+    e, e2 = audio - lpc.predict(audio, a, 16), changed - lpc.predict(changed, a, 16)
+    assert torch.equal(e[:, :40], e2[:, :40]) and torch.equal(e[:, 47:], e2[:, 47:])
+    assert (e[0, 40:47] != e2[0, 40:47]).all()
+    loss = model.train().loss(audio, mel)
+    loss.backward()
+    assert torch.isfinite(loss) and model.embed_prediction.weight.grad.abs().sum() > 0
+    assert model.embed_excitation.weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("lpc_order", [0, 6], ids=["samples", "excitation"])
+def test_generation_feeds_back_what_teacher_forcing_reads(lpc_order, monkeypatch):
+    # Read back by teacher forcing, sampled audio gives the logits the sampler drew from and the
+    # classes it drew: the sampler feeds the network the inputs it was trained on.
+    seen_logits, seen_classes = [], []
+
+    def draw(logits, temperature, generator):
+        classes = real_draw(logits, temperature, generator)
+        seen_logits.append(logits.clone())
+        seen_classes.append(classes.clone())
+        return classes
+
+    real_draw = wavenet._draw
+    monkeypatch.setattr(wavenet, "_draw", draw)
+    model = tiny(lpc_order=lpc_order)
+    with torch.no_grad():  # small excitations, as a trained model draws: the sum stays inside [-1, 1]
+        model.out2.bias.add_(-0.02 * (torch.arange(256.0) - 128) ** 2)
+    # The tiny model's mel (8 bands, hop 16) of two tones: predictors with resonances, as in music.
+    spec = replace(MEL, n_mels=8, hop_length=16)
+    t = np.arange(1024) / MEL.sample_rate
+    mel = torch.from_numpy(np.stack([log_mel(0.3 * np.sin(2 * np.pi * f * t), spec) for f in (220, 880)]))
+    with torch.no_grad():
+        audio = model.generate(mel, seed=5)
+        logits, targets = model.teacher_forced(audio, mel)
+    drawn = torch.stack(seen_classes, 1)
+    assert len(set(drawn.flatten().tolist())) > 20  # really sampled
+    assert audio.abs().max() < 1  # never clamped (a clamped sample is not p + e)
+    assert (targets == drawn).float().mean() > 0.99  # up to float rounding of x - p
+    assert torch.allclose(logits, torch.stack(seen_logits, 1), atol=1e-3)
 
 
 def test_generation_reports_progress_and_stops_when_cancelled():
@@ -231,7 +293,7 @@ def test_generate_long_puts_each_chunk_under_its_own_frames():
         start = margin * hop  # where the first chunk's pre-roll begins
         parts = [model._sample_cached(padded, start + i, preroll + chunk, 0, None)[:, preroll:]
                  for i in range(0, 624, chunk)]
-    expected = mu_law_decode(torch.cat(parts, dim=1))[0, :624].numpy()
+    expected = torch.cat(parts, dim=1)[0, :624].numpy()
     assert np.array_equal(audio, expected)
 
 
