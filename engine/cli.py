@@ -570,7 +570,12 @@ def cmd_train_melflow_temperature(args: argparse.Namespace) -> int:
 def cmd_train_wavenet_temperature(args: argparse.Namespace) -> int:
     from engine.train.vocoder import choose_temperature
 
-    scores = choose_temperature(args.bundle, args.sources, segments=args.segments)
+    try:
+        temperatures = tuple(float(t) for t in args.temperatures.split(","))
+    except ValueError:
+        print(f"cantus: --temperatures takes numbers separated by commas, not '{args.temperatures}'", file=sys.stderr)
+        return 2
+    scores = choose_temperature(args.bundle, args.sources, temperatures=temperatures, segments=args.segments)
     best = min(scores, key=scores.get)
     print("validation MR-STFT by temperature: " + ", ".join(f"{t:g} {s:.3f}" for t, s in scores.items())
           + f"; stored {best:g} in {args.bundle}/config.json")
@@ -783,6 +788,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--bundle", required=True)
     t.add_argument("--sources", default="pop909")
     t.add_argument("--segments", type=int, default=8, help="validation segments of 2 s")
+    t.add_argument("--temperatures", default="1.0,0.9,0.8,0.7,0.6,0.5,0.4,0.3",
+                   help="the temperatures tried, separated by commas")
     t.set_defaults(func=cmd_train_wavenet_temperature)
 
     p = sub.add_parser("eval", help="measure a trained model on held-out data")
