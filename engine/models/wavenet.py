@@ -441,6 +441,9 @@ class _Feedback:
         self.embed_prediction = model.embed_prediction.weight.detach().to(f32)
         self.embed_excitation = model.embed_excitation.weight.detach().to(f32)
         self.decoded = mu_law_decode(torch.arange(cfg.n_classes, device=dev), self.mu)
+        # mu_law_encode as one bucketize over the classes' lower edges: a dozen small ops fewer per step.
+        y = (torch.arange(1, cfg.n_classes, dtype=torch.float64, device=dev) - 0.5) * (2.0 / self.mu) - 1.0
+        self.edges = (torch.sign(y) * torch.expm1(y.abs() * math.log1p(self.mu)) / self.mu).to(f32)
         self.lpc = lpc_from_mel(mel, self.order, cfg.lpc_bandwidth_hz)[:, :, 1:].contiguous()  # (B, T, P)
         self.frames = frame_of_samples(start, num_samples, cfg.hop_length, mel.shape[-1]).tolist()
         self.history = torch.zeros(self.B, self.order, dtype=f32, device=dev)  # [:, k-1] is x[t-k]
@@ -455,8 +458,7 @@ class _Feedback:
         silence = (self.mu + 1) // 2
         row = self.embed[silence].expand(self.B, -1)
         if self.order:
-            row = (row + self.embed_prediction[mu_law_encode(self.prediction, self.mu)]
-                   + self.embed_excitation[silence])
+            row = row + self.embed_prediction[self._encode(self.prediction)] + self.embed_excitation[silence]
         return row
 
     def drawn(self, t: int, classes: torch.Tensor) -> torch.Tensor | None:
@@ -471,8 +473,11 @@ class _Feedback:
             return None
         self.history = torch.cat([x[:, None], self.history[:, :-1]], dim=1)
         self.prediction = self._predict(t + 1)
-        return (self.embed[mu_law_encode(x, self.mu)] + self.embed_prediction[mu_law_encode(self.prediction, self.mu)]
+        return (self.embed[self._encode(x)] + self.embed_prediction[self._encode(self.prediction)]
                 + self.embed_excitation[classes])
+
+    def _encode(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.bucketize(x, self.edges, right=True)
 
     def audio(self) -> torch.Tensor:
         """The samples drawn, (B, num_samples) float32."""
