@@ -345,14 +345,12 @@ class WaveNet(nn.Module):
         cond = self.upsample.samples(mel, start, start + num_samples)
         B, _, L = cond.shape
         feedback = _Feedback(self, mel, start, L)
-        inputs = torch.empty(B, L, self.cfg.residual_channels, dtype=torch.float32, device=cond.device)
-        inputs[:, 0] = feedback.first()
+        inputs = torch.empty(L, B, self.cfg.residual_channels, dtype=torch.float32, device=cond.device)
+        inputs[0] = feedback.first()
         for t in range(L):
             _report(t, L, progress, cancel)
-            logits = self._trunk(inputs[:, :t + 1], cond[:, :, :t + 1])[:, t]
-            row = feedback.drawn(t, _draw(logits.float(), temperature, generator))
-            if row is not None:
-                inputs[:, t + 1] = row
+            logits = self._trunk(inputs[:t + 1].transpose(0, 1), cond[:, :, :t + 1])[:, t]
+            feedback.drawn(t, _draw(logits.float(), temperature, generator), inputs[(t + 1) % L])
         return feedback.audio()
 
     @torch.no_grad()
@@ -417,9 +415,7 @@ class WaveNet(nn.Module):
                 torch.mm(z, w.skip, out=head)
                 logits = torch.addmm(w.out1_bias, head.relu_(), w.out1).relu_()
                 logits = torch.addmm(w.out2_bias, logits, w.out2)
-                row = feedback.drawn(t, _draw(logits, temperature, generator))
-                if row is not None:
-                    rows[0][(t + 1) % sizes[0]].copy_(row)
+                feedback.drawn(t, _draw(logits, temperature, generator), rows[0][(t + 1) % sizes[0]])
         return feedback.audio()
 
 
@@ -461,20 +457,23 @@ class _Feedback:
             row = row + self.embed_prediction[self._encode(self.prediction)] + self.embed_excitation[silence]
         return row
 
-    def drawn(self, t: int, classes: torch.Tensor) -> torch.Tensor | None:
-        """Take step t's classes (B,); the input row of step t + 1 (None after the last step)."""
+    def drawn(self, t: int, classes: torch.Tensor, row: torch.Tensor) -> None:
+        """Take step t's classes (B,) and write the input of step t + 1 into ``row`` (B, R), a
+        preallocated float32 row (left alone after the last step)."""
         self.classes[t] = classes
         last = t + 1 == self.num_samples
         if not self.order:
-            return None if last else self.embed[classes]
+            if not last:
+                torch.index_select(self.embed, 0, classes, out=row)
+            return
         x = (self.prediction + self.decoded[classes]).clamp_(-1.0, 1.0)
         self.samples[t] = x
         if last:
-            return None
+            return
         self.history = torch.cat([x[:, None], self.history[:, :-1]], dim=1)
         self.prediction = self._predict(t + 1)
-        return (self.embed[self._encode(x)] + self.embed_prediction[self._encode(self.prediction)]
-                + self.embed_excitation[classes])
+        torch.index_select(self.embed, 0, self._encode(x), out=row)
+        row.add_(self.embed_prediction[self._encode(self.prediction)]).add_(self.embed_excitation[classes])
 
     def _encode(self, x: torch.Tensor) -> torch.Tensor:
         return torch.bucketize(x, self.edges, right=True)
