@@ -240,6 +240,14 @@ def cmd_train_musicvae(args: argparse.Namespace) -> int:
 def cmd_train_attributes(args: argparse.Namespace) -> int:
     from engine.train import musicvae as tm
 
+    if args.scale_on:  # the sliders' units first: the reach and the decoupling measure searched sliders
+        units = tm.add_attribute_units(args.bundle, args.scale_on)
+        print("slider units (standard deviations on validation melodies): "
+              + ", ".join(f"{a} {u:g}" for a, u in units.items()))
+    if args.units_only:
+        if not args.scale_on:
+            raise CantusError("--units-only needs --scale-on: the corpora whose validation melodies it measures.")
+        return 0
     if args.decouple_only:  # the vectors (and reaches) the bundle has, their side effects taken out
         if not args.scale_on:
             raise CantusError("--decouple-only needs --scale-on: the corpora whose validation melodies it measures.")
@@ -688,6 +696,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="validation melodies to measure the sliders on (at most; POP909 has 1,759 2-bar ones)")
     t.add_argument("--decouple-only", action="store_true",
                    help="keep the bundle's vectors and reaches; only take their side effects out")
+    t.add_argument("--units-only", action="store_true",
+                   help="keep the bundle's vectors; only measure each slider's unit (how far +1 moves "
+                        "its attribute: one standard deviation on the --scale-on validation melodies)")
     t.set_defaults(func=cmd_train_attributes)
 
     from engine.train.transformer_args import TrainArgs as MT  # the defaults, in one place

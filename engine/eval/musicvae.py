@@ -100,8 +100,10 @@ def evaluate(vae: MelodyVAE, windows: np.ndarray, pairs: int = 200, attribute_me
         pick = rng.choice(len(windows), min(attribute_melodies, len(windows)), replace=False)
         base_tokens = vae.decode_tokens(mu[pick])
         before = _attributes(base_tokens)
-        for name, vector in vae.attribute_vectors.items():
-            pushed = {amount: vae.decode_tokens(mu[pick], shift=amount * vector) for amount in (-2, -1, 1, 2)}
+        for name in vae.attribute_vectors:
+            # the slider as the panel moves it (`MelodyVAE.push`: searched where it has a unit)
+            pushed = {amount: vae.decode_tokens(mu[pick], shift=vae.push(mu[pick], {name: amount}))
+                      for amount in (-2, -1, 1, 2)}
             measured = {0: before, **{amount: _attributes(tokens) for amount, tokens in pushed.items()}}
             after = measured[1]
             ds = {a: cohens_d(before[a], after[a]) for a in ATTRIBUTES}

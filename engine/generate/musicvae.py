@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.music.attributes import ATTRIBUTES, melody_attributes
+from engine.music.attributes import ATTRIBUTES, melody_attributes, token_attributes
 from engine.music.encodings.melody_onehot import MelodyOneHot
 from engine.music.melody import extract_melody, skyline
 from engine.music.meter import melody_span, melody_window_offset
@@ -28,6 +28,12 @@ from engine.registry import ModelLoadError, load_model
 CODEC = MelodyOneHot()
 ALIASES = {"diatonic": "c_diatonic", "density": "note_density", "interval": "mean_interval",
            "syncopation16": "syncopation_16th", "syncopation8": "syncopation_8th"}
+# A slider's search (`MelodyVAE.push`): how far along its vector it looks, in multiples of the
+# vector (0 is the melody as it is), and the steps along another slider's vector it tries to
+# hold that slider's attribute where it was.
+REACH = np.array([0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0], np.float32)
+HOLD = np.array([-1.0, -0.5, -0.25, 0.25, 0.5, 1.0], np.float32)
+HOLD_SLACK = 0.25  # in units of the held attribute: closer than this to where it was is held
 
 
 @dataclass
@@ -93,11 +99,15 @@ class MelodyVAE:
     """A trained MusicVAE with its attribute vectors, speaking in tracks."""
 
     def __init__(self, model: MusicVAE, attribute_vectors: dict[str, np.ndarray] | None = None,
-                 device: torch.device | None = None, name: str = "musicvae") -> None:
+                 device: torch.device | None = None, name: str = "musicvae",
+                 attribute_units: dict[str, float] | None = None) -> None:
         self.device = device or torch.device("cpu")
         self.model = model.to(self.device).eval()
         self.cfg: MusicVAEConfig = model.cfg
         self.attribute_vectors = attribute_vectors or {}
+        # A slider's unit: how far its attribute moves at +1 (the attribute's standard deviation
+        # over validation melodies). A slider without one is a plain push along its vector.
+        self.attribute_units = {k: float(v) for k, v in (attribute_units or {}).items() if v > 0}
         self.name = name
         # A 16-bar model over 2-bar codes: its attribute vectors live in the 2-bar code space and
         # move every window's code (``shift``); a flat model's move z itself.
@@ -110,7 +120,8 @@ class MelodyVAE:
                     "musicvae-long": lambda c: LongMusicVAE(LongVAEConfig(**c))}
         model, config, folder = load_model(name_or_dir, None, builders, "MusicVAE", device)
         vectors = {k: np.asarray(v, dtype=np.float32) for k, v in config.get("attribute_vectors", {}).items()}
-        return cls(model, vectors, next(model.parameters()).device, folder.name)
+        return cls(model, vectors, next(model.parameters()).device, folder.name,
+                   config.get("attribute_units"))
 
     # -- tokens <-> tracks ----------------------------------------------------------------------
 
@@ -229,10 +240,7 @@ class MelodyVAE:
             mu_b, _ = self.means(b)
             mu_a, mu_b = self._same_length(mu_a, mu_b)
             z = self.blend(mu_a, mu_b, float(t), method)
-        shift = None
-        for name, amount in (attributes or {}).items():
-            if amount:
-                shift = (0.0 if shift is None else shift) + float(amount) * self.attribute_vector(name)
+        shift = self.push(z, attributes or {})
         if shift is not None and not self.shifts_codes:
             z, shift = z + shift, None  # a flat model is pushed before it moves toward a random point
         if similarity < 1.0:
@@ -261,6 +269,96 @@ class MelodyVAE:
             known = ", ".join(sorted(self.attribute_vectors)) or "none"
             raise ModelLoadError(f"This model has no '{name}' attribute (it has: {known}).")
         return self.attribute_vectors[key]
+
+    def _attributes(self, tokens: np.ndarray) -> np.ndarray:
+        """The five attributes (rows, len(ATTRIBUTES)) of token rows (..., seq_len), each row
+        measured over its own window."""
+        t = torch.from_numpy(np.ascontiguousarray(tokens).reshape(-1, tokens.shape[-1]).astype(np.int64))
+        return token_attributes(t).numpy()
+
+    def _decode_moves(self, z: np.ndarray, shift: np.ndarray, moves: np.ndarray,
+                      rows: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+        """Argmax decodes of ``z`` (n, z_size) pushed by ``shift`` plus each of ``moves`` (K, n,
+        shift_size), as one batch a few rows at a time: tokens (K, n, seq_len) and their
+        attributes (K, n, len(ATTRIBUTES))."""
+        k, n = moves.shape[:2]
+        zz = np.broadcast_to(z, (k, *z.shape)).reshape(k * n, -1)
+        ss = (shift[None] + moves).reshape(k * n, -1)
+        rows = max(1, rows // (self.window_steps // 32))
+        tokens = np.concatenate([self.decode_tokens(zz[i:i + rows], shift=ss[i:i + rows])
+                                 for i in range(0, k * n, rows)])
+        return tokens.reshape(k, n, -1), self._attributes(tokens).reshape(k, n, -1)
+
+    def push(self, z: np.ndarray, amounts: dict[str, float], hold: bool = True) -> np.ndarray | None:
+        """The attribute sliders at ``amounts`` ({"note_density": 1.0, ...}) as a push of the
+        codes ``z`` (n_windows, z_size): a displacement for each window (n, shift_size) to hand
+        to `decode_tokens` as ``shift``; None when every amount is 0.
+
+        A slider with a unit is searched, window by window: along its vector (the multiples in
+        REACH, decoded as one batch), the first displacement whose decode moves the attribute at
+        least ``amount`` units from where the window's own decode has it, or, where none does,
+        the one that moves it furthest (nothing, if nothing moves it that way). Taking the
+        first that reaches makes the attribute rise with the slider in every window, and the
+        smallest push changes the tune least. Then, with ``hold``, the other attributes (those
+        whose sliders are at 0) are brought back toward where they were: along each one's own
+        vector in turn (HOLD's steps), a step is taken where it lowers their summed drift, in
+        units, by more than HOLD_SLACK and keeps this slider's attribute between its target and
+        what it reached. Note density otherwise drags the intervals with it. Sliders without a unit
+        (bundles made before units) push ``amount`` times their vector, as they always did."""
+        active = [(ALIASES.get(k, k), float(a)) for k, a in amounts.items() if a]
+        if not active:
+            return None
+        vectors = {k: self.attribute_vector(k) for k, _ in active}
+        size = next(iter(vectors.values())).shape[-1]
+        shift = np.zeros((len(z), size), np.float32)
+        for k, a in active:
+            if k not in self.attribute_units:
+                shift += a * vectors[k]
+        searched = [(k, a) for k, a in active if k in self.attribute_units]
+        if not searched:
+            return shift
+        z = np.asarray(z, dtype=np.float32)
+        base = self._attributes(self.decode_tokens(z, shift=shift))
+        pushed = {k for k, _ in active}
+        rows = np.arange(len(z))
+        for name, amount in searched:
+            j, sign = ATTRIBUTES.index(name), np.sign(amount)
+            target = base[:, j] + amount * self.attribute_units[name]
+            moves = (sign * REACH)[:, None, None] * vectors[name][None, None]
+            tokens, values = self._decode_moves(z, shift, np.broadcast_to(moves, (len(REACH), len(z), size)))
+            reach = sign * values[..., j] >= sign * target[None] - 1e-9
+            first = np.where(reach.any(0), reach.argmax(0), (sign * values[..., j]).argmax(0))
+            shift = shift + (sign * REACH[first])[:, None] * vectors[name][None]
+            got, now = values[first, rows, j], values[first, rows]
+            if not hold:
+                continue
+            held = [ATTRIBUTES.index(a) for a in ATTRIBUTES
+                    if a not in pushed and a in self.attribute_units and a in self.attribute_vectors]
+            if not held:
+                continue
+            units = np.array([self.attribute_units[ATTRIBUTES[b]] for b in held], np.float32)
+
+            def drift(values: np.ndarray, rows_: np.ndarray) -> np.ndarray:
+                """How far the held attributes are from where they were, summed in their units."""
+                return (np.abs(values[..., held] - base[rows_][..., held]) / units).sum(-1)
+
+            for b in held:
+                off = drift(now, rows)
+                need = np.flatnonzero(off > HOLD_SLACK)
+                if not len(need):
+                    break
+                v = self.attribute_vectors[ATTRIBUTES[b]]
+                moves = np.broadcast_to(HOLD[:, None, None] * v[None, None], (len(HOLD), len(need), size))
+                _, tried = self._decode_moves(z[need], shift[need], moves)
+                lo, hi = np.minimum(target[need], got[need]), np.maximum(target[need], got[need])
+                keeps = (tried[..., j] >= lo[None] - 1e-9) & (tried[..., j] <= hi[None] + 1e-9)
+                err = np.where(keeps, drift(tried, need), np.inf)
+                k = err.argmin(0)
+                better = err[k, np.arange(len(need))] < off[need] - HOLD_SLACK
+                rows_b = need[better]
+                shift[rows_b] += HOLD[k[better]][:, None] * v[None]
+                now[rows_b] = tried[k[better], np.flatnonzero(better)]
+        return shift
 
     def sample(self, n: int = 1, temperature: float = 1.0, seed: int | None = None,
                bars: int | None = None) -> list[Track]:

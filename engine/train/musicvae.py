@@ -213,7 +213,8 @@ def long_model(args: TrainArgs) -> tuple[LongMusicVAE, dict]:
     if unexpected or any(k.startswith("base.") for k in missing):
         raise SystemExit(f"{init} does not match: {', '.join((unexpected or missing)[:3])}")
     extra = {"step": int(config.get("step", 0)) if config.get("model") == "musicvae-long" else 0}
-    for key in ("attribute_vectors", "attribute_scales", "attribute_windows", "attribute_decoupling"):
+    for key in ("attribute_vectors", "attribute_scales", "attribute_windows", "attribute_decoupling",
+                "attribute_units"):
         if key in config:
             extra[key] = config[key]
     return model, extra
@@ -380,6 +381,33 @@ def _update_config(bundle: str | Path, **keys) -> None:
     config = json.loads(path.read_text())
     config.update(keys)
     atomic_write_text(path, json.dumps(config))
+
+
+def attribute_units(windows: np.ndarray) -> dict[str, float]:
+    """Each attribute's standard deviation over token windows (n, seq_len): a slider's unit, how
+    far +1 moves its attribute (`MelodyVAE.push`). Windows where the attribute means nothing do
+    not count: an interval needs two notes, the others one."""
+    from engine.music.attributes import ATTRIBUTES, token_attributes
+
+    values = token_attributes(torch.from_numpy(windows.astype(np.int64))).numpy()
+    notes = (windows >= 2).sum(1)
+    out = {}
+    for j, a in enumerate(ATTRIBUTES):
+        defined = notes >= (2 if a == "mean_interval" else 1)
+        if defined.sum() > 1:
+            out[a] = round(float(np.std(values[defined, j])), 4)
+    return out
+
+
+def add_attribute_units(bundle: str | Path, sources: str = "pop909") -> dict[str, float]:
+    """Store `attribute_units` of the validation melodies of ``sources`` (never the test split),
+    at the bundle's own length, in its config.json."""
+    from engine.generate.musicvae import MelodyVAE
+
+    bars = MelodyVAE.load(bundle).cfg.seq_len // 16
+    units = attribute_units(load_windows(sources, bars, "validation"))
+    _update_config(bundle, attribute_units=units, attribute_units_on=sources)
+    return units
 
 
 SLIDER_SCALES = (1.0, 1.5, 2.0, 3.0, 4.0, 5.0)

@@ -221,3 +221,63 @@ def test_the_command_line_writes_16_bars_with_bars_16(tmp_path):
                  "-o", str(tmp_path / "v.mid")]) == 0
     varied = read_midi(tmp_path / "v.mid").tracks[0].notes
     assert len(varied) > len(phrase.notes) and max(n.end_tick for n in varied) <= 16 * 1920
+
+
+@pytest.fixture(scope="module")
+def song_001(pop909_dir):
+    """The bundled 2-bar model and the means of song 001's melody windows (a real pop melody)."""
+    from engine.music.files import open_sketch
+
+    bundled = MelodyVAE.load("musicvae-mel2bar")
+    mu, _ = bundled.means(open_sketch(pop909_dir / "001" / "001.mid"))
+    return bundled, mu
+
+
+@pytest.mark.parametrize("name", ["syncopation_8th", "note_density"])
+def test_a_slider_reaches_its_amount_with_the_smallest_push_and_rises_with_it(song_001, name):
+    from engine.generate.musicvae import REACH
+    from engine.music.attributes import ATTRIBUTES
+
+    vae, mu = song_001
+    j, unit, vector = ATTRIBUTES.index(name), vae.attribute_units[name], vae.attribute_vectors[name]
+    base = vae._attributes(vae.decode_tokens(mu))[:, j]
+    before = base
+    for amount in (0.5, 1.0, 2.0):
+        shift = vae.push(mu, {name: amount}, hold=False)
+        got = vae._attributes(vae.decode_tokens(mu, shift=shift))[:, j]
+        steps = shift @ vector / (vector @ vector)  # each window's push, in multiples of the vector
+        assert np.allclose(shift, steps[:, None] * vector[None], atol=1e-5)
+        index = np.searchsorted(REACH, steps - 1e-4)
+        reached = got >= base + amount * unit - 1e-9
+        assert reached.sum() >= 3  # song 001: 8th syncopation reaches in 4 to 11 windows of 33, density in all
+        for w in np.flatnonzero(reached & (index > 0)):  # and one step less would not have
+            smaller = vae.decode_tokens(mu[w:w + 1], shift=REACH[index[w] - 1] * vector[None])
+            assert vae._attributes(smaller)[0, j] < base[w] + amount * unit - 1e-9
+        assert np.all(got >= before - 1e-9)  # the attribute never falls as the slider rises
+        before = got
+    down = vae._attributes(vae.decode_tokens(mu, shift=vae.push(mu, {name: -1.0}, hold=False)))[:, j]
+    assert np.all(down <= base + 1e-9) and down.mean() < base.mean()
+
+
+def test_a_slider_holds_the_other_attributes_where_they_were(song_001):
+    from engine.music.attributes import ATTRIBUTES
+
+    vae, mu = song_001
+    j, b = ATTRIBUTES.index("note_density"), ATTRIBUTES.index("mean_interval")
+    base = vae._attributes(vae.decode_tokens(mu))
+    target = base[:, j] + vae.attribute_units["note_density"]
+    held, loose = (vae._attributes(vae.decode_tokens(mu, shift=vae.push(mu, {"density": 1.0}, hold=h))) for h in (True, False))
+    drift = {h: np.abs(a[:, b] - base[:, b]).mean() for h, a in ((True, held), (False, loose))}
+    assert drift[True] < 0.8 * drift[False]  # song 001: 0.60 against 0.76 semitones
+    # holding never gives the slider back, nor pushes it past what the search reached
+    assert np.all(held[:, j] >= np.minimum(target, loose[:, j]) - 1e-9)
+    reached = loose[:, j] >= target - 1e-9
+    assert np.all(held[reached, j] <= loose[reached, j] + 1e-9)
+
+
+def test_a_slider_without_a_unit_pushes_its_vector_as_before(song_001):
+    vae, mu = song_001
+    plain = MelodyVAE(vae.model, vae.attribute_vectors)
+    shift = plain.push(mu, {"density": 1.5, "syncopation8": -0.5})
+    expected = 1.5 * vae.attribute_vectors["note_density"] - 0.5 * vae.attribute_vectors["syncopation_8th"]
+    assert np.allclose(shift, np.broadcast_to(expected, shift.shape)) and plain.push(mu, {"density": 0.0}) is None

@@ -200,3 +200,17 @@ def test_offbeat_moves_the_chosen_share_of_melodies_an_eighth_later():
     assert torch.equal(out[moved][0], torch.tensor([0, 0, 30, 0, 0, 0, 40, 0]))
     assert torch.equal(out[~moved], tokens[~moved])
     assert torch.equal(tm.offbeat_batch(tokens, 0.0), tokens)
+
+
+def test_a_sliders_unit_is_its_attributes_spread_over_the_windows_where_it_means_something():
+    from engine.music.attributes import ATTRIBUTES
+
+    rest, hold = 0, 1  # the melody one-hot's rest and hold; pitches from 2
+    windows = np.full((4, 32), rest, np.int64)
+    windows[0, [0, 8]] = [62, 64]    # two notes, a step of 2
+    windows[1, [0, 4, 8]] = [60, 67, 60]  # three notes, leaps of 7
+    windows[2, 0] = 72                # one note: no interval
+    units = tm.attribute_units(windows)  # window 3 is silent: no attribute at all
+    assert set(units) == set(ATTRIBUTES)
+    assert units["mean_interval"] == pytest.approx(np.std([2.0, 7.0]), abs=1e-4)
+    assert units["note_density"] == pytest.approx(np.std([2, 3, 1]) / 32, abs=1e-4)
