@@ -1,6 +1,8 @@
 """MusicVAE speed: decode time of an 11-step 2-bar interpolation and of one 16-bar sample, on the
 CPU (and the GPU when there is one). The targets: the slider's decode at most 50 ms, a 16-bar
-sample at most 100 ms, on 2 CPU cores.
+sample at most 100 ms, on 2 CPU cores. Also one slider move as the Latent panel makes it
+(`MelodyVAE.point` with the slider at +1: encode, the searched push with its hold pass, decode)
+on a 2-bar and a 16-bar melody.
 
     .venv/bin/python benchmarks/musicvae.py [--model musicvae-mel2bar] [--repeats 20]
 """
@@ -43,6 +45,20 @@ def bench(vae: MelodyVAE, label: str, repeats: int) -> None:
     print(f"{label:<34} 11-step {bars}-bar interpolation decode: median {med:6.1f} ms, max {worst:6.1f} ms")
     med, worst = timed(lambda: vae.decode_tokens(zs[:1], temperature=1.0, seed=1), repeats)
     print(f"{label:<34} one {bars}-bar sample:                  median {med:6.1f} ms, max {worst:6.1f} ms")
+    slider_moves(vae, label, repeats)
+
+
+def slider_moves(vae: MelodyVAE, label: str, repeats: int) -> None:
+    """A slider at +1 on one melody from the prior, as the panel previews it."""
+    if not vae.attribute_vectors:
+        return
+    melody = vae.sample(1, temperature=1.0, seed=3)[0]
+    bars = vae.window_steps // 16
+    for name in ("note_density", "syncopation_8th"):
+        if name in vae.attribute_vectors:
+            med, worst = timed(lambda: vae.point(melody, attributes={name: 1.0}, seed=0), repeats)
+            print(f"{label:<34} {name} +1 on a {bars}-bar melody:  median {med:6.1f} ms, max {worst:6.1f} ms"
+                  + ("" if name in vae.attribute_units else " (no units: a fixed push)"))
 
 
 def main() -> None:
@@ -70,6 +86,7 @@ def main() -> None:
         z = rng.standard_normal((1, big.cfg.z_size)).astype(np.float32)
         med, worst = timed(lambda: big.decode_tokens(z, temperature=1.0, seed=1), max(3, args.repeats // 4))
         print(f"{big.name + ' on ' + device:<34} one 16-bar sample:                 median {med:6.1f} ms, max {worst:6.1f} ms")
+        slider_moves(big, f"{big.name} on {device}", max(3, args.repeats // 4))
 
 
 if __name__ == "__main__":

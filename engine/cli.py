@@ -415,7 +415,7 @@ def cmd_eval_musicvae(args: argparse.Namespace) -> int:
                               f"window. Their meters: {meters}; melodies are read in 4/4, 2/2, 2/4 and 4/2.")
     else:
         folder = None
-        windows = load_windows(args.sources, bars, "test")
+        windows = load_windows(args.sources, bars, args.split)
     if args.limit and len(windows) > args.limit:
         # A seeded random subset: the splits are stored source by source, so the first N would
         # all come from one corpus.
@@ -424,7 +424,8 @@ def cmd_eval_musicvae(args: argparse.Namespace) -> int:
         windows = windows[np.sort(np.random.default_rng(0).choice(len(windows), args.limit, replace=False))]
     if not len(windows):
         raise CantusError("There are no melodies to evaluate on.")
-    result = evaluate(vae, windows, pairs=args.pairs)
+    result = evaluate(vae, windows, pairs=args.pairs, attribute_melodies=args.attribute_melodies)
+    result["split"] = "folder" if folder is not None else args.split  # what was measured
     if folder is not None:
         result["folder"] = folder  # what the folder held, and what its meters let through
     print(json.dumps(result, indent=None if args.json else 2))
@@ -808,8 +809,12 @@ def build_parser() -> argparse.ArgumentParser:
     e = eval_sub.add_parser("musicvae", help="MusicVAE: accuracy, note F1, KL, interpolation, attributes")
     e.add_argument("--model", default="musicvae-mel2bar", help="a bundled model name or a bundle folder")
     e.add_argument("--midi-dir", default=None, help="evaluate on the melodies of this folder instead")
-    e.add_argument("--sources", default="music21,pop909", help="corpora whose test split is used")
+    e.add_argument("--sources", default="music21,pop909", help="corpora whose held-out split is used")
+    e.add_argument("--split", choices=("test", "validation"), default="test",
+                   help="which held-out split: test for the card, validation for tuning")
     e.add_argument("--pairs", type=int, default=200)
+    e.add_argument("--attribute-melodies", type=int, default=256, metavar="N",
+                   help="melodies each attribute slider is measured on")
     e.add_argument("--limit", type=int, default=None, help="at most this many melodies (a seeded random subset)")
     e.add_argument("--json", action="store_true", help="one line of JSON")
     e.set_defaults(func=cmd_eval_musicvae)

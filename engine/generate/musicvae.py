@@ -169,7 +169,7 @@ class MelodyVAE:
         """Tokens (n, seq_len) from codes (n, z_size); ``shift`` is an attribute push (a sum of
         amounts times attribute vectors): added to z, or, for a 16-bar model over 2-bar codes, to
         every window's 2-bar code."""
-        zt = torch.from_numpy(np.asarray(z, dtype=np.float32)).to(self.device)
+        zt = torch.from_numpy(np.array(z, dtype=np.float32)).to(self.device)
         if shift is None:
             return self.model.decode(zt, temperature, self._generator(seed)).cpu().numpy()
         st = torch.from_numpy(np.asarray(shift, dtype=np.float32)).to(self.device)

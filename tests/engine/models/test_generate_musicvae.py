@@ -132,6 +132,29 @@ def test_eval_reports_every_key(vae):
     assert cohens_d(np.array([0.0, 1.0, 0.0, 1.0]), np.array([1.0, 2.0, 1.0, 2.0])) > 1.5
 
 
+def test_eval_measures_the_split_it_is_asked_for(song_001, pop909_dir, monkeypatch, capsys):
+    # Tuning reads the validation split, the card the test split; `load_windows` is where the
+    # command takes them from (here song 001's real windows, to keep the corpus build out).
+    import json
+
+    import engine.train.musicvae as tm
+    from engine.cli import main
+
+    vae, _ = song_001
+    from engine.music.files import open_sketch
+
+    windows = vae.to_windows(prepare(open_sketch(pop909_dir / "001" / "001.mid")))
+    asked = []
+    monkeypatch.setattr(tm, "load_windows", lambda sources, bars, split: asked.append((sources, bars, split)) or windows)
+    for split in ("validation", None):
+        assert main(["eval", "musicvae", "--sources", "pop909", "--pairs", "2", "--attribute-melodies", "4",
+                     "--json"] + (["--split", split] if split else [])) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert out["split"] == (split or "test") and out["n_melodies"] == len(windows)
+        assert len(out["attribute_d"]) == 5
+    assert asked == [("pop909", 2, "validation"), ("pop909", 2, "test")]
+
+
 def test_command_line(vae, tmp_path, capsys):
     from engine.cli import main
     from engine.music.midi_io import read_midi, write_midi
@@ -198,6 +221,7 @@ def test_the_bundled_16_bar_model_plays_back_a_real_melody_and_its_sliders_move_
     long = MelodyVAE.load("musicvae-mel16bar")
     assert long.shifts_codes and long.cfg.seq_len == 256
     assert set(long.attribute_vectors) == set(MelodyVAE.load("musicvae-mel2bar").attribute_vectors)
+    assert set(long.attribute_units) == set(long.attribute_vectors)  # every slider is searched (`push`)
     song = open_sketch(pop909_dir / "001" / "001.mid")
     windows = long.to_windows(prepare(song))
     mu = long.model.encode(torch.from_numpy(windows.astype(np.int64)))[0].numpy()
@@ -205,6 +229,8 @@ def test_the_bundled_16_bar_model_plays_back_a_real_melody_and_its_sliders_move_
     density = [melody_attributes(Track(notes=list(long.point(song, attributes={"density": a}).notes)),
                                  num_steps=len(windows) * 256)["note_density"] for a in (-1, 0, 1)]
     assert density[0] < density[1] < density[2]
+    # +1 is a unit of density in every window that can reach it: song 001, all five
+    assert density[2] - density[1] >= long.attribute_units["note_density"] - 1e-9
 
 
 def test_the_command_line_writes_16_bars_with_bars_16(tmp_path):
