@@ -1,8 +1,8 @@
 """MusicVAE speed: decode time of an 11-step 2-bar interpolation and of one 16-bar sample, on the
 CPU (and the GPU when there is one). The targets: the slider's decode at most 50 ms, a 16-bar
 sample at most 100 ms, on 2 CPU cores. Also one slider move as the Latent panel makes it
-(`MelodyVAE.point` with the slider at +1: encode, the searched push with its hold pass, decode)
-on a 2-bar and a 16-bar melody.
+(`MelodyVAE.point` with the slider at +1: the searched push with its hold pass, and the decode;
+the encode is cached after the first call, as in the panel) on a 2-bar and a 16-bar melody.
 
     .venv/bin/python benchmarks/musicvae.py [--model musicvae-mel2bar] [--repeats 20]
 """

@@ -240,18 +240,23 @@ def cmd_train_musicvae(args: argparse.Namespace) -> int:
 def cmd_train_attributes(args: argparse.Namespace) -> int:
     from engine.train import musicvae as tm
 
-    if args.scale_on:  # the sliders' units first: the reach and the decoupling measure searched sliders
-        units = tm.add_attribute_units(args.bundle, args.scale_on)
-        print("slider units (standard deviations on validation melodies): "
-              + ", ".join(f"{a} {u:g}" for a, u in units.items()))
     if args.units_only:
         if not args.scale_on:
             raise CantusError("--units-only needs --scale-on: the corpora whose validation melodies it measures.")
-        return 0
-    if args.decouple_only:  # the vectors (and reaches) the bundle has, their side effects taken out
+    elif args.decouple_only:
         if not args.scale_on:
             raise CantusError("--decouple-only needs --scale-on: the corpora whose validation melodies it measures.")
-    else:
+    if not args.units_only:
+        _vectors_reach_and_decoupling(args, tm)
+    if args.scale_on:  # the sliders' units last: the reach and the decoupling measure fixed multiples
+        units = tm.add_attribute_units(args.bundle, args.scale_on)
+        print("slider units (standard deviations on validation melodies): "
+              + ", ".join(f"{a} {u:g}" for a, u in units.items()))
+    return 0
+
+
+def _vectors_reach_and_decoupling(args: argparse.Namespace, tm) -> None:
+    if not args.decouple_only:  # else the vectors (and reaches) the bundle has, their side effects taken out
         vectors = tm.add_attribute_vectors(args.bundle, args.sources)
         print(f"stored {len(vectors)} attribute vectors in {args.bundle}/config.json: {', '.join(vectors)}")
         if args.scale_on:
@@ -264,7 +269,6 @@ def cmd_train_attributes(args: argparse.Namespace) -> int:
         print("each slider at +1 on validation melodies, before -> after decoupling: "
               + "; ".join(f"{a} d {report['own_before'][a]:.2f} -> {report['own_after'][a]:.2f}, largest on "
                           f"another {report['before'][a]:.2f} -> {report['after'][a]:.2f}" for a in report["after"]))
-    return 0
 
 
 def cmd_train_transformer(args: argparse.Namespace) -> int:
@@ -424,6 +428,8 @@ def cmd_eval_musicvae(args: argparse.Namespace) -> int:
         windows = windows[np.sort(np.random.default_rng(0).choice(len(windows), args.limit, replace=False))]
     if not len(windows):
         raise CantusError("There are no melodies to evaluate on.")
+    if args.attribute_melodies < 1:
+        raise CantusError("--attribute-melodies needs at least one melody.")
     result = evaluate(vae, windows, pairs=args.pairs, attribute_melodies=args.attribute_melodies)
     result["split"] = "folder" if folder is not None else args.split  # what was measured
     if folder is not None:

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from engine.music.attributes import ATTRIBUTES, melody_attributes, token_attributes
-from engine.music.encodings.melody_onehot import MelodyOneHot
+from engine.music.encodings.melody_onehot import FIRST_NOTE_ON, MelodyOneHot
 from engine.music.melody import extract_melody, skyline
 from engine.music.meter import melody_span, melody_window_offset
 from engine.music.meter import STEPS_PER_BAR_4_4 as STEPS_PER_BAR  # a bar of the melody models: 4/4 in 16ths
@@ -33,7 +33,9 @@ ALIASES = {"diatonic": "c_diatonic", "density": "note_density", "interval": "mea
 # hold that slider's attribute where it was.
 REACH = np.array([0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0], np.float32)
 HOLD = np.array([-1.0, -0.5, -0.25, 0.25, 0.5, 1.0], np.float32)
-HOLD_SLACK = 0.25  # in units of the held attribute: closer than this to where it was is held
+# The held attributes' drift, summed in their units: at most this much is held, and a hold step
+# must take off more than this to be taken.
+HOLD_SLACK = 0.25
 
 
 @dataclass
@@ -169,7 +171,7 @@ class MelodyVAE:
         """Tokens (n, seq_len) from codes (n, z_size); ``shift`` is an attribute push (a sum of
         amounts times attribute vectors): added to z, or, for a 16-bar model over 2-bar codes, to
         every window's 2-bar code."""
-        zt = torch.from_numpy(np.array(z, dtype=np.float32)).to(self.device)
+        zt = torch.from_numpy(np.array(z, dtype=np.float32)).to(self.device)  # a copy: z may be a read-only view
         if shift is None:
             return self.model.decode(zt, temperature, self._generator(seed)).cpu().numpy()
         st = torch.from_numpy(np.asarray(shift, dtype=np.float32)).to(self.device)
@@ -277,14 +279,14 @@ class MelodyVAE:
         return token_attributes(t).numpy()
 
     def _decode_moves(self, z: np.ndarray, shift: np.ndarray, moves: np.ndarray,
-                      rows: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+                      batch_rows: int = 1024) -> tuple[np.ndarray, np.ndarray]:
         """Argmax decodes of ``z`` (n, z_size) pushed by ``shift`` plus each of ``moves`` (K, n,
-        shift_size), as one batch a few rows at a time: tokens (K, n, seq_len) and their
-        attributes (K, n, len(ATTRIBUTES))."""
+        shift_size), as one batch of at most ``batch_rows`` 2-bar windows at a time: tokens (K,
+        n, seq_len) and their attributes (K, n, len(ATTRIBUTES))."""
         k, n = moves.shape[:2]
         zz = np.broadcast_to(z, (k, *z.shape)).reshape(k * n, -1)
         ss = (shift[None] + moves).reshape(k * n, -1)
-        rows = max(1, rows // (self.window_steps // 32))
+        rows = max(1, batch_rows // max(1, self.window_steps // (2 * STEPS_PER_BAR)))
         tokens = np.concatenate([self.decode_tokens(zz[i:i + rows], shift=ss[i:i + rows])
                                  for i in range(0, k * n, rows)])
         return tokens.reshape(k, n, -1), self._attributes(tokens).reshape(k, n, -1)
@@ -292,7 +294,8 @@ class MelodyVAE:
     def push(self, z: np.ndarray, amounts: dict[str, float], hold: bool = True) -> np.ndarray | None:
         """The attribute sliders at ``amounts`` ({"note_density": 1.0, ...}) as a push of the
         codes ``z`` (n_windows, z_size): a displacement for each window (n, shift_size) to hand
-        to `decode_tokens` as ``shift``; None when every amount is 0.
+        to `decode_tokens` as ``shift``; None when every amount is 0. What is searched is the
+        argmax decode (a temperature, or Similar on a 2-bar model, moves away from it).
 
         A slider with a unit is searched, window by window: along its vector (the multiples in
         REACH, decoded as one batch), the first displacement whose decode moves the attribute at
@@ -300,12 +303,20 @@ class MelodyVAE:
         the one that moves it furthest (nothing, if nothing moves it that way). Taking the
         first that reaches makes the attribute rise with the slider in every window, and the
         smallest push changes the tune least. Then, with ``hold``, the other attributes (those
-        whose sliders are at 0) are brought back toward where they were: along each one's own
-        vector in turn (HOLD's steps), a step is taken where it lowers their summed drift, in
-        units, by more than HOLD_SLACK and keeps this slider's attribute between its target and
-        what it reached. Note density otherwise drags the intervals with it. Sliders without a unit
-        (bundles made before units) push ``amount`` times their vector, as they always did."""
-        active = [(ALIASES.get(k, k), float(a)) for k, a in amounts.items() if a]
+        whose sliders are at 0, and which the window's own decode has: a silent window has no
+        intervals to keep) are brought back toward where they were: along each one's own vector
+        in turn (HOLD's steps), a step is taken where it lowers their summed drift, in units, by
+        more than HOLD_SLACK. Note density otherwise drags the intervals with it. Neither a
+        search nor a hold step gives back any of a searched slider's move: each attribute
+        searched so far stays between its target and what its search reached (several sliders
+        are searched in ATTRIBUTES' order). Sliders without a unit (bundles made before units)
+        push ``amount`` times their vector, as they always did."""
+        merged: dict[str, float] = {}
+        for k, a in amounts.items():
+            key = ALIASES.get(k, k)
+            merged[key] = merged.get(key, 0.0) + float(a)
+        order = sorted(merged, key=lambda k: ATTRIBUTES.index(k) if k in ATTRIBUTES else len(ATTRIBUTES))
+        active = [(k, merged[k]) for k in order if merged[k]]
         if not active:
             return None
         vectors = {k: self.attribute_vector(k) for k, _ in active}
@@ -315,21 +326,39 @@ class MelodyVAE:
             if k not in self.attribute_units:
                 shift += a * vectors[k]
         searched = [(k, a) for k, a in active if k in self.attribute_units]
-        if not searched:
+        if not searched or not len(z):
             return shift
         z = np.asarray(z, dtype=np.float32)
-        base = self._attributes(self.decode_tokens(z, shift=shift))
+        base_tokens = self.decode_tokens(z, shift=shift)
+        base = self._attributes(base_tokens)
+        notes = (base_tokens >= FIRST_NOTE_ON).sum(-1)
+        # (window, attribute): does the window's own decode have it? density always; an
+        # interval needs two notes, the rest one
+        has = np.stack([np.ones_like(notes, dtype=bool) if a == "note_density" else
+                        notes >= (2 if a == "mean_interval" else 1) for a in ATTRIBUTES], -1)
         pushed = {k for k, _ in active}
         rows = np.arange(len(z))
+        bands: list[tuple[int, np.ndarray, np.ndarray]] = []  # (attribute, low, high) per window
+
+        def kept(values: np.ndarray, rows_: np.ndarray) -> np.ndarray:
+            """Candidates (K, len(rows_)) that keep every searched attribute in its band."""
+            ok = np.ones(values.shape[:-1], dtype=bool)
+            for b, lo, hi in bands:
+                ok &= (values[..., b] >= lo[rows_] - 1e-9) & (values[..., b] <= hi[rows_] + 1e-9)
+            return ok
+
         for name, amount in searched:
             j, sign = ATTRIBUTES.index(name), np.sign(amount)
             target = base[:, j] + amount * self.attribute_units[name]
             moves = (sign * REACH)[:, None, None] * vectors[name][None, None]
-            tokens, values = self._decode_moves(z, shift, np.broadcast_to(moves, (len(REACH), len(z), size)))
-            reach = sign * values[..., j] >= sign * target[None] - 1e-9
-            first = np.where(reach.any(0), reach.argmax(0), (sign * values[..., j]).argmax(0))
+            _, values = self._decode_moves(z, shift, np.broadcast_to(moves, (len(REACH), len(z), size)))
+            ok = kept(values, rows)  # REACH[0] (no move) always keeps them
+            reach = ok & (sign * values[..., j] >= sign * target[None] - 1e-9)
+            furthest = np.where(ok, sign * values[..., j], -np.inf).argmax(0)
+            first = np.where(reach.any(0), reach.argmax(0), furthest)
             shift = shift + (sign * REACH[first])[:, None] * vectors[name][None]
             got, now = values[first, rows, j], values[first, rows]
+            bands.append((j, np.minimum(target, got), np.maximum(target, got)))
             if not hold:
                 continue
             held = [ATTRIBUTES.index(a) for a in ATTRIBUTES
@@ -339,8 +368,10 @@ class MelodyVAE:
             units = np.array([self.attribute_units[ATTRIBUTES[b]] for b in held], np.float32)
 
             def drift(values: np.ndarray, rows_: np.ndarray) -> np.ndarray:
-                """How far the held attributes are from where they were, summed in their units."""
-                return (np.abs(values[..., held] - base[rows_][..., held]) / units).sum(-1)
+                """How far the held attributes the windows have are from where they were,
+                summed in their units."""
+                off = np.abs(values[..., held] - base[rows_][..., held]) / units
+                return np.where(has[rows_][..., held], off, 0.0).sum(-1)
 
             for b in held:
                 off = drift(now, rows)
@@ -350,9 +381,7 @@ class MelodyVAE:
                 v = self.attribute_vectors[ATTRIBUTES[b]]
                 moves = np.broadcast_to(HOLD[:, None, None] * v[None, None], (len(HOLD), len(need), size))
                 _, tried = self._decode_moves(z[need], shift[need], moves)
-                lo, hi = np.minimum(target[need], got[need]), np.maximum(target[need], got[need])
-                keeps = (tried[..., j] >= lo[None] - 1e-9) & (tried[..., j] <= hi[None] + 1e-9)
-                err = np.where(keeps, drift(tried, need), np.inf)
+                err = np.where(kept(tried, need), drift(tried, need), np.inf)
                 k = err.argmin(0)
                 better = err[k, np.arange(len(need))] < off[need] - HOLD_SLACK
                 rows_b = need[better]

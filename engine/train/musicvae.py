@@ -213,8 +213,10 @@ def long_model(args: TrainArgs) -> tuple[LongMusicVAE, dict]:
     if unexpected or any(k.startswith("base.") for k in missing):
         raise SystemExit(f"{init} does not match: {', '.join((unexpected or missing)[:3])}")
     extra = {"step": int(config.get("step", 0)) if config.get("model") == "musicvae-long" else 0}
-    for key in ("attribute_vectors", "attribute_scales", "attribute_windows", "attribute_decoupling",
-                "attribute_units"):
+    keys = ["attribute_vectors", "attribute_scales", "attribute_windows", "attribute_decoupling"]
+    if config.get("model") == "musicvae-long":  # units are of 16-bar windows: a 2-bar base's are not
+        keys.append("attribute_units")
+    for key in keys:
         if key in config:
             extra[key] = config[key]
     return model, extra
@@ -494,6 +496,7 @@ def scale_attribute_vectors(bundle: str | Path, sources: str = "pop909", melodie
     from engine.generate.musicvae import MelodyVAE
 
     vae = MelodyVAE.load(bundle)
+    vae.attribute_units = {}  # fixed multiples of each vector: a searched slider would not tell scales apart
     windows = load_windows(sources, vae.cfg.seq_len // 16, "validation")
     base = dict(vae.attribute_vectors)
     table = {}

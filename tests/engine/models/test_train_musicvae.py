@@ -158,6 +158,17 @@ def test_attribute_regularised_dimensions_learn_to_order_melodies_by_their_attri
     assert all(np.isfinite(stored["attribute_vectors"][a]).all() and len(stored["attribute_vectors"][a]) == len(base[a])
                for a in base)
 
+    # a reach is chosen on fixed multiples of the vector, even in a bundle that has units (which
+    # make the panel's sliders search, so that every scale would look alike)
+    import engine.eval.musicvae as em
+
+    measured, evaluate = [], em.evaluate
+    monkeypatch.setattr(em, "evaluate", lambda vae, *a, **k: measured.append(dict(vae.attribute_units))
+                        or evaluate(vae, *a, **k))
+    tm._update_config(tmp_path / "last", attribute_vectors=base, attribute_units=tm.attribute_units(windows))
+    assert tm.scale_attribute_vectors(tmp_path / "last", "tiny-corpus", melodies=32) == scales
+    assert len(measured) == len(tm.SLIDER_SCALES) and not any(measured)
+
 
 def test_each_slider_gets_the_smallest_reach_that_moves_it_cleanly():
     def row(own, other=0.1, mono=1.0):
@@ -205,8 +216,8 @@ def test_offbeat_moves_the_chosen_share_of_melodies_an_eighth_later():
 def test_a_sliders_unit_is_its_attributes_spread_over_the_windows_where_it_means_something():
     from engine.music.attributes import ATTRIBUTES
 
-    rest, hold = 0, 1  # the melody one-hot's rest and hold; pitches from 2
-    windows = np.full((4, 32), rest, np.int64)
+    no_event = 0  # the melody one-hot: 0 continues what sounds (here silence), 1 ends a note, pitches from 2
+    windows = np.full((4, 32), no_event, np.int64)
     windows[0, [0, 8]] = [62, 64]    # two notes, a step of 2
     windows[1, [0, 4, 8]] = [60, 67, 60]  # three notes, leaps of 7
     windows[2, 0] = 72                # one note: no interval
@@ -214,3 +225,12 @@ def test_a_sliders_unit_is_its_attributes_spread_over_the_windows_where_it_means
     assert set(units) == set(ATTRIBUTES)
     assert units["mean_interval"] == pytest.approx(np.std([2.0, 7.0]), abs=1e-4)
     assert units["note_density"] == pytest.approx(np.std([2, 3, 1]) / 32, abs=1e-4)
+
+
+def test_a_16_bar_model_keeps_16_bar_units_and_never_takes_a_2_bar_bases():
+    # Units are standard deviations over windows of the model's own length: a 16-bar model
+    # started on the 2-bar bundle must measure its own (`--units-only`), not inherit 2-bar ones.
+    fresh = tm.long_model(tm.TrainArgs(config="mel16bar", base="musicvae-mel2bar"))[1]
+    assert "attribute_vectors" in fresh and "attribute_units" not in fresh
+    resumed = tm.long_model(tm.TrainArgs(config="mel16bar", init="musicvae-mel16bar"))[1]
+    assert resumed["attribute_units"]["mean_interval"] < 0.7  # 16-bar windows' (0.54), not 2-bar (0.97)
