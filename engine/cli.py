@@ -240,12 +240,9 @@ def cmd_train_musicvae(args: argparse.Namespace) -> int:
 def cmd_train_attributes(args: argparse.Namespace) -> int:
     from engine.train import musicvae as tm
 
-    if args.units_only:
-        if not args.scale_on:
-            raise CantusError("--units-only needs --scale-on: the corpora whose validation melodies it measures.")
-    elif args.decouple_only:
-        if not args.scale_on:
-            raise CantusError("--decouple-only needs --scale-on: the corpora whose validation melodies it measures.")
+    only = "--units-only" if args.units_only else "--decouple-only" if args.decouple_only else None
+    if only and not args.scale_on:
+        raise CantusError(f"{only} needs --scale-on: the corpora whose validation melodies it measures.")
     if not args.units_only:
         _vectors_reach_and_decoupling(args, tm)
     if args.scale_on:  # the sliders' units last: the reach and the decoupling measure fixed multiples

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.music.attributes import ATTRIBUTES, melody_attributes, token_attributes
+from engine.music.attributes import ATTRIBUTES, melody_attributes, notes_needed, token_attributes
 from engine.music.encodings.melody_onehot import FIRST_NOTE_ON, MelodyOneHot
 from engine.music.melody import extract_melody, skyline
 from engine.music.meter import melody_span, melody_window_offset
@@ -171,7 +171,7 @@ class MelodyVAE:
         """Tokens (n, seq_len) from codes (n, z_size); ``shift`` is an attribute push (a sum of
         amounts times attribute vectors): added to z, or, for a 16-bar model over 2-bar codes, to
         every window's 2-bar code."""
-        zt = torch.from_numpy(np.array(z, dtype=np.float32)).to(self.device)  # a copy: z may be a read-only view
+        zt = torch.from_numpy(np.asarray(z, dtype=np.float32)).to(self.device)
         if shift is None:
             return self.model.decode(zt, temperature, self._generator(seed)).cpu().numpy()
         st = torch.from_numpy(np.asarray(shift, dtype=np.float32)).to(self.device)
@@ -284,7 +284,7 @@ class MelodyVAE:
         shift_size), as one batch of at most ``batch_rows`` 2-bar windows at a time: tokens (K,
         n, seq_len) and their attributes (K, n, len(ATTRIBUTES))."""
         k, n = moves.shape[:2]
-        zz = np.broadcast_to(z, (k, *z.shape)).reshape(k * n, -1)
+        zz = np.repeat(z[None], k, axis=0).reshape(k * n, -1)  # writable, unlike a broadcast view
         ss = (shift[None] + moves).reshape(k * n, -1)
         rows = max(1, batch_rows // max(1, self.window_steps // (2 * STEPS_PER_BAR)))
         tokens = np.concatenate([self.decode_tokens(zz[i:i + rows], shift=ss[i:i + rows])
@@ -332,10 +332,9 @@ class MelodyVAE:
         base_tokens = self.decode_tokens(z, shift=shift)
         base = self._attributes(base_tokens)
         notes = (base_tokens >= FIRST_NOTE_ON).sum(-1)
-        # (window, attribute): does the window's own decode have it? density always; an
-        # interval needs two notes, the rest one
-        has = np.stack([np.ones_like(notes, dtype=bool) if a == "note_density" else
-                        notes >= (2 if a == "mean_interval" else 1) for a in ATTRIBUTES], -1)
+        # (window, attribute): does the window's own decode have it? Density is held even in a
+        # silent window (no notes is a density to keep); the others need their notes.
+        has = np.stack([notes >= (0 if a == "note_density" else notes_needed(a)) for a in ATTRIBUTES], -1)
         pushed = {k for k, _ in active}
         rows = np.arange(len(z))
         bands: list[tuple[int, np.ndarray, np.ndarray]] = []  # (attribute, low, high) per window

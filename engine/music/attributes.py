@@ -17,6 +17,12 @@ from engine.music.encodings.melody_onehot import FIRST_NOTE_ON, NO_EVENT, NOTE_O
 from engine.music.sketch import TICKS_PER_STEP, Track
 
 ATTRIBUTES = ("c_diatonic", "note_density", "mean_interval", "syncopation_16th", "syncopation_8th")
+
+
+def notes_needed(attribute: str) -> int:
+    """How many notes a window needs for ``attribute`` to mean something: an interval two, the
+    others one (a silent window has no key, density or syncopation to speak of)."""
+    return 2 if attribute == "mean_interval" else 1
 C_MAJOR_PITCH_CLASSES = frozenset({0, 2, 4, 5, 7, 9, 11})
 
 

@@ -389,13 +389,14 @@ def attribute_units(windows: np.ndarray) -> dict[str, float]:
     """Each attribute's standard deviation over token windows (n, seq_len): a slider's unit, how
     far +1 moves its attribute (`MelodyVAE.push`). Windows where the attribute means nothing do
     not count: an interval needs two notes, the others one."""
-    from engine.music.attributes import ATTRIBUTES, token_attributes
+    from engine.music.attributes import ATTRIBUTES, notes_needed, token_attributes
+    from engine.music.encodings.melody_onehot import FIRST_NOTE_ON
 
     values = token_attributes(torch.from_numpy(windows.astype(np.int64))).numpy()
-    notes = (windows >= 2).sum(1)
+    notes = (windows >= FIRST_NOTE_ON).sum(1)
     out = {}
     for j, a in enumerate(ATTRIBUTES):
-        defined = notes >= (2 if a == "mean_interval" else 1)
+        defined = notes >= notes_needed(a)
         if defined.sum() > 1:
             out[a] = round(float(np.std(values[defined, j])), 4)
     return out

@@ -139,10 +139,9 @@ def test_eval_measures_the_split_it_is_asked_for(song_001, pop909_dir, monkeypat
 
     import engine.train.musicvae as tm
     from engine.cli import main
-
-    vae, _ = song_001
     from engine.music.files import open_sketch
 
+    vae, _ = song_001
     windows = vae.to_windows(prepare(open_sketch(pop909_dir / "001" / "001.mid")))
     asked = []
     monkeypatch.setattr(tm, "load_windows", lambda sources, bars, split: asked.append((sources, bars, split)) or windows)
