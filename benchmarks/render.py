@@ -16,6 +16,8 @@ neurally with the fast vocoder in at most 3 s, the first audio within 1 s.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 import time
 from pathlib import Path
@@ -26,7 +28,22 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from engine.audio.mel import MEL, log_mel  # noqa: E402
+from engine.models import wavenet_step  # noqa: E402
 from engine.registry import ModelLoadError  # noqa: E402
+
+
+@contextlib.contextmanager
+def compiled_step(on: bool):
+    """The WaveNet's (and the Transformer's) numba step on or off (CANTUS_COMPILED_STEP) inside."""
+    before = os.environ.get("CANTUS_COMPILED_STEP")
+    os.environ["CANTUS_COMPILED_STEP"] = "1" if on else "0"
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["CANTUS_COMPILED_STEP"]
+        else:
+            os.environ["CANTUS_COMPILED_STEP"] = before
 
 
 def piece(seconds: float):
@@ -168,22 +185,30 @@ def main() -> None:
         if args.skip_wavenet:
             continue
         wavenet, label = load("wavenet", device)
-        start = time.perf_counter()
-        generate_long(wavenet, mel, seed=0)
-        took = time.perf_counter() - start
-        row(f"wavenet, chunk-parallel ({label})", took, took)
+        for on in (True, False) if device == "cpu" and wavenet_step.enabled() else (False,):
+            with compiled_step(on):
+                generate_long(wavenet, mel[:, :64], seed=0)  # numba's first call loads its cache
+                start = time.perf_counter()
+                generate_long(wavenet, mel, seed=0)
+                took = time.perf_counter() - start
+            kind = "compiled" if on else "torch loop"
+            row(f"wavenet, chunk-parallel, {kind} ({label})", took, took)
         if not args.skip_naive:
             short = torch.from_numpy(mel[:, :5]).to(device)[None]  # 1,024 samples' worth
 
             def gen(naive):
                 return wavenet.generate(short, num_samples=1000, seed=0, naive=naive)
 
-            cached = timed(lambda: gen(False), repeat=1)
+            cached = timed(lambda: gen(False))
+            with compiled_step(False):  # the torch loop, where numba is missing or turned off
+                torch_loop = timed(lambda: gen(False))
             start = time.perf_counter()
-            gen(True)  # once: about a minute on 2 CPU cores at the bundled size
+            gen(True)  # once: a few seconds on 2 CPU cores at the bundled size
             naive = time.perf_counter() - start
-            print(f"  wavenet cached against naive, 1,000 samples at batch 1: {naive / cached:.0f}x faster "
-                  f"({cached:.2f} s against {naive:.1f} s)")
+            kind = "compiled" if wavenet_step.enabled() and device == "cpu" else "torch"
+            print(f"  wavenet cached ({kind}) against naive, 1,000 samples at batch 1: {naive / cached:.0f}x "
+                  f"faster ({cached:.3f} s against {naive:.2f} s); the torch loop: {naive / torch_loop:.0f}x "
+                  f"({torch_loop:.3f} s)")
 
 
 if __name__ == "__main__":

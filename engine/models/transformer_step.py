@@ -58,7 +58,7 @@ if PARALLEL and "NUMBA_THREADING_LAYER" not in os.environ:
 prange = numba.prange if numba is not None else range
 
 
-def _jit(parallel: bool = False):
+def jit(parallel: bool = False):
     def wrap(fn):
         if numba is None:  # pragma: no cover
             return fn
@@ -70,7 +70,7 @@ def _jit(parallel: bool = False):
     return wrap
 
 
-@_jit(parallel=True)
+@jit(parallel=True)
 def _matvec(w, x, b):
     rows, cols = w.shape
     out = np.empty(rows, np.float32)
@@ -82,7 +82,7 @@ def _matvec(w, x, b):
     return out
 
 
-@_jit()
+@jit()
 def _normalize(x):
     """Layer norm without its scale and shift (folded into the next matrix)."""
     n = x.shape[0]
@@ -100,7 +100,7 @@ def _normalize(x):
     return out
 
 
-@_jit(parallel=True)
+@jit(parallel=True)
 def _attend(qkv, kt, vt, rev, relative, start, end, out):
     """Each head's attention of the query in qkv over keys start..end-1 of kt/vt (H, D, cap)."""
     heads, d, span = rev.shape
@@ -129,7 +129,7 @@ def _attend(qkv, kt, vt, rev, relative, start, end, out):
             out[h * d + i] = acc * inv
 
 
-@_jit()
+@jit()
 def _step(x, wqkv, bqkv, wproj, bproj, wup, bup, wdown, bdown, rev, relative, head, headb, kt, vt, bounds):
     """One event through every layer; returns the logits (vocab,) and adds the event's keys and
     values to ``kt``/``vt``. All float32 but ``bounds`` and ``relative``; L layers, H heads of

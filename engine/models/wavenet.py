@@ -40,6 +40,7 @@ from torch.nn import functional as F
 from engine.audio.lpc import frame_of_samples, lpc_from_mel, predict
 from engine.audio.mel import MEL
 from engine.jobs import Cancelled
+from engine.models import wavenet_step
 
 MU = 255  # 8-bit mu-law
 # Generation conditions a block of samples at a time: at most this many floats of upsampled mel,
@@ -345,12 +346,13 @@ class WaveNet(nn.Module):
         cond = self.upsample.samples(mel, start, start + num_samples)
         B, _, L = cond.shape
         feedback = _Feedback(self, mel, start, L)
+        uniforms = _Uniforms(generator, B, cond.device)
         inputs = torch.empty(L, B, self.cfg.residual_channels, dtype=torch.float32, device=cond.device)
         inputs[0] = feedback.first()
         for t in range(L):
             _report(t, L, progress, cancel)
             logits = self._trunk(inputs[:t + 1].transpose(0, 1), cond[:, :, :t + 1])[:, t]
-            feedback.drawn(t, _draw(logits.float(), temperature, generator), inputs[(t + 1) % L])
+            feedback.drawn(t, _draw(logits.float(), temperature, uniforms.at(t)), inputs[(t + 1) % L])
         return feedback.audio()
 
     @torch.no_grad()
@@ -359,8 +361,9 @@ class WaveNet(nn.Module):
         """Audio (B, num_samples), float32, for samples start .. start + num_samples - 1 of the
         conditioning of mel (B, n_mels, T): Fast WaveNet's queues, one step at a time.
 
-        The hot loop calls no modules: bare addmm and in-place activations on preallocated (B, ·)
-        float32 tensors (see `_StepWeights`). Layer l's queue holds its inputs at times
+        On the CPU with numba the steps run compiled (`engine.models.wavenet_step`), the batch rows
+        split over the cores; otherwise the hot loop calls no modules: bare addmm and in-place
+        activations on preallocated (B, ·) float32 tensors (see `_StepWeights`). Layer l's queue holds its inputs at times
         t - dilation*(kernel-1) .. t in a ring of dilation*(kernel-1) + 1 rows; rows never written
         are zeros, the causal convolution's left padding. The residual sum of a layer is written
         straight into the next layer's ring.
@@ -369,7 +372,9 @@ class WaveNet(nn.Module):
         B, L, C = mel.shape[0], num_samples, cfg.cond_channels
         w = _StepWeights(self)
         feedback = _Feedback(self, mel, start, L)
+        uniforms = _Uniforms(generator, B, mel.device)
         dev, f32 = mel.device, torch.float32
+        compiled = _Compiled(w, feedback, cfg) if dev.type == "cpu" and wavenet_step.enabled() else None
         G, half, R, k = cfg.gate_channels, cfg.gate_channels // 2, cfg.residual_channels, cfg.kernel_size
         n_layers, dilations = cfg.n_layers, cfg.dilations
         rings = [torch.zeros(d * (k - 1) + 1, B, R, dtype=f32, device=dev) for d in dilations]
@@ -396,6 +401,9 @@ class WaveNet(nn.Module):
             n = min(block, L - t0)
             rows_in = cond_rows[t0 % outer:t0 % outer + n]
             gates = torch.addmm(w.gate_bias, rows_in.reshape(n * B, C), w.cond).view(n, B, n_layers, G)
+            if compiled is not None:
+                compiled.run(t0, n, gates, uniforms, temperature, progress, cancel)
+                continue
             for i in range(n):
                 t = t0 + i
                 if t % 256 == 0:
@@ -415,7 +423,7 @@ class WaveNet(nn.Module):
                 torch.mm(z, w.skip, out=head)
                 logits = torch.addmm(w.out1_bias, head.relu_(), w.out1).relu_()
                 logits = torch.addmm(w.out2_bias, logits, w.out2)
-                feedback.drawn(t, _draw(logits, temperature, generator), rows[0][(t + 1) % sizes[0]])
+                feedback.drawn(t, _draw(logits, temperature, uniforms.at(t)), rows[0][(t + 1) % sizes[0]])
         return feedback.audio()
 
 
@@ -526,14 +534,94 @@ def _generator(seed: int | None, device) -> torch.Generator:
     return generator
 
 
-def _draw(logits: torch.Tensor, temperature: float, generator: torch.Generator) -> torch.Tensor:
+class _Uniforms:
+    """The uniforms of the draws, (B,) per step, taken from the generator `UNIFORM_BLOCK` steps at
+    a time, so that every sampler (naive, torch, compiled) draws the same numbers in the same order."""
+
+    def __init__(self, generator: torch.Generator | None, batch: int, device) -> None:
+        self.generator, self.batch, self.device = generator, batch, device
+        self.first, self.block = -1, None
+
+    def block_of(self, t: int) -> torch.Tensor:
+        """(UNIFORM_BLOCK, B) float32: the uniforms of steps t - t % UNIFORM_BLOCK onwards."""
+        first = t - t % UNIFORM_BLOCK
+        if first != self.first:
+            if first != self.first + UNIFORM_BLOCK and not (first == 0 and self.first == -1):
+                raise ValueError("uniforms are taken in order, a block at a time")
+            self.first = first
+            self.block = torch.rand(UNIFORM_BLOCK, self.batch, generator=self.generator, device=self.device)
+        return self.block
+
+    def at(self, t: int) -> torch.Tensor:
+        """(B, 1): step t's uniforms."""
+        return self.block_of(t)[t % UNIFORM_BLOCK, :, None]
+
+
+UNIFORM_BLOCK = 256
+
+
+class _Compiled:
+    """`_sample_cached`'s steps as the numba kernel (`wavenet_step.run_block`) takes them: numpy
+    views of the weights, the queues and the feedback's state, made once per call."""
+
+    def __init__(self, w: "_StepWeights", feedback: "_Feedback", cfg: WaveNetConfig) -> None:
+        B, R, k = feedback.B, cfg.residual_channels, cfg.kernel_size
+        n_layers, half = cfg.n_layers, cfg.gate_channels // 2
+        f32 = np.float32
+        self.sizes = np.array([d * (k - 1) + 1 for d in cfg.dilations], np.int64)
+        self.dilations = np.array(cfg.dilations, np.int64)
+        self.rings = np.zeros((B, n_layers, int(self.sizes.max()), R), f32)
+        self.rings[:, 0, 0] = feedback.first().cpu().numpy()
+        self.taps = np.stack([np.stack([m.cpu().numpy() for m in taps]) for taps in w.taps])
+        self.res = np.stack([r.cpu().numpy() for r in w.res])
+        self.skip = w.skip.cpu().numpy().reshape(n_layers, half + 1, cfg.skip_channels)
+        self.out = (w.out1.cpu().numpy(), w.out1_bias.cpu().numpy(), w.out2.cpu().numpy(),
+                    w.out2_bias.cpu().numpy())
+        self.embed = w.embed.cpu().numpy()
+        self.total = feedback.num_samples
+        self.classes = feedback.classes.numpy()  # the feedback's own tensors, written in place
+        if feedback.order:
+            self.samples = feedback.samples.numpy()
+            self.embed_p = feedback.embed_prediction.cpu().numpy()
+            self.embed_e = feedback.embed_excitation.cpu().numpy()
+            self.decoded, self.edges = feedback.decoded.cpu().numpy(), feedback.edges.cpu().numpy()
+            self.lpc = feedback.lpc.to(torch.float32).cpu().numpy()
+            self.frames = np.asarray(feedback.frames, np.int64)
+            self.history = np.zeros((B, feedback.order), f32)
+            self.prediction = feedback.prediction.to(torch.float32).cpu().numpy().copy()
+        else:
+            self.samples = np.zeros((1, B), f32)
+            self.embed_p = self.embed_e = np.zeros((1, R), f32)
+            self.decoded, self.edges = np.zeros(1, f32), np.zeros(1, f32)
+            self.lpc, self.frames = np.zeros((B, 1, 0), f32), np.zeros(1, np.int64)
+            self.history, self.prediction = np.zeros((B, 0), f32), np.zeros(B, f32)
+        wavenet_step.set_threads(torch.get_num_threads())
+
+    def run(self, t0: int, n: int, gates: torch.Tensor, uniforms: _Uniforms, temperature: float,
+            progress, cancel) -> None:
+        """Steps t0 .. t0 + n - 1 under their gate shares (n, B, layers, G), a uniforms' block at a
+        time (progress and cancel checked at each, as the torch loop does every 256 samples)."""
+        gates = gates.reshape(n, gates.shape[1], -1).numpy()
+        t = t0
+        while t < t0 + n:
+            stop = min(t0 + n, t - t % UNIFORM_BLOCK + UNIFORM_BLOCK)
+            if t % UNIFORM_BLOCK == 0:
+                _report(t, self.total, progress, cancel)
+            u = uniforms.block_of(t)[t % UNIFORM_BLOCK:t % UNIFORM_BLOCK + stop - t].numpy()
+            wavenet_step.run_block(t, self.total, gates[t - t0:stop - t0], u, float(temperature), self.rings,
+                                   self.sizes, self.dilations, self.taps, self.res, self.skip, *self.out,
+                                   self.embed, self.embed_p, self.embed_e, self.decoded, self.edges, self.lpc,
+                                   self.frames, self.history, self.prediction, self.classes, self.samples)
+            t = stop
+
+
+def _draw(logits: torch.Tensor, temperature: float, u: torch.Tensor) -> torch.Tensor:
     """Classes (B,) from logits (B, n_classes): inverse CDF of softmax(logits / temperature) at
-    one uniform per row, so that two paths with the same generator draw the same numbers."""
+    the uniforms u (B, 1), one per row (`_Uniforms`), so that every path draws the same numbers."""
     if temperature <= 0:
         return logits.argmax(-1)
     cdf = torch.softmax(logits if temperature == 1 else logits / temperature, -1).cumsum_(-1)
-    u = torch.rand(logits.shape[0], 1, generator=generator, device=logits.device, dtype=cdf.dtype)
-    return torch.searchsorted(cdf, u.mul_(cdf[:, -1:])).clamp_(max=logits.shape[1] - 1)[:, 0]
+    return torch.searchsorted(cdf, u * cdf[:, -1:]).clamp_(max=logits.shape[1] - 1)[:, 0]
 
 
 def _report(t: int, total: int, progress, cancel) -> None:

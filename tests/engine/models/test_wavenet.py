@@ -13,7 +13,7 @@ from engine.audio.mel import MEL, log_mel
 from engine.audio import lpc
 from engine.audio.lpc import lpc_from_mel
 from engine.jobs import Cancelled
-from engine.models import wavenet
+from engine.models import wavenet, wavenet_step
 from engine.models.wavenet import (WaveNet, WaveNetConfig, crossfade_join, generate_long, mu_law_decode,
                                    mu_law_encode)
 
@@ -172,24 +172,51 @@ def test_conditioning_a_range_of_samples_reads_only_the_frames_it_needs():
             assert torch.allclose(model.upsample.samples(mel, start, stop), whole[:, :, start:stop], atol=1e-5)
 
 
+class _RecordedFeedback(wavenet._Feedback):
+    made: list = []
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.made.append(self)
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "torch"])
 @pytest.mark.parametrize("lpc_order", [0, 6], ids=["samples", "excitation"])
 @pytest.mark.parametrize("small_blocks", [False, True], ids=["one-block", "many-blocks"])
 @pytest.mark.parametrize("kernel_size", [2, 3])
 def test_cached_generation_draws_the_samples_of_a_full_recomputation(kernel_size, small_blocks, lpc_order,
-                                                                     monkeypatch):
+                                                                     compiled, monkeypatch):
+    if compiled and not wavenet_step.enabled():
+        pytest.skip("numba is not installed")
+    monkeypatch.setenv("CANTUS_COMPILED_STEP", "1" if compiled else "0")
+    calls = []
+    run_block = wavenet_step.run_block
+    monkeypatch.setattr(wavenet_step, "run_block", lambda *a: calls.append(a[0]) or run_block(*a))
     if small_blocks:  # the conditioning in blocks of 16 samples (gates) and 32 (upsampling)
         monkeypatch.setattr(wavenet, "GATE_BLOCK_FLOATS", 16 * 2 * 4 * 16)
         monkeypatch.setattr(wavenet, "COND_BLOCK_FLOATS", 32 * 2 * 8)
+        monkeypatch.setattr(wavenet, "UNIFORM_BLOCK", 24)  # uniforms' blocks across the gates'
+    monkeypatch.setattr(wavenet, "_Feedback", _RecordedFeedback)
+    _RecordedFeedback.made = []
     model = tiny(kernel_size=kernel_size, lpc_order=lpc_order)
     mel = random_mel(5, batch=2)
     cached = model.generate(mel, seed=7)
     naive = model.generate(mel, seed=7, naive=True)
     assert cached.shape == (2, 64) and cached.dtype == torch.float32
-    assert torch.equal(cached, naive)
+    drawn, drawn_naive = (f.classes for f in _RecordedFeedback.made)
+    assert torch.equal(drawn, drawn_naive)
+
+    def same(a, b):  # with prediction the compiled p[t] is a sum in another order, fed back
+        return torch.allclose(a, b, rtol=0, atol=1e-4) if compiled and lpc_order else torch.equal(a, b)
+
+    assert same(cached, naive)
+    assert bool(calls) == compiled
+    if compiled:  # every step ran compiled, in blocks that start where a gates' or uniforms' block does
+        assert calls == ([0, 16, 24, 32, 48] if small_blocks else [0])
     assert not torch.equal(cached, model.generate(mel, seed=8))
     assert len(set(mu_law_encode(cached).flatten().tolist())) > 20  # really sampled
     greedy = model.generate(mel, temperature=0, seed=1)
-    assert torch.equal(greedy, model.generate(mel, temperature=0, seed=2, naive=True))
+    assert same(greedy, model.generate(mel, temperature=0, seed=2, naive=True))
 
 
 def test_with_linear_prediction_the_network_reads_the_past_and_predicts_the_excitation():
@@ -224,14 +251,15 @@ def test_generation_feeds_back_what_teacher_forcing_reads(lpc_order, monkeypatch
     # classes it drew: the sampler feeds the network the inputs it was trained on.
     seen_logits, seen_classes = [], []
 
-    def draw(logits, temperature, generator):
-        classes = real_draw(logits, temperature, generator)
+    def draw(logits, temperature, u):
+        classes = real_draw(logits, temperature, u)
         seen_logits.append(logits.clone())
         seen_classes.append(classes.clone())
         return classes
 
     real_draw = wavenet._draw
     monkeypatch.setattr(wavenet, "_draw", draw)
+    monkeypatch.setenv("CANTUS_COMPILED_STEP", "0")  # the torch loop, whose draws can be watched
     model = tiny(lpc_order=lpc_order)
     with torch.no_grad():  # small excitations, as a trained model draws: the sum stays inside [-1, 1]
         model.out2.bias.add_(-0.02 * (torch.arange(256.0) - 128) ** 2)
