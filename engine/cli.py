@@ -594,6 +594,27 @@ def cmd_train_wavenet_temperature(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_wavenet_postfilter(args: argparse.Namespace) -> int:
+    from engine.train.vocoder import choose_postfilter
+
+    try:
+        gains = tuple(float(g) for g in args.gains.split(","))
+        passes = tuple(int(n) for n in args.passes.split(","))
+    except ValueError:
+        print("cantus: --gains takes numbers and --passes whole numbers, separated by commas", file=sys.stderr)
+        return 2
+    if any(not g > 0 for g in gains) or any(n < 0 for n in passes):
+        print("cantus: --gains must be above 0 and --passes at least 0", file=sys.stderr)
+        return 2
+    scores = choose_postfilter(args.bundle, args.sources, gains=gains, passes=passes, segments=args.segments)
+    g, n = min(scores, key=scores.get)
+    chosen = f"max gain {g:g}, {n} passes" if n else "none"
+    print("validation MR-STFT by post-filter (max gain x passes): "
+          + ", ".join(f"{a:g}x{b} {s:.3f}" for (a, b), s in scores.items())
+          + f"; stored {chosen} in {args.bundle}/config.json")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cantus",
@@ -806,6 +827,15 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--temperatures", default="1.0,0.9,0.8,0.7,0.6,0.5,0.4,0.3",
                    help="the temperatures tried, separated by commas")
     t.set_defaults(func=cmd_train_wavenet_temperature)
+
+    t = train_sub.add_parser("wavenet-postfilter",
+                             help="choose a WaveNet bundle's mel post-filter on the validation split")
+    t.add_argument("--bundle", required=True)
+    t.add_argument("--sources", default="pop909")
+    t.add_argument("--segments", type=int, default=8, help="validation segments of 2 s")
+    t.add_argument("--gains", default="1,4,16", help="largest gains tried, separated by commas")
+    t.add_argument("--passes", default="1,3,6,12", help="passes tried, separated by commas (none is always tried)")
+    t.set_defaults(func=cmd_train_wavenet_postfilter)
 
     p = sub.add_parser("eval", help="measure a trained model on held-out data")
     eval_sub = p.add_subparsers(dest="model_kind", required=True, metavar="MODEL")

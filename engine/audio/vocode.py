@@ -90,11 +90,21 @@ def _load(name: str, label: str, model, device: str | None) -> Vocoder:
 
         net, config, _ = load_model(model, BUNDLE_KINDS[name], lambda c: WaveNet(WaveNetConfig.from_dict(c)),
                                     label, device)
-        # The bundle's sampling temperature, chosen on the validation split (the card says how).
+        from engine.audio import postfilter
+        from engine.registry import ModelLoadError
+
+        # The bundle's sampling temperature and mel post-filter, chosen on the validation split
+        # (the card says how).
         temperature = float(config.get("temperature", 1.0))
+        try:
+            post = postfilter.settings(config)
+        except ValueError as e:
+            raise ModelLoadError(f"The {label} model in '{model}' is damaged: {e}.") from None
 
         def run(mel, n, progress, cancel, seed):
             audio = generate_long(net, mel, temperature=temperature, seed=seed, progress=progress, cancel=cancel)
+            if post:
+                audio = postfilter.mel_postfilter(audio, mel, **post)
             return np.pad(audio, (0, max(n - len(audio), 0)))[:n]
     return Vocoder(name, label, run, device_name(next(net.parameters()).device))
 

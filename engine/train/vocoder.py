@@ -455,6 +455,7 @@ def choose_temperature(bundle: str | Path, sources: str = "pop909",
     A WaveNet that has seen a few hours of audio spreads its probability thinly; sampling it
     cooler trades some of the hiss for a plainer tone. Chosen on validation, never on test.
     """
+    from engine.audio import postfilter
     from engine.eval.render import mrstft
     from engine.fileio import atomic_write_text
 
@@ -471,16 +472,58 @@ def choose_temperature(bundle: str | Path, sources: str = "pop909",
     from engine.registry import load_model
 
     net, _, _ = load_model(folder, "wavenet", lambda c: WaveNet(WaveNetConfig.from_dict(c)), "WaveNet")
+    post = postfilter.settings(config)
     mel = LogMel()
     scores = {}
     for t in temperatures:
         dist = []
         for i, audio in enumerate(val):
-            out = generate_long(net, mel(audio).numpy(), temperature=t, seed=i)
+            m = mel(audio).numpy()
+            out = generate_long(net, m, temperature=t, seed=i)
+            if post:
+                out = postfilter.mel_postfilter(out, m, **post)
             dist.append(mrstft(out, audio.numpy()))
         scores[t] = float(np.mean(dist))
     best = min(scores, key=scores.get)
     config["temperature"] = best
     config["temperature_scores"] = {str(k): round(v, 4) for k, v in scores.items()}
+    atomic_write_text(config_path, json.dumps(config, indent=2))
+    return scores
+
+
+def choose_postfilter(bundle: str | Path, sources: str = "pop909", gains: tuple[float, ...] = (1.0, 4.0, 16.0),
+                      passes: tuple[int, ...] = (0, 1, 3, 6, 12), segments: int = 8,
+                      seconds: float = 2.0) -> dict[tuple[float, int], float]:
+    """Store in a WaveNet bundle the mel post-filter (`engine.audio.postfilter`: its largest gain
+    and its passes; 0 passes is none) whose audio is closest (MR-STFT) to seeded segments of the
+    validation split, sampled at the bundle's temperature, and return each setting's distance.
+    Chosen on validation, never on test."""
+    from engine.audio.postfilter import mel_postfilter
+    from engine.eval.render import mrstft
+    from engine.fileio import atomic_write_text
+    from engine.models.wavenet import WaveNet, WaveNetConfig, generate_long
+    from engine.registry import ModelLoadError, load_model
+
+    folder = Path(bundle)
+    config_path = folder / "config.json"
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    if config.get("model") != "wavenet":
+        raise ModelLoadError(f"'{folder.name}' is not a WaveNet model.")
+    val = validation_segments(load_clips(sources, "validation") or load_clips(sources, "train"), segments, seconds)
+    net, _, _ = load_model(folder, "wavenet", lambda c: WaveNet(WaveNetConfig.from_dict(c)), "WaveNet")
+    temperature = float(config.get("temperature", 1.0))
+    mel = LogMel()
+    drawn = []
+    for i, audio in enumerate(val):
+        m = mel(audio).numpy()
+        drawn.append((m, generate_long(net, m, temperature=temperature, seed=i), audio.numpy()))
+    settings = [(1.0, 0)] + [(g, n) for g in gains for n in passes if n > 0]
+    scores = {}
+    for g, n in settings:
+        dist = [mrstft(mel_postfilter(out, m, max_gain=g, passes=n) if n else out, ref) for m, out, ref in drawn]
+        scores[(g, n)] = float(np.mean(dist))
+    g, n = min(scores, key=scores.get)
+    config["postfilter"] = {"max_gain": g, "passes": n} if n else None
+    config["postfilter_scores"] = {f"{g:g}x{n}": round(v, 4) for (g, n), v in scores.items()}
     atomic_write_text(config_path, json.dumps(config, indent=2))
     return scores

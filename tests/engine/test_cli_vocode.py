@@ -125,3 +125,9 @@ def test_eval_render_scores_melflow_against_its_encoder_and_the_copy_synthesis(t
     assert 0 < flow["melflow_rtf"] < flow["rtf"] and flow["temperature"] >= 0
     assert flow["mrstft_vs_copy_synthesis"] == pytest.approx(flow["mrstft"] / result["fast"]["mrstft"])
     assert encoder["mel_l1"] < 1.0 and flow["mel_l1"] < 1.0  # MelFlow's mel is near the synth's
+
+
+@pytest.mark.parametrize("args", [["--gains", "loud"], ["--passes", "1.5"], ["--gains", "0"], ["--passes", "-1"]])
+def test_choosing_a_post_filter_says_what_it_takes(args, capsys):
+    assert main(["train", "wavenet-postfilter", "--bundle", "resources/models/wavenet-vocoder", *args]) == 2
+    assert "--gains" in capsys.readouterr().err

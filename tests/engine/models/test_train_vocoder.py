@@ -8,10 +8,18 @@ import pytest
 
 import engine.train.vocoder as tv
 from engine.audio.mel import MEL, log_mel
+from engine.audio import vocode
 from engine.audio.vocode import get_vocoder
 from engine.data.audio_corpus import build_audio_corpus
 from engine.music.midi_io import write_midi
 from engine.music.sketch import Note, Sketch, Track
+from engine.registry import ModelLoadError, load_model
+
+
+def voc_model(folder):
+    from engine.models.wavenet import WaveNet, WaveNetConfig
+
+    return load_model(folder, "wavenet", lambda c: WaveNet(WaveNetConfig.from_dict(c)), "WaveNet")[0]
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +73,27 @@ def test_the_wavenet_trains_and_vocodes(clips, tmp_path, monkeypatch, lpc_order)
     scores = tv.choose_temperature(tmp_path / "best", temperatures=(1.0, 0.5), segments=1, seconds=0.1)
     config = json.loads((tmp_path / "best" / "config.json").read_text())
     assert set(scores) == {1.0, 0.5} and config["temperature"] == min(scores, key=scores.get)
+    scores = tv.choose_postfilter(tmp_path / "best", gains=(1.0, 4.0), passes=(0, 2), segments=1, seconds=0.1)
+    config = json.loads((tmp_path / "best" / "config.json").read_text())
+    assert set(scores) == {(1.0, 0), (1.0, 2), (4.0, 2)}
+    g, n = min(scores, key=scores.get)
+    assert config["postfilter"] == ({"max_gain": g, "passes": n} if n else None)
+    # The vocoder samples at the bundle's temperature, then post-filters as its config says.
+    config["postfilter"] = {"max_gain": 4.0, "passes": 2}
+    (tmp_path / "best" / "config.json").write_text(json.dumps(config))
     voc = get_vocoder("wavenet", tmp_path / "best")
     mel = log_mel(clips[0].load()["audio"][: 8 * MEL.hop_length])
     out = voc(mel, 8 * MEL.hop_length)
     assert out.shape == (8 * MEL.hop_length,) and np.all(np.abs(out) <= 1.0)
+    from engine.audio.postfilter import mel_postfilter
+    from engine.models.wavenet import generate_long
+
+    net = voc_model(tmp_path / "best")
+    raw = generate_long(net, mel, temperature=config["temperature"], seed=0)
+    assert np.allclose(out, mel_postfilter(raw, mel, max_gain=4.0, passes=2), atol=1e-6)
+    assert not np.allclose(out, raw, atol=1e-3)
+    config["postfilter"] = {"max_gain": "loud", "passes": 2}
+    (tmp_path / "best" / "config.json").write_text(json.dumps(config))
+    monkeypatch.setattr(vocode, "_loaded", {})  # loaded afresh
+    with pytest.raises(ModelLoadError, match="post-filter"):
+        get_vocoder("wavenet", tmp_path / "best")
