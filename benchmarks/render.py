@@ -28,6 +28,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from engine.audio.mel import MEL, log_mel  # noqa: E402
+from engine.audio import postfilter  # noqa: E402
 from engine.models import wavenet_step  # noqa: E402
 from engine.registry import ModelLoadError  # noqa: E402
 
@@ -74,6 +75,16 @@ def timed(fn, repeat: int = 3) -> float:
         fn()
         best = min(best, time.perf_counter() - start)
     return best
+
+
+def load_config(kind: str) -> dict:
+    """The bundled vocoder's config.json ({} where none is bundled)."""
+    import json
+
+    from engine.registry import model_dir
+
+    path = model_dir({"fast": "fast-vocoder", "wavenet": "wavenet-vocoder"}[kind]) / "config.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
 
 def load(kind: str, device: str):
@@ -193,6 +204,11 @@ def main() -> None:
                 took = time.perf_counter() - start
             kind = "compiled" if on else "torch loop"
             row(f"wavenet, chunk-parallel, {kind} ({label})", took, took)
+        post = postfilter.settings(load_config("wavenet"))
+        if post:
+            sampled = generate_long(wavenet, mel, seed=0)
+            took = timed(lambda: postfilter.mel_postfilter(sampled, mel, **post))
+            row(f"  its mel post-filter ({post['passes']} passes)", took)
         if not args.skip_naive:
             short = torch.from_numpy(mel[:, :5]).to(device)[None]  # 1,024 samples' worth
 

@@ -50,6 +50,8 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ setup.py -nt "$stam
   # librosa compiles its numba kernels on first use (about 20 s): once here, not inside a test.
   echo "cantus setup: warming librosa's compiled kernels"
   .venv/bin/python -c 'import numpy as np, librosa; y = np.sin(np.arange(22050) / 3.5).astype(np.float32); librosa.pyin(y, fmin=80, fmax=1000, sr=22050); librosa.feature.melspectrogram(y=y, sr=22050)' >/dev/null
+  echo "cantus setup: compiling the WaveNet's sampling step"
+  .venv/bin/python -c 'from engine.models.wavenet_step import warm; warm()' >/dev/null
   touch "$stamp"
 fi
 echo "cantus setup: ready"

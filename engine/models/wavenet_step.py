@@ -161,3 +161,16 @@ def run_block(t0, total, gates, uniforms, temperature, rings, sizes, dilations, 
             ex, ep = _encode(edges, x), _encode(edges, p)
             for r in range(R):
                 nxt[r] = embed[ex, r] + embed_p[ep, r] + embed_e[best, r]
+
+
+def warm() -> None:
+    """Compile the kernel (or load it from numba's cache) on a tiny model with linear prediction
+    and one without, so that the first render does not wait for it (scripts/setup.sh calls this)."""
+    import torch
+
+    from engine.models.wavenet import WaveNet, WaveNetConfig
+
+    for order in (0, 4):
+        cfg = WaveNetConfig(n_layers=2, dilation_cycle=2, residual_channels=4, gate_channels=8, skip_channels=4,
+                            n_mels=8, cond_channels=8, hop_length=16, upsample_scales=(4, 4), lpc_order=order)
+        WaveNet(cfg).eval().generate(torch.full((1, 8, 3), -5.0), seed=0)
