@@ -363,10 +363,10 @@ class WaveNet(nn.Module):
 
         On the CPU with numba the steps run compiled (`engine.models.wavenet_step`), the batch rows
         split over the cores; otherwise the hot loop calls no modules: bare addmm and in-place
-        activations on preallocated (B, ·) float32 tensors (see `_StepWeights`). Layer l's queue holds its inputs at times
-        t - dilation*(kernel-1) .. t in a ring of dilation*(kernel-1) + 1 rows; rows never written
-        are zeros, the causal convolution's left padding. The residual sum of a layer is written
-        straight into the next layer's ring.
+        activations on preallocated (B, ·) float32 tensors (see `_StepWeights`). Layer l's queue
+        holds its inputs at times t - dilation*(kernel-1) .. t in a ring of dilation*(kernel-1) + 1
+        rows; rows never written are zeros, the causal convolution's left padding. The residual sum
+        of a layer is written straight into the next layer's ring.
         """
         cfg = self.cfg
         B, L, C = mel.shape[0], num_samples, cfg.cond_channels
@@ -546,7 +546,7 @@ class _Uniforms:
         """(UNIFORM_BLOCK, B) float32: the uniforms of steps t - t % UNIFORM_BLOCK onwards."""
         first = t - t % UNIFORM_BLOCK
         if first != self.first:
-            if first != self.first + UNIFORM_BLOCK and not (first == 0 and self.first == -1):
+            if first != (0 if self.block is None else self.first + UNIFORM_BLOCK):
                 raise ValueError("uniforms are taken in order, a block at a time")
             self.first = first
             self.block = torch.rand(UNIFORM_BLOCK, self.batch, generator=self.generator, device=self.device)
