@@ -834,7 +834,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--sources", default="pop909")
     t.add_argument("--segments", type=int, default=8, help="validation segments of 2 s")
     t.add_argument("--gains", default="1,4,16", help="largest gains tried, separated by commas")
-    t.add_argument("--passes", default="1,3,6,12", help="passes tried, separated by commas (none is always tried)")
+    t.add_argument("--passes", default="6,12,24,48", help="passes tried, separated by commas (none is always tried)")
     t.set_defaults(func=cmd_train_wavenet_postfilter)
 
     p = sub.add_parser("eval", help="measure a trained model on held-out data")

@@ -7,10 +7,12 @@ the noise between notes) the filter turns that band down, frame by frame:
 
     gain[band, frame] = min(max_gain, exp(mel) / mel_of(audio))
 
-interpolated to the STFT bins along the bands' triangles (in log gain), applied to the audio's STFT
-(its phase kept) and inverted by overlap-add, ``passes`` times. It only rescales what is there: it
-cannot add a missing harmonic, and within one band it turns the harmonic and the noise between
-harmonics down alike (above about 2 kHz a band spans several harmonics).
+interpolated to the STFT bins along the bands' triangles (in log gain) and applied to the audio's
+STFT, ``passes`` times, the STFT made consistent between passes (see `mel_postfilter`), then
+inverted by overlap-add. It rescales what is there: it cannot add a missing harmonic, and within
+one band it turns the harmonic and the noise between harmonics down alike (above about 2 kHz a
+band spans several harmonics). Many passes move the phase too, towards what a Griffin-Lim seeded
+by the vocoder's audio would find; `cantus train wavenet-postfilter` tries up to 48.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import numpy as np
 import torch
 
 from engine.audio.mel import MEL, MelSpec, mel_filterbank
+
+MOMENTUM = 0.9  # between passes; chosen on 8 validation clips (0.9 and 0.99 alike, both far ahead of 0)
 
 
 def _interpolation(spec: MelSpec) -> torch.Tensor:
@@ -35,15 +39,20 @@ def _interpolation(spec: MelSpec) -> torch.Tensor:
 
 
 def mel_postfilter(audio: np.ndarray, mel: np.ndarray, max_gain: float = 1.0, passes: int = 1,
-                   spec: MelSpec = MEL) -> np.ndarray:
+                   momentum: float = MOMENTUM, spec: MelSpec = MEL) -> np.ndarray:
     """``audio`` (L,) turned, band by band and frame by frame, to the loudness of ``mel``
     (n_mels, T), the centred log-mel it was vocoded from (T = L // hop + 1; extra frames are
     ignored, missing ones count as silence). Gains are at most ``max_gain`` (1: only ever quieter).
-    Returns float32 (L,), clipped to [-1, 1]."""
+
+    Each pass sets the bands' loudness on the STFT; between passes the STFT is made consistent
+    again (inverted and taken anew), with ``momentum`` as in fast Griffin-Lim (Perraudin et al.
+    2013): on validation 24 passes with it come nearer than 96 without.
+    Returns float32 (L,) in [-1, 1].
+    """
     x = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))
     length = x.shape[0]
-    if length == 0:
-        return np.zeros(0, np.float32)
+    if length == 0 or passes <= 0:
+        return np.clip(x.numpy(), -1.0, 1.0).astype(np.float32)
     frames = spec.num_frames(length)
     target = torch.full((spec.n_mels, frames), spec.silence)
     m = torch.as_tensor(np.asarray(mel, dtype=np.float32))[:, :frames]
@@ -52,15 +61,25 @@ def mel_postfilter(audio: np.ndarray, mel: np.ndarray, max_gain: float = 1.0, pa
     weights = _interpolation(spec)
     window = torch.hann_window(spec.win_length)
     log_max = float(np.log(max_gain))
-    for _ in range(passes):
-        stft = torch.stft(x, spec.n_fft, spec.hop_length, spec.win_length, window, center=True,
+
+    def stft(v):
+        return torch.stft(v, spec.n_fft, spec.hop_length, spec.win_length, window, center=True,
                           pad_mode="reflect", return_complex=True)
-        have = torch.log(torch.clamp(basis @ stft.abs(), min=spec.log_floor))
+
+    def istft(s):
+        return torch.istft(s, spec.n_fft, spec.hop_length, spec.win_length, window, center=True, length=length)
+
+    s, previous = stft(x), None
+    for k in range(passes):
+        have = torch.log(torch.clamp(basis @ s.abs(), min=spec.log_floor))
         log_gain = torch.clamp(target - have, max=log_max)  # (n_mels, frames)
-        gain = torch.exp(weights @ log_gain)  # (bins, frames)
-        x = torch.istft(stft * gain, spec.n_fft, spec.hop_length, spec.win_length, window, center=True,
-                        length=length)
-    return np.clip(x.numpy(), -1.0, 1.0).astype(np.float32)
+        s = s * torch.exp(weights @ log_gain)  # (bins, frames)
+        if k + 1 == passes:
+            break
+        consistent = stft(istft(s))
+        s = consistent if previous is None else consistent + momentum * (consistent - previous)
+        previous = consistent
+    return np.clip(istft(s).numpy(), -1.0, 1.0).astype(np.float32)
 
 
 def settings(config: dict) -> dict | None:

@@ -492,12 +492,15 @@ def choose_temperature(bundle: str | Path, sources: str = "pop909",
 
 
 def choose_postfilter(bundle: str | Path, sources: str = "pop909", gains: tuple[float, ...] = (1.0, 4.0, 16.0),
-                      passes: tuple[int, ...] = (0, 1, 3, 6, 12), segments: int = 8,
+                      passes: tuple[int, ...] = (6, 12, 24, 48), segments: int = 8,
                       seconds: float = 2.0) -> dict[tuple[float, int], float]:
     """Store in a WaveNet bundle the mel post-filter (`engine.audio.postfilter`: its largest gain
     and its passes; 0 passes is none) whose audio is closest (MR-STFT) to seeded segments of the
     validation split, sampled at the bundle's temperature, and return each setting's distance.
-    Chosen on validation, never on test."""
+    Chosen on validation, never on test. More passes keep scoring a little better (with the
+    bundled WaveNet: 0.74 at 12, 0.70 at 24, 0.68 at 48; Griffin-Lim 0.87 on the same segments)
+    at about 35 ms each per 10 s of audio on 2 cores: the grid stops at 48, where the WaveNet
+    with its post-filter stays well ahead of real time."""
     from engine.audio.postfilter import mel_postfilter
     from engine.eval.render import mrstft
     from engine.fileio import atomic_write_text

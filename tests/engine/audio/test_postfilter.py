@@ -67,3 +67,19 @@ def test_settings_come_from_the_bundle_config():
                 {"max_gain": 2, "passes": -1}, "yes"):
         with pytest.raises(ValueError):
             settings({"postfilter": bad})
+
+
+def test_momentum_brings_it_closer_in_the_same_passes():
+    # four decaying notes under hiss: the phase has to move with the notes, where momentum helps
+    t = np.arange(SR) / SR
+    clean = np.zeros(SR, np.float32)
+    for i, f0 in enumerate((220, 330, 262, 392)):
+        part = slice(i * SR // 4, (i + 1) * SR // 4)
+        clean[part] = tone(1.0, f0)[:part.stop - part.start] * np.exp(-6 * (t[part] - t[part][0]))
+    heard = noisy(clean, level=0.03)
+    mel = log_mel(clean)
+    plain = mel_postfilter(heard, mel, max_gain=16.0, passes=24, momentum=0.0)
+    fast = mel_postfilter(heard, mel, max_gain=16.0, passes=24)
+    assert mrstft(fast, clean) < 0.9 * mrstft(plain, clean)
+    assert mrstft(plain, clean) < mrstft(mel_postfilter(heard, mel, max_gain=16.0, passes=8, momentum=0.0), clean)
+    assert np.array_equal(mel_postfilter(heard, mel, passes=0), heard)
