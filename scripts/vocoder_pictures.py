@@ -1,6 +1,7 @@
 """Before/after spectrograms of the vocoders for the README: a held-out clip's mel as the synth
 rendered it (the reference) beside what Griffin-Lim, the fast vocoder and the WaveNet make of
-that mel, in the app's own colours and levels (80 mel bands in dB, -80 to +20 dB), and the audio.
+that mel (the WaveNet before and after its mel post-filter), in the app's own colours and
+levels (80 mel bands in dB, -80 to +20 dB), and the audio.
 
     .venv/bin/python scripts/vocoder_pictures.py docs/ [--wav-dir /tmp/vocoded]
 
@@ -57,6 +58,20 @@ def draw(rows: list[tuple[str, np.ndarray]], reference: np.ndarray, title: str, 
     plt.close(fig)
 
 
+def wavenet_sampler():
+    """The bundled WaveNet's sampling alone, as its vocoder draws it (same temperature and seed),
+    where the bundle has a mel post-filter; else None."""
+    from engine.audio import postfilter
+    from engine.models.wavenet import WaveNet, WaveNetConfig, generate_long
+    from engine.registry import load_model
+
+    net, config, _ = load_model("wavenet-vocoder", "wavenet", lambda c: WaveNet(WaveNetConfig.from_dict(c)), "WaveNet")
+    if not postfilter.settings(config):
+        return None
+    temperature = float(config.get("temperature", 1.0))
+    return lambda mel: generate_long(net, mel, temperature=temperature, seed=0)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out", help="folder for the PNG files")
@@ -69,13 +84,17 @@ def main() -> None:
     pieces = test_pieces("pop909", limit=12, seconds=args.seconds)
     picks = {"melody": next(p for p in pieces if p.monophonic), "mix": next(p for p in pieces if not p.monophonic)}
     methods = ["griffinlim"] + [m for m in ("fast", "wavenet") if available(m) is None]
+    raw_wavenet = wavenet_sampler() if "wavenet" in methods else None
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for kind, piece in picks.items():
         mel = log_mel(piece.audio)
         rows = [("synth (reference)", piece.audio)]
         for m in methods:
-            rows.append((get_vocoder(m).label.split(" (")[0], get_vocoder(m)(mel, len(piece.audio))))
+            label = get_vocoder(m).label.split(" (")[0]
+            if m == "wavenet" and raw_wavenet is not None:  # what its mel post-filter starts from
+                rows.append((f"{label}, before its mel post-filter", raw_wavenet(mel)[:len(piece.audio)]))
+            rows.append((label, get_vocoder(m)(mel, len(piece.audio))))
         draw(rows, piece.audio, f"Held-out POP909 {kind} ({piece.name.split()[0]}): the synth's render and what "
              "each vocoder makes of its mel", out / f"vocoders-{kind}.png", args.wav_dir, kind)
         print(f"wrote {out / f'vocoders-{kind}.png'}")
