@@ -457,21 +457,9 @@ def choose_temperature(bundle: str | Path, sources: str = "pop909",
     """
     from engine.audio import postfilter
     from engine.eval.render import mrstft
-    from engine.fileio import atomic_write_text
+    from engine.models.wavenet import generate_long
 
-    folder = Path(bundle)
-    config_path = folder / "config.json"
-    config = json.loads(config_path.read_text(encoding="utf-8"))
-    if config.get("model") != "wavenet":
-        from engine.registry import ModelLoadError
-
-        raise ModelLoadError(f"'{folder.name}' is not a WaveNet model.")
-    val = validation_segments(load_clips(sources, "validation") or load_clips(sources, "train"), segments, seconds)
-
-    from engine.models.wavenet import WaveNet, WaveNetConfig, generate_long
-    from engine.registry import load_model
-
-    net, _, _ = load_model(folder, "wavenet", lambda c: WaveNet(WaveNetConfig.from_dict(c)), "WaveNet")
+    config, net, val = _wavenet_for_choosing(bundle, sources, segments, seconds)
     post = postfilter.settings(config)
     mel = LogMel()
     scores = {}
@@ -487,8 +475,29 @@ def choose_temperature(bundle: str | Path, sources: str = "pop909",
     best = min(scores, key=scores.get)
     config["temperature"] = best
     config["temperature_scores"] = {str(k): round(v, 4) for k, v in scores.items()}
-    atomic_write_text(config_path, json.dumps(config, indent=2))
+    _store_config(bundle, config)
     return scores
+
+
+def _wavenet_for_choosing(bundle: str | Path, sources: str, segments: int, seconds: float):
+    """(config.json, the network, ``segments`` seeded validation segments of ``seconds``) of a
+    WaveNet bundle whose sampling settings are to be chosen."""
+    from engine.models.wavenet import WaveNet, WaveNetConfig
+    from engine.registry import ModelLoadError, load_model
+
+    folder = Path(bundle)
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    if config.get("model") != "wavenet":
+        raise ModelLoadError(f"'{folder.name}' is not a WaveNet model.")
+    val = validation_segments(load_clips(sources, "validation") or load_clips(sources, "train"), segments, seconds)
+    net, _, _ = load_model(folder, "wavenet", lambda c: WaveNet(WaveNetConfig.from_dict(c)), "WaveNet")
+    return config, net, val
+
+
+def _store_config(bundle: str | Path, config: dict) -> None:
+    from engine.fileio import atomic_write_text
+
+    atomic_write_text(Path(bundle) / "config.json", json.dumps(config, indent=2))
 
 
 def choose_postfilter(bundle: str | Path, sources: str = "pop909", gains: tuple[float, ...] = (1.0, 4.0, 16.0),
@@ -503,17 +512,9 @@ def choose_postfilter(bundle: str | Path, sources: str = "pop909", gains: tuple[
     with its post-filter stays well ahead of real time."""
     from engine.audio.postfilter import mel_postfilter
     from engine.eval.render import mrstft
-    from engine.fileio import atomic_write_text
-    from engine.models.wavenet import WaveNet, WaveNetConfig, generate_long
-    from engine.registry import ModelLoadError, load_model
+    from engine.models.wavenet import generate_long
 
-    folder = Path(bundle)
-    config_path = folder / "config.json"
-    config = json.loads(config_path.read_text(encoding="utf-8"))
-    if config.get("model") != "wavenet":
-        raise ModelLoadError(f"'{folder.name}' is not a WaveNet model.")
-    val = validation_segments(load_clips(sources, "validation") or load_clips(sources, "train"), segments, seconds)
-    net, _, _ = load_model(folder, "wavenet", lambda c: WaveNet(WaveNetConfig.from_dict(c)), "WaveNet")
+    config, net, val = _wavenet_for_choosing(bundle, sources, segments, seconds)
     temperature = float(config.get("temperature", 1.0))
     mel = LogMel()
     drawn = []
@@ -528,5 +529,5 @@ def choose_postfilter(bundle: str | Path, sources: str = "pop909", gains: tuple[
     g, n = min(scores, key=scores.get)
     config["postfilter"] = {"max_gain": g, "passes": n} if n else None
     config["postfilter_scores"] = {f"{g:g}x{n}": round(v, 4) for (g, n), v in scores.items()}
-    atomic_write_text(config_path, json.dumps(config, indent=2))
+    _store_config(bundle, config)
     return scores
