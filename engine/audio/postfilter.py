@@ -42,7 +42,9 @@ def mel_postfilter(audio: np.ndarray, mel: np.ndarray, max_gain: float = 1.0, pa
                    momentum: float = MOMENTUM, spec: MelSpec = MEL) -> np.ndarray:
     """``audio`` (L,) turned, band by band and frame by frame, to the loudness of ``mel``
     (n_mels, T), the centred log-mel it was vocoded from (T = L // hop + 1; extra frames are
-    ignored, missing ones count as silence). Gains are at most ``max_gain`` (1: only ever quieter).
+    ignored, missing ones count as silence). Each pass's gains are at most ``max_gain`` (1: only
+    ever quieter; above 1 the passes compound, so that a band the vocoder left nearly silent can
+    be brought back up from what little it has).
 
     Each pass sets the bands' loudness on the STFT; between passes the STFT is made consistent
     again (inverted and taken anew), with ``momentum`` as in fast Griffin-Lim (Perraudin et al.
