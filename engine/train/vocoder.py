@@ -483,14 +483,11 @@ def _wavenet_for_choosing(bundle: str | Path, sources: str, segments: int, secon
     """(config.json, the network, ``segments`` seeded validation segments of ``seconds``) of a
     WaveNet bundle whose sampling settings are to be chosen."""
     from engine.models.wavenet import WaveNet, WaveNetConfig
-    from engine.registry import ModelLoadError, load_model
+    from engine.registry import load_model
 
-    folder = Path(bundle)
-    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    if config.get("model") != "wavenet":
-        raise ModelLoadError(f"'{folder.name}' is not a WaveNet model.")
+    # A missing, damaged or other kind of bundle: a ModelLoadError that says which and why.
+    net, config, _ = load_model(Path(bundle), "wavenet", lambda c: WaveNet(WaveNetConfig.from_dict(c)), "WaveNet")
     val = validation_segments(load_clips(sources, "validation") or load_clips(sources, "train"), segments, seconds)
-    net, _, _ = load_model(folder, "wavenet", lambda c: WaveNet(WaveNetConfig.from_dict(c)), "WaveNet")
     return config, net, val
 
 

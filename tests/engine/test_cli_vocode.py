@@ -9,6 +9,7 @@ import soundfile
 
 from engine.audio.mel import MEL
 from engine.cli import main
+from engine.registry import model_dir
 from engine.music.midi_io import write_midi
 from engine.music.sketch import Note, Sketch, Track
 
@@ -129,5 +130,13 @@ def test_eval_render_scores_melflow_against_its_encoder_and_the_copy_synthesis(t
 
 @pytest.mark.parametrize("args", [["--gains", "loud"], ["--passes", "1.5"], ["--gains", "0"], ["--passes", "-1"]])
 def test_choosing_a_post_filter_says_what_it_takes(args, capsys):
-    assert main(["train", "wavenet-postfilter", "--bundle", "resources/models/wavenet-vocoder", *args]) == 2
+    assert main(["train", "wavenet-postfilter", "--bundle", str(model_dir("wavenet-vocoder")), *args]) == 2
     assert "--gains" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["wavenet-postfilter", "wavenet-temperature"])
+def test_choosing_for_a_missing_or_other_model_is_a_sentence(command, tmp_path, capsys):
+    assert main(["train", command, "--bundle", str(tmp_path / "nothing")]) == 2
+    assert "is not installed" in capsys.readouterr().err
+    assert main(["train", command, "--bundle", str(model_dir("fast-vocoder"))]) == 2
+    assert "is not a WaveNet model" in capsys.readouterr().err
