@@ -16,6 +16,7 @@ fails on a non-zero exit (where success is expected), a traceback, or a library 
 - the window where there is no display: a sentence; a screenshot of it with that MIDI file open;
 - render it with the soundfont synth (FluidSynth and the soundfont carried inside the app), and
   with MelFlow and the fast vocoder; both WAVs must sound;
+- vocode the synth's WAV with the WaveNet, whose compiled step must leave numba's cache behind;
 - continue it with the bundled Music Transformer;
 - build a corpus from a folder with two worker processes (multiprocessing in a frozen app);
   music21's corpus, which the frozen app leaves out, is refused in a sentence;
@@ -138,6 +139,14 @@ def smoke(app: Path, work: Path) -> list[tuple[str, float]]:
     check("MelFlow" in said, "the neural renderer did not run", said)
     seconds, peak = wav_peak(work / "neural.wav")
     check(seconds > 2 and peak > 0.05, f"neural.wav is silent or short ({seconds:.1f} s, peak {peak:.3f})")
+
+    said = s.run("vocode with the WaveNet (its compiled step)", "vocode", "synth.wav", "-o", "wavenet.wav",
+                 "--vocoder", "wavenet")
+    check("wavenet" in said, "the WaveNet did not vocode it", said)
+    seconds, peak = wav_peak(work / "wavenet.wav")
+    check(seconds > 2 and peak > 0.05, f"wavenet.wav is silent or short ({seconds:.1f} s, peak {peak:.3f})")
+    check(any((work / "home").rglob("wavenet_step.run_block*.nbi")),
+          "the WaveNet's numba step left nothing in numba's cache: it did not run compiled")
 
     said = s.run("continue (Music Transformer)", "continue", "sampled.mid", "--bars", "2", "--seed", "1",
                  "-o", "continued.mid")
