@@ -16,11 +16,11 @@ neurally with the fast vocoder in at most 3 s, the first audio within 1 s.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
 import time
 from pathlib import Path
+from unittest import mock
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -33,18 +33,9 @@ from engine.models import wavenet_step  # noqa: E402
 from engine.registry import ModelLoadError  # noqa: E402
 
 
-@contextlib.contextmanager
 def compiled_step(on: bool):
     """The WaveNet's (and the Transformer's) numba step on or off (CANTUS_COMPILED_STEP) inside."""
-    before = os.environ.get("CANTUS_COMPILED_STEP")
-    os.environ["CANTUS_COMPILED_STEP"] = "1" if on else "0"
-    try:
-        yield
-    finally:
-        if before is None:
-            del os.environ["CANTUS_COMPILED_STEP"]
-        else:
-            os.environ["CANTUS_COMPILED_STEP"] = before
+    return mock.patch.dict(os.environ, {"CANTUS_COMPILED_STEP": "1" if on else "0"})
 
 
 def piece(seconds: float):
@@ -77,36 +68,29 @@ def timed(fn, repeat: int = 3) -> float:
     return best
 
 
-def load_config(kind: str) -> dict:
-    """The bundled vocoder's config.json ({} where none is bundled)."""
-    import json
-
-    from engine.registry import model_dir
-
-    path = model_dir({"fast": "fast-vocoder", "wavenet": "wavenet-vocoder"}[kind]) / "config.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-
-
 def load(kind: str, device: str):
+    """(the bundled vocoder's network, its name, its config.json); an untrained one and {} where
+    none is bundled."""
     from engine.registry import load_model
 
     if kind == "fast":
         from engine.models.fast_vocoder import FastVocoder, FastVocoderConfig
 
         try:
-            net, _, folder = load_model("fast-vocoder", "fast_vocoder",
-                                        lambda c: FastVocoder(FastVocoderConfig.from_dict(c)), "fast vocoder", device)
-            return net, folder.name
+            net, config, folder = load_model("fast-vocoder", "fast_vocoder",
+                                             lambda c: FastVocoder(FastVocoderConfig.from_dict(c)), "fast vocoder",
+                                             device)
+            return net, folder.name, config
         except ModelLoadError:
-            return FastVocoder().to(device).eval(), "untrained fast vocoder (none bundled)"
+            return FastVocoder().to(device).eval(), "untrained fast vocoder (none bundled)", {}
     from engine.models.wavenet import WaveNet, WaveNetConfig
 
     try:
-        net, _, folder = load_model("wavenet-vocoder", "wavenet",
-                                    lambda c: WaveNet(WaveNetConfig.from_dict(c)), "WaveNet", device)
-        return net, folder.name
+        net, config, folder = load_model("wavenet-vocoder", "wavenet",
+                                         lambda c: WaveNet(WaveNetConfig.from_dict(c)), "WaveNet", device)
+        return net, folder.name, config
     except ModelLoadError:
-        return WaveNet(WaveNetConfig()).to(device).eval(), "untrained WaveNet (none bundled)"
+        return WaveNet(WaveNetConfig()).to(device).eval(), "untrained WaveNet (none bundled)", {}
 
 
 def melflow_rows(sketch, duration: float, device: str, row) -> None:
@@ -180,7 +164,7 @@ def main() -> None:
     for device in ["cpu"] + (["cuda"] if torch.cuda.is_available() else []):
         if device != "cpu":
             print(f"{device} ({torch.cuda.get_device_name()}):")
-        fast, label = load("fast", device)
+        fast, label, _ = load("fast", device)
         m = torch.from_numpy(mel).to(device)
 
         def vocode(frames=None):
@@ -195,7 +179,7 @@ def main() -> None:
         melflow_rows(sketch, duration, device, row)
         if args.skip_wavenet:
             continue
-        wavenet, label = load("wavenet", device)
+        wavenet, label, config = load("wavenet", device)
         for on in (True, False) if device == "cpu" and wavenet_step.enabled() else (False,):
             with compiled_step(on):
                 generate_long(wavenet, mel[:, :64], seed=0)  # numba's first call loads its cache
@@ -204,7 +188,7 @@ def main() -> None:
                 took = time.perf_counter() - start
             kind = "compiled" if on else "torch loop"
             row(f"wavenet, chunk-parallel, {kind} ({label})", took, took)
-        post = postfilter.settings(load_config("wavenet"))
+        post = postfilter.settings(config)
         if post:
             sampled = generate_long(wavenet, mel, seed=0)
             took = timed(lambda: postfilter.mel_postfilter(sampled, mel, **post))

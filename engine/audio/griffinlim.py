@@ -32,6 +32,22 @@ def mel_to_magnitude(mel: torch.Tensor, spec: MelSpec = MEL, n_iter: int = 200) 
     return x
 
 
+def stft_pair(length: int, spec: MelSpec = MEL):
+    """(stft, istft) on the mel's frames (centred, Hann, reflect-padded): stft(audio) gives
+    (bins, frames) complex, istft(that) gives ``length`` samples back. Griffin-Lim and the mel
+    post-filter (`engine.audio.postfilter`) go between the two."""
+    window = torch.hann_window(spec.win_length)
+
+    def stft(x):
+        return torch.stft(x, spec.n_fft, spec.hop_length, spec.win_length, window, center=True,
+                          pad_mode="reflect", return_complex=True)
+
+    def istft(s):
+        return torch.istft(s, spec.n_fft, spec.hop_length, spec.win_length, window, center=True, length=length)
+
+    return stft, istft
+
+
 def griffin_lim(mel: torch.Tensor | np.ndarray, n_iter: int = 64, momentum: float = 0.99,
                 num_samples: int | None = None, spec: MelSpec = MEL) -> np.ndarray:
     """Audio from a log-mel spectrogram by fast Griffin-Lim.
@@ -43,14 +59,7 @@ def griffin_lim(mel: torch.Tensor | np.ndarray, n_iter: int = 64, momentum: floa
     m = torch.as_tensor(np.asarray(mel) if not isinstance(mel, torch.Tensor) else mel, dtype=torch.float32)
     mag = mel_to_magnitude(m, spec)
     length = num_samples if num_samples is not None else (m.shape[-1] - 1) * spec.hop_length
-    window = torch.hann_window(spec.win_length)
-
-    def istft(s):
-        return torch.istft(s, spec.n_fft, spec.hop_length, spec.win_length, window, center=True, length=length)
-
-    def stft(x):
-        return torch.stft(x, spec.n_fft, spec.hop_length, spec.win_length, window, center=True,
-                          pad_mode="reflect", return_complex=True)
+    stft, istft = stft_pair(length, spec)
 
     angles = torch.ones_like(mag, dtype=torch.complex64)
     previous = torch.zeros_like(angles)

@@ -17,14 +17,18 @@ by the vocoder's audio would find; `cantus train wavenet-postfilter` tries up to
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import torch
 
+from engine.audio.griffinlim import stft_pair
 from engine.audio.mel import MEL, MelSpec, mel_filterbank
 
 MOMENTUM = 0.9  # between passes; chosen on 8 validation clips (0.9 and 0.99 alike, both far ahead of 0)
 
 
+@lru_cache(maxsize=4)
 def _interpolation(spec: MelSpec) -> torch.Tensor:
     """(bins, n_mels): each bin's weights over the bands whose triangles cover it, summing to 1."""
     basis = mel_filterbank(spec).astype(np.float64)  # (n_mels, bins), Slaney-normalised triangles
@@ -61,16 +65,8 @@ def mel_postfilter(audio: np.ndarray, mel: np.ndarray, max_gain: float = 1.0, pa
     target[:, :m.shape[1]] = m
     basis = torch.from_numpy(mel_filterbank(spec))
     weights = _interpolation(spec)
-    window = torch.hann_window(spec.win_length)
     log_max = float(np.log(max_gain))
-
-    def stft(v):
-        return torch.stft(v, spec.n_fft, spec.hop_length, spec.win_length, window, center=True,
-                          pad_mode="reflect", return_complex=True)
-
-    def istft(s):
-        return torch.istft(s, spec.n_fft, spec.hop_length, spec.win_length, window, center=True, length=length)
-
+    stft, istft = stft_pair(length, spec)
     s, previous = stft(x), None
     for k in range(passes):
         have = torch.log(torch.clamp(basis @ s.abs(), min=spec.log_floor))

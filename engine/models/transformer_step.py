@@ -58,6 +58,12 @@ if PARALLEL and "NUMBA_THREADING_LAYER" not in os.environ:
 prange = numba.prange if numba is not None else range
 
 
+def set_threads(threads: int) -> None:
+    """Use at most ``threads`` of numba's pool (as many as torch is given, say)."""
+    if PARALLEL:
+        numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+
+
 def jit(parallel: bool = False):
     def wrap(fn):
         if numba is None:  # pragma: no cover
@@ -225,8 +231,7 @@ class StepWeights:
 
     def __call__(self, token: int, seen: int, state: "StepState") -> np.ndarray:
         """Logits (vocab,) for ``token`` at position ``seen``; adds its keys and values to ``state``."""
-        if PARALLEL:  # as many threads as torch is given (one per test worker, say)
-            numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
+        set_threads(torch.get_num_threads())  # as many as torch is given (one per test worker, say)
         x = self.embed[token].copy()
         if self.pos is not None:
             x += self.pos[seen]

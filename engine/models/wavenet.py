@@ -361,9 +361,8 @@ class WaveNet(nn.Module):
         """Audio (B, num_samples), float32, for samples start .. start + num_samples - 1 of the
         conditioning of mel (B, n_mels, T): Fast WaveNet's queues, one step at a time.
 
-        On the CPU with numba the steps run compiled (`engine.models.wavenet_step`), the batch rows
-        split over the cores; otherwise the hot loop calls no modules: bare addmm and in-place
-        activations on preallocated (B, ·) float32 tensors (see `_StepWeights`). Layer l's queue
+        On the CPU with numba the steps run compiled (`_Compiled`, `engine.models.wavenet_step`),
+        the batch rows split over the cores; otherwise in torch (`_TorchLoop`). Layer l's queue
         holds its inputs at times t - dilation*(kernel-1) .. t in a ring of dilation*(kernel-1) + 1
         rows; rows never written are zeros, the causal convolution's left padding. The residual sum
         of a layer is written straight into the next layer's ring.
@@ -373,22 +372,9 @@ class WaveNet(nn.Module):
         w = _StepWeights(self)
         feedback = _Feedback(self, mel, start, L)
         uniforms = _Uniforms(generator, B, mel.device)
-        dev, f32 = mel.device, torch.float32
-        compiled = _Compiled(w, feedback, cfg) if dev.type == "cpu" and wavenet_step.enabled() else None
-        G, half, R, k = cfg.gate_channels, cfg.gate_channels // 2, cfg.residual_channels, cfg.kernel_size
-        n_layers, dilations = cfg.n_layers, cfg.dilations
-        rings = [torch.zeros(d * (k - 1) + 1, B, R, dtype=f32, device=dev) for d in dilations]
-        rows = [list(ring.unbind(0)) for ring in rings]  # views made once: indexing a list is cheap
-        sizes = [ring.shape[0] for ring in rings]
-        # Every layer's gate output, each followed by a column of ones that carries the bias of the
-        # residual and skip projections, so that all skips are one matrix product at the end.
-        z = torch.ones(B, n_layers * (half + 1), dtype=f32, device=dev)
-        z_gate = [z[:, l * (half + 1):l * (half + 1) + half] for l in range(n_layers)]
-        z_aug = [z[:, l * (half + 1):(l + 1) * (half + 1)] for l in range(n_layers)]
-        h = [torch.empty(B, G, dtype=f32, device=dev) for _ in range(n_layers)]
-        h_tanh, h_sigmoid = [x[:, :half] for x in h], [x[:, half:] for x in h]
-        head = torch.empty(B, cfg.skip_channels, dtype=f32, device=dev)
-        rows[0][0].copy_(feedback.first())
+        compiled = mel.device.type == "cpu" and wavenet_step.enabled()
+        steps = (_Compiled if compiled else _TorchLoop)(w, feedback, cfg)
+        n_layers, G, f32 = cfg.n_layers, cfg.gate_channels, torch.float32
         # The conditioning's share of every layer's gates, a block of samples at a time (one
         # upsampling per outer block, one matrix product per inner block, (samples, B, layers, G)),
         # so that memory stays bounded however long the audio is.
@@ -401,30 +387,59 @@ class WaveNet(nn.Module):
             n = min(block, L - t0)
             rows_in = cond_rows[t0 % outer:t0 % outer + n]
             gates = torch.addmm(w.gate_bias, rows_in.reshape(n * B, C), w.cond).view(n, B, n_layers, G)
-            if compiled is not None:
-                compiled.run(t0, n, gates, uniforms, temperature, progress, cancel)
-                continue
-            for i in range(n):
-                t = t0 + i
-                if t % 256 == 0:
-                    _report(t, L, progress, cancel)
-                shares = gates[i].unbind(1)
-                for l in range(n_layers):
-                    ring, size, d, hl = rows[l], sizes[l], dilations[l], h[l]
-                    current = ring[t % size]
-                    torch.addmm(shares[l], current, w.taps[l][0], out=hl)
-                    for m in range(1, k):
-                        hl.addmm_(ring[(t - m * d) % size], w.taps[l][m])
-                    h_tanh[l].tanh_()
-                    h_sigmoid[l].sigmoid_()
-                    torch.mul(h_tanh[l], h_sigmoid[l], out=z_gate[l])
-                    if l + 1 < n_layers:
-                        torch.addmm(current, z_aug[l], w.res[l], out=rows[l + 1][t % sizes[l + 1]])
-                torch.mm(z, w.skip, out=head)
-                logits = torch.addmm(w.out1_bias, head.relu_(), w.out1).relu_()
-                logits = torch.addmm(w.out2_bias, logits, w.out2)
-                feedback.drawn(t, _draw(logits, temperature, uniforms.at(t)), rows[0][(t + 1) % sizes[0]])
+            steps.run(t0, n, gates, uniforms, temperature, progress, cancel)
         return feedback.audio()
+
+
+class _TorchLoop:
+    """`_sample_cached`'s steps in torch, where numba is missing or turned off (or off the CPU): the
+    hot loop calls no modules, bare addmm and in-place activations on preallocated (B, ·) float32
+    tensors, made once per call."""
+
+    def __init__(self, w: "_StepWeights", feedback: "_Feedback", cfg: WaveNetConfig) -> None:
+        B, dev, f32 = feedback.B, w.embed.device, torch.float32
+        G, half, R, k = cfg.gate_channels, cfg.gate_channels // 2, cfg.residual_channels, cfg.kernel_size
+        n_layers = cfg.n_layers
+        self.w, self.feedback, self.cfg = w, feedback, cfg
+        rings = [torch.zeros(d * (k - 1) + 1, B, R, dtype=f32, device=dev) for d in cfg.dilations]
+        self.rows = [list(ring.unbind(0)) for ring in rings]  # views made once: indexing a list is cheap
+        self.sizes = [ring.shape[0] for ring in rings]
+        # Every layer's gate output, each followed by a column of ones that carries the bias of the
+        # residual and skip projections, so that all skips are one matrix product at the end.
+        self.z = torch.ones(B, n_layers * (half + 1), dtype=f32, device=dev)
+        self.z_gate = [self.z[:, l * (half + 1):l * (half + 1) + half] for l in range(n_layers)]
+        self.z_aug = [self.z[:, l * (half + 1):(l + 1) * (half + 1)] for l in range(n_layers)]
+        self.h = [torch.empty(B, G, dtype=f32, device=dev) for _ in range(n_layers)]
+        self.h_tanh, self.h_sigmoid = [x[:, :half] for x in self.h], [x[:, half:] for x in self.h]
+        self.head = torch.empty(B, cfg.skip_channels, dtype=f32, device=dev)
+        self.rows[0][0].copy_(feedback.first())
+
+    def run(self, t0: int, n: int, gates: torch.Tensor, uniforms: "_Uniforms", temperature: float,
+            progress, cancel) -> None:
+        """Steps t0 .. t0 + n - 1 under their gate shares (n, B, layers, G); progress and cancel
+        are checked every 256 samples."""
+        w, feedback, rows, sizes, h = self.w, self.feedback, self.rows, self.sizes, self.h
+        k, n_layers, dilations = self.cfg.kernel_size, self.cfg.n_layers, self.cfg.dilations
+        for i in range(n):
+            t = t0 + i
+            if t % 256 == 0:
+                _report(t, feedback.num_samples, progress, cancel)
+            shares = gates[i].unbind(1)
+            for l in range(n_layers):
+                ring, size, d, hl = rows[l], sizes[l], dilations[l], h[l]
+                current = ring[t % size]
+                torch.addmm(shares[l], current, w.taps[l][0], out=hl)
+                for m in range(1, k):
+                    hl.addmm_(ring[(t - m * d) % size], w.taps[l][m])
+                self.h_tanh[l].tanh_()
+                self.h_sigmoid[l].sigmoid_()
+                torch.mul(self.h_tanh[l], self.h_sigmoid[l], out=self.z_gate[l])
+                if l + 1 < n_layers:
+                    torch.addmm(current, self.z_aug[l], w.res[l], out=rows[l + 1][t % sizes[l + 1]])
+            torch.mm(self.z, w.skip, out=self.head)
+            logits = torch.addmm(w.out1_bias, self.head.relu_(), w.out1).relu_()
+            logits = torch.addmm(w.out2_bias, logits, w.out2)
+            feedback.drawn(t, _draw(logits, temperature, uniforms.at(t)), rows[0][(t + 1) % sizes[0]])
 
 
 class _Feedback:

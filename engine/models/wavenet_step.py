@@ -28,15 +28,9 @@ import math
 
 import numpy as np
 
-from engine.models.transformer_step import PARALLEL, enabled, jit, numba, prange
+from engine.models.transformer_step import PARALLEL, enabled, jit, prange, set_threads
 
 __all__ = ["PARALLEL", "enabled", "run_block", "set_threads"]
-
-
-def set_threads(threads: int) -> None:
-    """Use at most ``threads`` of numba's pool (as many as torch is given, say)."""
-    if PARALLEL:
-        numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
 
 
 @jit()
